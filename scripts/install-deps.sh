@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages llmq builds with, only those missing. Safe to run repeatedly.
+set -euo pipefail
+packages=(cmake ninja-build g++ libgtest-dev libgmock-dev libxsimd-dev nlohmann-json3-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+echo "llmq: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

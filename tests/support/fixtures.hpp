@@ -1,0 +1,52 @@
+// Paths to the shared fixtures and small file helpers for tests.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace llmq::test {
+
+inline std::filesystem::path source_dir() { return LLMQ_SOURCE_DIR; }
+
+// ../shared/fixtures next to the repository (LLMQ_FIXTURES overrides).
+inline std::filesystem::path fixtures_dir() {
+    if (const char* env = std::getenv("LLMQ_FIXTURES")) return env;
+    return source_dir().parent_path() / "shared" / "fixtures";
+}
+
+inline std::filesystem::path fixture(const std::string& relative) { return fixtures_dir() / relative; }
+
+inline std::vector<uint8_t> read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot open " + path.string());
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline std::vector<float> read_f32(const std::filesystem::path& path) {
+    const auto bytes = read_file(path);
+    std::vector<float> v(bytes.size() / 4);
+    std::memcpy(v.data(), bytes.data(), v.size() * 4);
+    return v;
+}
+
+inline void write_file(const std::filesystem::path& path, const std::vector<uint8_t>& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A fresh empty directory under the build tree for one test.
+inline std::filesystem::path temp_dir(const std::string& name) {
+    auto dir = std::filesystem::temp_directory_path() / ("llmq-test-" + name);
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    return dir;
+}
+
+}  // namespace llmq::test
