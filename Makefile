@@ -4,7 +4,7 @@ JOBS ?= 2
 SAMPLE := models/sample/tinyllama-spm.bf16.gguf
 LLMQ := build/native/llmq
 
-.PHONY: all deps native test asan demo bench clean format
+.PHONY: all deps oracle-deps native test unit-test oracle-test asan demo bench clean format
 
 all: native
 
@@ -17,8 +17,17 @@ build/native/build.ninja: CMakeLists.txt CMakePresets.json | deps
 native: deps build/native/build.ninja
 	cmake --build --preset native -j $(JOBS)
 
-test: native
+test: unit-test oracle-test
+
+unit-test: native
 	ctest --test-dir build/native -j $(JOBS) --output-on-failure
+
+# Independent oracles: llama.cpp (node-llama-cpp) runs our files, @huggingface/gguf parses them.
+oracle-deps:
+	@cd tests/oracle && [ -d node_modules/node-llama-cpp ] || npm ci --ignore-scripts --no-audit --no-fund
+
+oracle-test: native oracle-deps
+	cd tests/oracle && node --test --test-concurrency=1
 
 asan: deps
 	cmake --preset debug-asan >/dev/null

@@ -55,7 +55,7 @@ public:
     bool exists(std::string_view relative) const override;
     std::unique_ptr<ByteSource> open(std::string_view relative) const override;
     std::vector<std::string> list() const override;
-    bool is_directory() const { return is_directory_; }
+    bool is_directory() const override { return is_directory_; }
 
 private:
     std::filesystem::path resolve(std::string_view relative) const;

@@ -17,23 +17,43 @@ using quant::dequantize_f32;
 using quant::quantize_bf16;
 using quant::quantize_f16;
 using quant::quantize_f32;
+using quant::dequantize_q4_0;
+using quant::dequantize_q4_1;
+using quant::dequantize_q5_0;
+using quant::dequantize_q5_1;
+using quant::dequantize_q8_0;
+using quant::quantize_q4_0;
+using quant::quantize_q4_1;
+using quant::quantize_q5_0;
+using quant::quantize_q5_1;
+using quant::quantize_q8_0;
+using quant::dequantize_q2_K;
+using quant::quantize_q2_K;
+using quant::dequantize_q3_K;
+using quant::quantize_q3_K;
+using quant::dequantize_q4_K;
+using quant::quantize_q4_K;
+using quant::dequantize_q5_K;
+using quant::quantize_q5_K;
+using quant::dequantize_q6_K;
+using quant::quantize_q6_K;
 
 // One row per ggml type id that exists (removed ids 4, 5, 31-33, 36-38 are absent).
 // Columns: type, name, block size, bytes per block, quantized, ggml requires imatrix, quantize, dequantize.
 constexpr TypeTraits kTable[] = {
     {GgmlType::F32, "f32", 1, 4, false, false, quantize_f32, dequantize_f32},
     {GgmlType::F16, "f16", 1, 2, false, false, quantize_f16, dequantize_f16},
-    {GgmlType::Q4_0, "q4_0", 32, 18, true, false, nullptr, nullptr},
-    {GgmlType::Q4_1, "q4_1", 32, 20, true, false, nullptr, nullptr},
-    {GgmlType::Q5_0, "q5_0", 32, 22, true, false, nullptr, nullptr},
-    {GgmlType::Q5_1, "q5_1", 32, 24, true, false, nullptr, nullptr},
-    {GgmlType::Q8_0, "q8_0", 32, 34, true, false, nullptr, nullptr},
+    {GgmlType::Q4_0, "q4_0", 32, 18, true, false, quantize_q4_0, dequantize_q4_0},
+    {GgmlType::Q4_1, "q4_1", 32, 20, true, false, quantize_q4_1, dequantize_q4_1},
+    {GgmlType::Q5_0, "q5_0", 32, 22, true, false, quantize_q5_0, dequantize_q5_0},
+    {GgmlType::Q5_1, "q5_1", 32, 24, true, false, quantize_q5_1, dequantize_q5_1},
+    {GgmlType::Q8_0, "q8_0", 32, 34, true, false, quantize_q8_0, dequantize_q8_0},
     {GgmlType::Q8_1, "q8_1", 32, 36, true, false, nullptr, nullptr},
-    {GgmlType::Q2_K, "q2_K", 256, 84, true, false, nullptr, nullptr},
-    {GgmlType::Q3_K, "q3_K", 256, 110, true, false, nullptr, nullptr},
-    {GgmlType::Q4_K, "q4_K", 256, 144, true, false, nullptr, nullptr},
-    {GgmlType::Q5_K, "q5_K", 256, 176, true, false, nullptr, nullptr},
-    {GgmlType::Q6_K, "q6_K", 256, 210, true, false, nullptr, nullptr},
+    {GgmlType::Q2_K, "q2_K", 256, 84, true, false, quantize_q2_K, dequantize_q2_K},
+    {GgmlType::Q3_K, "q3_K", 256, 110, true, false, quantize_q3_K, dequantize_q3_K},
+    {GgmlType::Q4_K, "q4_K", 256, 144, true, false, quantize_q4_K, dequantize_q4_K},
+    {GgmlType::Q5_K, "q5_K", 256, 176, true, false, quantize_q5_K, dequantize_q5_K},
+    {GgmlType::Q6_K, "q6_K", 256, 210, true, false, quantize_q6_K, dequantize_q6_K},
     {GgmlType::Q8_K, "q8_K", 256, 292, true, false, nullptr, nullptr},
     {GgmlType::IQ2_XXS, "iq2_xxs", 256, 66, true, true, nullptr, nullptr},
     {GgmlType::IQ2_XS, "iq2_xs", 256, 74, true, true, nullptr, nullptr},

@@ -153,6 +153,10 @@ public:
     Writer(ByteSink& sink, std::vector<KeyValue> kv, std::vector<TensorDecl> tensors,
            uint32_t alignment = kDefaultAlignment);
     void write_data(std::span<const uint8_t> bytes);
+    // Same, checked: the bytes must belong to tensor `name`, the one being written, and not run
+    // past its end, so a caller that emits tensors out of order fails instead of writing a
+    // wrong file.
+    void write_data(std::string_view name, std::span<const uint8_t> bytes);
     void finish();
     // Total file size the header and declared tensors make (known before any data is written).
     uint64_t total_size() const { return total_size_; }
@@ -166,6 +170,9 @@ private:
     uint64_t total_size_ = 0;
     size_t current_ = 0;         // index of the tensor being written
     uint64_t current_done_ = 0;  // bytes of it written so far
+    uint64_t sink_start_ = 0;    // sink position before the header, to check the final size
+
+    void skip_empty_tensors();
 };
 
 // Serialises the header exactly as Writer would (for tests and size planning).

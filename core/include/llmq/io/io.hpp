@@ -41,6 +41,8 @@ class FileSet {
 public:
     virtual ~FileSet() = default;
     virtual std::string name() const = 0;
+    // A directory of files (HuggingFace) rather than one file (GGUF).
+    virtual bool is_directory() const = 0;
     virtual bool exists(std::string_view relative) const = 0;
     virtual std::unique_ptr<ByteSource> open(std::string_view relative) const = 0;
     virtual std::vector<std::string> list() const = 0;

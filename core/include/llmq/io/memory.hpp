@@ -44,6 +44,7 @@ public:
     explicit MemoryFileSet(std::string name = "memory") : name_(std::move(name)) {}
     void add(std::string relative, std::vector<uint8_t> bytes) { files_[std::move(relative)] = std::move(bytes); }
     std::string name() const override { return name_; }
+    bool is_directory() const override { return files_.size() != 1; }
     bool exists(std::string_view relative) const override;
     std::unique_ptr<ByteSource> open(std::string_view relative) const override;
     std::vector<std::string> list() const override;

@@ -1,0 +1,36 @@
+// The quantize job: model in, GGUF out, streamed tensor by tensor in bounded row chunks.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "llmq/jobs/host.hpp"
+#include "llmq/quant/types.hpp"
+
+namespace llmq {
+
+struct QuantizeOptions {
+    std::string model_path;
+    std::string output_path;  // empty: <model-name>-<LEVEL>.gguf in the current directory
+    std::string level;        // preset name (case-insensitive)
+    std::string imatrix_path;
+    std::vector<std::pair<std::string, GgmlType>> tensor_types;  // --tensor-type, in order
+    std::optional<GgmlType> output_tensor_type;
+    std::optional<GgmlType> token_embedding_type;
+    bool pure = false;
+    bool leave_output_tensor = false;
+    bool allow_requantize = false;
+    uint64_t chunk_bytes = 64ull << 20;  // bound on the row buffers of one chunk
+};
+
+// Runs the job; returns the JSON result of CLI.md. Throws Failure on error (the output path is
+// then untouched).
+nlohmann::json run_quantize(const QuantizeOptions& options, Host& host);
+
+// The default output name for a model path and level: "<stem>-<LEVEL>.gguf".
+std::string default_output_name(const std::string& model_path, const std::string& level);
+
+}  // namespace llmq

@@ -1,0 +1,35 @@
+// A small argv scanner: options with or without a value, positionals, and clear usage errors.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace llmq::cli {
+
+struct OptionSpec {
+    std::vector<std::string> names;  // "-q", "--level"
+    bool takes_value = false;
+    bool repeatable = false;
+};
+
+struct ParsedArgs {
+    std::vector<std::string> positionals;
+    // canonical name (first of names) -> values (empty string for flags)
+    std::map<std::string, std::vector<std::string>> options;
+
+    bool has(const std::string& name) const { return options.count(name) != 0; }
+    std::optional<std::string> value(const std::string& name) const;
+    std::vector<std::string> values(const std::string& name) const;
+};
+
+// Throws Failure(Usage) for unknown options, missing values and repeats of single options.
+// command names the command for messages ("quantize").
+ParsedArgs parse_args(const std::vector<std::string>& args, const std::vector<OptionSpec>& specs, const std::string& command);
+
+// Parses a whole number in [min, max] for an option; Failure(Usage) otherwise.
+long long parse_int(const std::string& text, const std::string& option, long long min, long long max);
+
+}  // namespace llmq::cli

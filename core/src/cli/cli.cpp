@@ -1,0 +1,209 @@
+#include "llmq/cli/cli.hpp"
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "cli/args.hpp"
+#include "cli/help.hpp"
+#include "cli/report.hpp"
+#include "llmq/error.hpp"
+#include "llmq/jobs/inspect.hpp"
+#include "llmq/jobs/quantize.hpp"
+
+namespace llmq {
+namespace {
+
+using nlohmann::json;
+using cli::OptionSpec;
+
+const std::set<std::string> kPlannedCommands = {"analyze", "profile", "quality", "convert", "perplexity", "generate", "web"};
+
+struct Invocation {
+    GlobalOptions global;
+    bool help = false;
+    bool version = false;
+    std::string command;
+    std::vector<std::string> rest;  // command arguments without the global options
+};
+
+// Global options may stand anywhere; they are taken out before the command parses its own.
+Invocation split_globals(const std::vector<std::string>& args) {
+    Invocation inv;
+    for (size_t i = 0; i < args.size(); ++i) {
+        std::string a = args[i];
+        std::optional<std::string> inline_value;
+        if (a.rfind("--", 0) == 0) {
+            if (auto eq = a.find('='); eq != std::string::npos) {
+                inline_value = a.substr(eq + 1);
+                a = a.substr(0, eq);
+            }
+        }
+        auto take_value = [&]() -> std::string {
+            if (inline_value) return *inline_value;
+            if (i + 1 >= args.size()) fail(ExitCode::Usage, "option " + a + " needs a value", "see `llmq --help`");
+            return args[++i];
+        };
+        if (a == "--format") {
+            const std::string v = take_value();
+            if (v == "human") {
+                inv.global.format = OutputFormat::Human;
+            } else if (v == "json") {
+                inv.global.format = OutputFormat::Json;
+            } else {
+                fail(ExitCode::Usage, "invalid value '" + v + "' for --format", "use --format human or --format json");
+            }
+        } else if (a == "-v" || a == "--verbose") {
+            inv.global.verbosity = Verbosity::Verbose;
+        } else if (a == "--debug") {
+            inv.global.verbosity = Verbosity::Debug;
+        } else if (a == "--quiet") {
+            inv.global.verbosity = Verbosity::Quiet;
+        } else if (a == "-t" || a == "--threads") {
+            inv.global.threads = static_cast<unsigned>(cli::parse_int(take_value(), "--threads", 1, 1024));
+        } else if (a == "-h" || a == "--help") {
+            inv.help = true;
+        } else if (a == "--version") {
+            inv.version = true;
+        } else if (inv.command.empty() && !a.empty() && a[0] != '-') {
+            inv.command = a;
+        } else {
+            inv.rest.push_back(args[i]);
+        }
+    }
+    return inv;
+}
+
+GgmlType parse_type(const std::string& text, const std::string& option) {
+    auto t = type_from_name(text);
+    if (!t || !traits(*t).quantize) {
+        fail(ExitCode::Usage, "invalid tensor type '" + text + "' for " + option,
+             "use a ggml type name llmq can write: f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K");
+    }
+    return *t;
+}
+
+json run_quantize_command(const std::vector<std::string>& args, Host& host) {
+    const std::vector<OptionSpec> specs = {
+        {{"-q", "--level"}, true, false},
+        {{"-o", "--output"}, true, false},
+        {{"--imatrix"}, true, false},
+        {{"--tensor-type"}, true, true},
+        {{"--output-tensor-type"}, true, false},
+        {{"--token-embedding-type"}, true, false},
+        {{"--pure"}, false, false},
+        {{"--leave-output-tensor"}, false, false},
+        {{"--allow-requantize"}, false, false},
+        {{"--chunk-mb"}, true, false},
+    };
+    const auto p = cli::parse_args(args, specs, "quantize");
+    QuantizeOptions o;
+    if (p.positionals.empty()) fail(ExitCode::Usage, "quantize needs a MODEL", "usage: llmq quantize MODEL -q LEVEL [-o OUT]");
+    o.model_path = p.positionals[0];
+    if (p.positionals.size() > 2) fail(ExitCode::Usage, "unexpected argument '" + p.positionals[2] + "'", "see `llmq quantize --help`");
+    if (p.positionals.size() == 2) {
+        if (p.positionals[1] != "gguf") {
+            fail(ExitCode::Usage, "output format '" + p.positionals[1] + "' is not available in this build",
+                 "llmq writes GGUF for now (smoothquant, gptq and awq are planned)");
+        }
+    }
+    auto level = p.value("-q");
+    if (!level) fail(ExitCode::Usage, "quantize needs a level (-q LEVEL)", "for example -q Q4_K_M; see `llmq quantize --help`");
+    o.level = *level;
+    o.output_path = p.value("-o").value_or("");
+    o.imatrix_path = p.value("--imatrix").value_or("");
+    for (const auto& spec : p.values("--tensor-type")) {
+        const auto eq = spec.rfind('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+            fail(ExitCode::Usage, "invalid --tensor-type '" + spec + "'", "expected REGEX=TYPE, e.g. --tensor-type 'attn_v=q8_0'");
+        }
+        o.tensor_types.emplace_back(spec.substr(0, eq), parse_type(spec.substr(eq + 1), "--tensor-type"));
+    }
+    if (auto t = p.value("--output-tensor-type")) o.output_tensor_type = parse_type(*t, "--output-tensor-type");
+    if (auto t = p.value("--token-embedding-type")) o.token_embedding_type = parse_type(*t, "--token-embedding-type");
+    o.pure = p.has("--pure");
+    o.leave_output_tensor = p.has("--leave-output-tensor");
+    o.allow_requantize = p.has("--allow-requantize");
+    if (auto c = p.value("--chunk-mb")) o.chunk_bytes = static_cast<uint64_t>(cli::parse_int(*c, "--chunk-mb", 1, 65536)) << 20;
+    return run_quantize(o, host);
+}
+
+json run_inspect_command(const std::vector<std::string>& args, Host& host) {
+    const auto p = cli::parse_args(args, {}, "inspect");
+    if (p.positionals.size() != 1) fail(ExitCode::Usage, "inspect needs exactly one MODEL", "usage: llmq inspect MODEL");
+    return run_inspect(p.positionals[0], host);
+}
+
+void print_error(const Error& e, OutputFormat format, CliEnvironment& env) {
+    env.write_stderr("error: " + e.message + "\n");
+    if (!e.suggestion.empty()) env.write_stderr("hint: " + e.suggestion + "\n");
+    if (format == OutputFormat::Json) {
+        json j = {{"status", "error"},
+                  {"error_code", static_cast<int>(e.code)},
+                  {"error_type", error_type_name(e.code)},
+                  {"message", e.message},
+                  {"suggestion", e.suggestion.empty() ? json(nullptr) : json(e.suggestion)}};
+        env.write_stdout(j.dump() + "\n");
+    }
+}
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args, CliEnvironment& env) {
+    OutputFormat format = OutputFormat::Human;
+    try {
+        Invocation inv = split_globals(args);
+        format = inv.global.format;
+        if (inv.version) {
+            env.write_stdout(std::string("llmq ") + LLMQ_VERSION + "\n");
+            return 0;
+        }
+        if (inv.command.empty() || inv.command == "help") {
+            const std::string topic = inv.command == "help" && !inv.rest.empty() ? inv.rest.front() : "";
+            const std::string text = topic.empty() ? cli::general_help() : cli::command_help(topic);
+            if (inv.help || inv.command == "help") {
+                env.write_stdout(text.empty() ? cli::general_help() : text);
+                return 0;
+            }
+            env.write_stderr(cli::general_help());
+            return static_cast<int>(ExitCode::Usage);
+        }
+        if (inv.help) {
+            const std::string text = cli::command_help(inv.command);
+            env.write_stdout(text.empty() ? cli::general_help() : text);
+            return text.empty() && !kPlannedCommands.count(inv.command) ? static_cast<int>(ExitCode::Usage) : 0;
+        }
+        if (env.configure) env.configure(inv.global);
+        const bool verbose = inv.global.verbosity == Verbosity::Verbose || inv.global.verbosity == Verbosity::Debug;
+        json result;
+        std::string human;
+        if (inv.command == "quantize") {
+            result = run_quantize_command(inv.rest, *env.host);
+            human = cli::quantize_report(result, verbose);
+        } else if (inv.command == "inspect") {
+            result = run_inspect_command(inv.rest, *env.host);
+            human = cli::inspect_report(result, verbose);
+        } else if (kPlannedCommands.count(inv.command)) {
+            fail(ExitCode::Usage, "'" + inv.command + "' is not available in this version of llmq yet",
+                 "available now: quantize, inspect (see `llmq --help`)");
+        } else {
+            fail(ExitCode::Usage, "unknown command '" + inv.command + "'", "see `llmq --help` for the commands");
+        }
+        if (format == OutputFormat::Json) {
+            env.write_stdout(result.dump() + "\n");
+        } else if (inv.global.verbosity != Verbosity::Quiet) {
+            env.write_stderr(human);
+        }
+        return 0;
+    } catch (const Failure& f) {
+        print_error(f.error(), format, env);
+        return static_cast<int>(f.error().code);
+    } catch (const std::bad_alloc&) {
+        print_error({ExitCode::OutOfMemory, "out of memory", "use a smaller --chunk-mb or fewer threads"}, format, env);
+        return static_cast<int>(ExitCode::OutOfMemory);
+    } catch (const std::exception& e) {
+        print_error({ExitCode::General, std::string("internal error: ") + e.what(), "please report this with the command line"}, format, env);
+        return static_cast<int>(ExitCode::General);
+    }
+}
+
+}  // namespace llmq

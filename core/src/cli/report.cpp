@@ -1,0 +1,105 @@
+#include "cli/report.hpp"
+
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+namespace llmq::cli {
+namespace {
+
+std::string format(const char* fmt, auto... args) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, fmt, args...);
+    return buf;
+}
+
+std::string shape_text(const nlohmann::json& shape) {
+    std::string s;
+    for (const auto& d : shape) s += (s.empty() ? "" : " x ") + std::to_string(d.get<int64_t>());
+    return s;
+}
+
+}  // namespace
+
+std::string human_size(double bytes) {
+    const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+    int u = 0;
+    while (bytes >= 1000.0 && u < 4) {
+        bytes /= 1000.0;
+        ++u;
+    }
+    return u == 0 ? format("%.0f %s", bytes, units[u]) : format("%.2f %s", bytes, units[u]);
+}
+
+std::string quantize_report(const nlohmann::json& r, bool verbose) {
+    std::ostringstream out;
+    out << "quantized to " << r["level"].get<std::string>() << ": " << r["output_path"].get<std::string>() << "\n";
+    out << format("  size      %s -> %s (%.2fx smaller), %.3f bits per weight\n",
+                  human_size(r["input_size"].get<double>()).c_str(), human_size(r["file_size"].get<double>()).c_str(),
+                  r["compression_ratio"].get<double>(), r["effective_bpw"].get<double>());
+    out << format("  time      %.2f s, peak memory %s\n", r["duration_seconds"].get<double>(),
+                  human_size(r["peak_memory_bytes"].get<double>()).c_str());
+    if (!r["imatrix"].is_null()) out << "  imatrix   " << r["imatrix"].get<std::string>() << "\n";
+    if (r["fallback_tensors"].get<int>() > 0)
+        out << "  fallback  " << r["fallback_tensors"].get<int>() << " tensor(s) used a fallback type (row length)\n";
+
+    // Types used, by share of the file.
+    std::map<std::string, std::pair<uint64_t, int>> by_type;
+    uint64_t total = 0;
+    for (const auto& t : r["tensors"]) {
+        auto& e = by_type[t["type"].get<std::string>()];
+        e.first += t["bytes"].get<uint64_t>();
+        e.second += 1;
+        total += t["bytes"].get<uint64_t>();
+    }
+    out << "  types    ";
+    for (const auto& [type, e] : by_type)
+        out << format(" %s x%d (%.1f%%)", type.c_str(), e.second, 100.0 * static_cast<double>(e.first) / static_cast<double>(total));
+    out << "\n  bits per layer:\n";
+    for (const auto& l : r["layer_summary"]) {
+        const double bits = l["bit_width"].get<double>();
+        const int bar = static_cast<int>(bits * 3.0 + 0.5);
+        out << format("    %-22s %6.3f bpw %10s params  %s\n", l["layer_name"].get<std::string>().c_str(), bits,
+                      std::to_string(l["parameter_count"].get<uint64_t>()).c_str(), std::string(static_cast<size_t>(std::min(bar, 60)), '#').c_str());
+    }
+    if (verbose) {
+        out << "  tensors:\n";
+        for (const auto& t : r["tensors"]) {
+            out << format("    %-28s %-8s %-14s %10s  %s\n", t["name"].get<std::string>().c_str(), t["type"].get<std::string>().c_str(),
+                          shape_text(t["shape"]).c_str(), human_size(t["bytes"].get<double>()).c_str(),
+                          t["reason"].get<std::string>().c_str());
+        }
+    }
+    for (const auto& w : r["warnings"]) out << "warning: " << w.get<std::string>() << "\n";
+    return out.str();
+}
+
+std::string inspect_report(const nlohmann::json& r, bool verbose) {
+    std::ostringstream out;
+    out << r["model_path"].get<std::string>() << "\n";
+    out << format("  format %s, architecture %s, %s parameters, file %s, %.3f bits per weight\n", r["format"].get<std::string>().c_str(),
+                  r["architecture"].get<std::string>().c_str(), std::to_string(r["parameter_count"].get<uint64_t>()).c_str(),
+                  human_size(r["file_size"].get<double>()).c_str(), r["effective_bpw"].get<double>());
+    out << "  tensor types:";
+    for (const auto& [type, n] : r["type_counts"].items()) out << " " << type << " x" << n.get<int>();
+    out << "\n  metadata:\n";
+    for (const auto& [key, value] : r["metadata"].items()) {
+        std::string text = value.dump();
+        if (!verbose && text.size() > 100) text = text.substr(0, 97) + "...";
+        out << "    " << key << " = " << text << "\n";
+    }
+    out << "  tensors (" << r["tensors"].size() << "):\n";
+    size_t shown = 0;
+    for (const auto& t : r["tensors"]) {
+        if (!verbose && shown == 40) {
+            out << "    ... " << (r["tensors"].size() - shown) << " more (use -v to list all)\n";
+            break;
+        }
+        out << format("    %-32s %-8s %-16s %10s %7.3f bpw\n", t["name"].get<std::string>().c_str(), t["type"].get<std::string>().c_str(),
+                      shape_text(t["shape"]).c_str(), human_size(t["bytes"].get<double>()).c_str(), t["bpw"].get<double>());
+        ++shown;
+    }
+    return out.str();
+}
+
+}  // namespace llmq::cli
