@@ -1,5 +1,5 @@
-// Scalar search routines of the k-quants: the reference the SIMD variants must reproduce bit for bit.
-// Statement order and operand order follow the reference description exactly (see the header).
+// Scalar search routines of the k-quants: the reference the SIMD variants must reproduce bit for
+// bit. Statement order and operand order follow the reference description exactly (see the header).
 #include "quant/kquant_search.hpp"
 
 #include <algorithm>
@@ -13,17 +13,22 @@ namespace {
 
 float rmse_weight(int rmse_type, float x) {
     switch (rmse_type) {
-        case 1: return x * x;
-        case 2: return 1.0f;
-        case 3: return std::fabs(x);
-        default: return std::sqrt(std::fabs(x));
+        case 1:
+            return x * x;
+        case 2:
+            return 1.0f;
+        case 3:
+            return std::fabs(x);
+        default:
+            return std::sqrt(std::fabs(x));
     }
 }
 
 // Shared body of qkx2/qkx3; `weights` empty means x² (qkx3 only), `degenerate_le` picks the
 // early-out test (qkx3: max <= min, qkx2: max == min).
-ScaleMin make_qkx_quants(std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L,
-                         float rmin, float rdelta, int nstep, bool use_mad, bool degenerate_le) {
+ScaleMin make_qkx_quants(std::span<const float> x, std::span<const float> weights, int nmax,
+                         std::span<uint8_t> L, float rmin, float rdelta, int nstep, bool use_mad,
+                         bool degenerate_le) {
     const size_t n = x.size();
     const auto weight = [&](size_t i) { return weights.empty() ? x[i] * x[i] : weights[i]; };
     float min = x[0];
@@ -110,14 +115,18 @@ float make_qx_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, i
         return 0.0f;
     }
     float iscale = static_cast<float>(-nmax) / max;
-    const auto code = [&](float is, size_t i) { return std::clamp(nearest_int(is * x[i]), -nmax, nmax - 1); };
+    const auto code = [&](float is, size_t i) {
+        return std::clamp(nearest_int(is * x[i]), -nmax, nmax - 1);
+    };
     if (rmse_type == 0) {
         for (size_t i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(nmax + code(iscale, i));
         return 1 / iscale;
     }
     const bool return_early = rmse_type < 0;
     if (return_early) rmse_type = -rmse_type;
-    const auto weight = [&](size_t i) { return weights.empty() ? rmse_weight(rmse_type, x[i]) : weights[i]; };
+    const auto weight = [&](size_t i) {
+        return weights.empty() ? rmse_weight(rmse_type, x[i]) : weights[i];
+    };
     float sumlx = 0;
     float suml2 = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -150,17 +159,18 @@ float make_qx_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, i
     return scale;
 }
 
-ScaleMin make_qkx2_quants(std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L,
-                          float rmin, float rdelta, int nstep, bool use_mad) {
+ScaleMin make_qkx2_quants(std::span<const float> x, std::span<const float> weights, int nmax,
+                          std::span<uint8_t> L, float rmin, float rdelta, int nstep, bool use_mad) {
     return make_qkx_quants(x, weights, nmax, L, rmin, rdelta, nstep, use_mad, false);
 }
 
-ScaleMin make_qkx3_quants(std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L,
-                          float rmin, float rdelta, int nstep, bool use_mad) {
+ScaleMin make_qkx3_quants(std::span<const float> x, std::span<const float> weights, int nmax,
+                          std::span<uint8_t> L, float rmin, float rdelta, int nstep, bool use_mad) {
     return make_qkx_quants(x, weights, nmax, L, rmin, rdelta, nstep, use_mad, true);
 }
 
-float make_qp_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, std::span<const float> weights) {
+float make_qp_quants(std::span<const float> x, int nmax, std::span<uint8_t> L,
+                     std::span<const float> weights) {
     const size_t n = x.size();
     float max = 0;
     for (size_t i = 0; i < n; ++i) max = max > x[i] ? max : x[i];
@@ -246,7 +256,9 @@ float make_q3_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, b
         return 0.0f;
     }
     const float iscale = static_cast<float>(-nmax) / max;
-    const auto code = [&](size_t i) { return std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1); };
+    const auto code = [&](size_t i) {
+        return std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1);
+    };
     if (!do_rmse) {
         for (size_t i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(code(i) + nmax);
         return 1 / iscale;

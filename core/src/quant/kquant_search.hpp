@@ -5,10 +5,10 @@
 // float32 literals, sums accumulated sequentially in element order, products evaluated left to
 // right (w*x*l is (w*x)*l), rounding with nearest_int (half to even), no FMA contraction.
 //
-// Each routine works on one group (sub-block) of x.size() values; codes are written to L, whose
-// size must be at least x.size(). The *_many variants run the same search over many consecutive
-// groups at once (vectorised across groups with xsimd); their results are bit-identical to calling
-// the single-group routine for every group in order.
+// Each routine works on one group (sub-block) of x.size() ≤ 256 values; codes are written to L,
+// whose size must be at least x.size(). The *_many variants run the same search over many
+// consecutive groups at once (vectorised across groups with xsimd); their results are bit-identical
+// to calling the single-group routine for every group in order.
 #pragma once
 
 #include <cstddef>
@@ -39,40 +39,46 @@ struct ScaleMin {
     float min;
 };
 // ggml's make_qkx2_quants: weights are required.
-ScaleMin make_qkx2_quants(std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L,
-                          float rmin, float rdelta, int nstep, bool use_mad);
-// ggml's make_qkx3_quants: as qkx2, but empty weights mean x², and max ≤ min is the degenerate case.
-ScaleMin make_qkx3_quants(std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L,
-                          float rmin, float rdelta, int nstep, bool use_mad);
+ScaleMin make_qkx2_quants(std::span<const float> x, std::span<const float> weights, int nmax,
+                          std::span<uint8_t> L, float rmin, float rdelta, int nstep, bool use_mad);
+// ggml's make_qkx3_quants: as qkx2, but empty weights mean x², and max ≤ min is the degenerate
+// case.
+ScaleMin make_qkx3_quants(std::span<const float> x, std::span<const float> weights, int nmax,
+                          std::span<uint8_t> L, float rmin, float rdelta, int nstep, bool use_mad);
 
 // Quantizes non-negative values (sub-block scales or mins) to L ∈ [0, nmax] with weights:
 // best of iscale = (nmax + 0.1·is)/max for is = −4..4 by weighted squared error, then up to 5
 // passes of leave-one-out refinement. Returns the least-squares scale Σw·x·L / Σw·L².
-float make_qp_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, std::span<const float> weights);
+float make_qp_quants(std::span<const float> x, int nmax, std::span<uint8_t> L,
+                     std::span<const float> weights);
 
 // Q3_K's reference search: iscale = −nmax/max, then (if do_rmse) up to 5 passes of leave-one-out
 // refinement with weights x². Codes are stored with +nmax offset; all-zero groups give L = 0.
 float make_q3_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, bool do_rmse);
 
 // ---- batched variants: groups of n consecutive values -----------------------------------------
-// x (and weights, when given) hold groups·n values; L receives groups·n codes; one result per group.
+// x (and weights, when given) hold groups·n values; L receives groups·n codes; one result per
+// group.
 
-// make_qkx2_quants (or qkx3 with weights, identical then) for every group.
-void make_qkx_quants_many(size_t groups, size_t n, std::span<const float> x, std::span<const float> weights,
-                          int nmax, std::span<uint8_t> L, std::span<float> scales, std::span<float> mins,
-                          float rmin, float rdelta, int nstep, bool use_mad);
+// make_qkx2_quants (or qkx3, identical when weights are given) for every group; weights required.
+void make_qkx_quants_many(size_t groups, size_t n, std::span<const float> x,
+                          std::span<const float> weights, int nmax, std::span<uint8_t> L,
+                          std::span<float> scales, std::span<float> mins, float rmin, float rdelta,
+                          int nstep, bool use_mad);
 
 // make_qx_quants with rmse_type 1 (weights empty → x²) for every group.
-void make_qx_quants_many(size_t groups, size_t n, std::span<const float> x, std::span<const float> weights,
-                         int nmax, std::span<uint8_t> L, std::span<float> scales);
+void make_qx_quants_many(size_t groups, size_t n, std::span<const float> x,
+                         std::span<const float> weights, int nmax, std::span<uint8_t> L,
+                         std::span<float> scales);
 
 // make_q3_quants(do_rmse = true) for every group.
-void make_q3_quants_many(size_t groups, size_t n, std::span<const float> x, int nmax, std::span<uint8_t> L,
-                         std::span<float> scales);
+void make_q3_quants_many(size_t groups, size_t n, std::span<const float> x, int nmax,
+                         std::span<uint8_t> L, std::span<float> scales);
 
 // Elementwise importance weights w[i] = qw[i]·sqrt(sigma2 + x[i]²), the form every imatrix
 // variant uses. Vectorised over elements (each result is the scalar expression, exactly).
-void importance_weights(std::span<const float> x, std::span<const float> qw, float sigma2, std::span<float> w);
+void importance_weights(std::span<const float> x, std::span<const float> qw, float sigma2,
+                        std::span<float> w);
 
 // Selects the implementation of the *_many routines: true (default) = SIMD across groups,
 // false = the scalar routines above in a loop. Both give identical bytes; the switch exists for
