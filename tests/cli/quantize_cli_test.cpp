@@ -227,3 +227,57 @@ TEST(Cli, QuantizeWithImatrixRecordsItInMetadata) {
 
 }  // namespace
 }  // namespace llmq
+
+namespace llmq {
+namespace {
+
+TEST(Cli, RequantizeNeedsTheFlagAndWarns) {
+    const auto dir = test::temp_dir("requant");
+    const auto q8 = dir / "q8.gguf";
+    ASSERT_EQ(test::run_llmq({"quantize", kLlama, "-q", "Q8_0", "-o", q8.string()}).exit_code, 0);
+    const auto out = dir / "q4.gguf";
+    auto refused = test::run_llmq({"quantize", q8.string(), "-q", "Q4_K_M", "-o", out.string()});
+    EXPECT_EQ(refused.exit_code, 2) << refused.err;
+    EXPECT_NE(refused.err.find("--allow-requantize"), std::string::npos) << refused.err;
+    EXPECT_FALSE(fs::exists(out));
+    auto ok = test::run_llmq({"quantize", q8.string(), "-q", "Q4_K_M", "-o", out.string(), "--allow-requantize", "--format", "json"});
+    ASSERT_EQ(ok.exit_code, 0) << ok.err;
+    const json j = parse_json(ok);
+    EXPECT_FALSE(j["warnings"].empty());
+    EXPECT_EQ(types_by_name(j)["blk.0.attn_q.weight"], "q4_K");
+}
+
+TEST(Cli, PureAndLeaveOutputTensor) {
+    const auto dir = test::temp_dir("pure");
+    auto pure = test::run_llmq({"quantize", kLlama, "-q", "Q4_K_M", "--pure", "-o", (dir / "p.gguf").string(), "--format", "json"});
+    ASSERT_EQ(pure.exit_code, 0) << pure.err;
+    for (const auto& [name, type] : types_by_name(parse_json(pure))) {
+        if (name.find("norm") == std::string::npos) {
+            EXPECT_EQ(type, "q4_K") << name;
+        }
+    }
+    auto keep = test::run_llmq({"quantize", kLlama, "-q", "Q4_K_M", "--leave-output-tensor", "--output-tensor-type", "q8_0", "-o",
+                                (dir / "k.gguf").string(), "--format", "json"});
+    ASSERT_EQ(keep.exit_code, 0) << keep.err;
+    EXPECT_EQ(types_by_name(parse_json(keep))["output.weight"], "bf16");
+    auto forced = test::run_llmq({"quantize", kLlama, "-q", "Q4_K_M", "--tensor-type", "blk\\.0\\.attn_v=q8_0", "--tensor-type",
+                                  "blk\\.0\\.ffn_down=q8_0", "-o", (dir / "f.gguf").string(), "--format", "json"});
+    ASSERT_EQ(forced.exit_code, 0) << forced.err;
+    auto types = types_by_name(parse_json(forced));
+    EXPECT_EQ(types["blk.0.attn_v.weight"], "q8_0");
+    EXPECT_EQ(types["blk.3.attn_v.weight"], "q6_K");  // the positional rule moved (llama.cpp quirk)
+    EXPECT_EQ(types["blk.2.attn_v.weight"], "q4_K");
+}
+
+TEST(Cli, DefaultOutputNameInTheCurrentDirectory) {
+    const auto dir = test::temp_dir("default-name");
+    const auto cwd = fs::current_path();
+    fs::current_path(dir);
+    auto r = test::run_llmq({"quantize", kLlama, "-q", "q8_0", "--quiet"});
+    fs::current_path(cwd);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(fs::exists(dir / "tinyllama-spm.bf16-Q8_0.gguf"));
+}
+
+}  // namespace
+}  // namespace llmq

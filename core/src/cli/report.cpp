@@ -57,10 +57,13 @@ std::string quantize_report(const nlohmann::json& r, bool verbose) {
         out << format(" %s x%d (%.1f%%)", type.c_str(), e.second, 100.0 * static_cast<double>(e.first) / static_cast<double>(total));
     out << "\n  bits per layer:\n";
     for (const auto& l : r["layer_summary"]) {
+        // One '#' per half bit, up to 16 bits; wider entries (f32 norms) end in '+'.
         const double bits = l["bit_width"].get<double>();
-        const int bar = static_cast<int>(bits * 3.0 + 0.5);
+        const int bar = static_cast<int>(bits * 2.0 + 0.5);
+        std::string drawn(static_cast<size_t>(std::min(bar, 32)), '#');
+        if (bar > 32) drawn += '+';
         out << format("    %-22s %6.3f bpw %10s params  %s\n", l["layer_name"].get<std::string>().c_str(), bits,
-                      std::to_string(l["parameter_count"].get<uint64_t>()).c_str(), std::string(static_cast<size_t>(std::min(bar, 60)), '#').c_str());
+                      std::to_string(l["parameter_count"].get<uint64_t>()).c_str(), drawn.c_str());
     }
     if (verbose) {
         out << "  tensors:\n";

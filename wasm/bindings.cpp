@@ -1,0 +1,178 @@
+// Embind entry points of the wasm module: the command layer (runCli, the grammar of CLI.md with
+// the native CLI's messages, JSON and exit codes) and the jobs (quantize, inspect) for the ESM
+// API, each over a host implemented in JS (js_host.hpp). No exception crosses into JS: jobs
+// return {ok: true, json} or {ok: false, error: {code, type, message, hint}}.
+#include <emscripten/bind.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "js_error.hpp"
+#include "js_host.hpp"
+#include "llmq/cli/cli.hpp"
+#include "llmq/error.hpp"
+#include "llmq/jobs/inspect.hpp"
+#include "llmq/jobs/quantize.hpp"
+#include "llmq/plan/plan.hpp"
+#include "llmq/quant/codec.hpp"
+
+namespace llmq::wasm {
+namespace {
+
+val failure(const Error& error) {
+    val o = val::object();
+    o.set("ok", false);
+    o.set("error", error_object(error));
+    return o;
+}
+
+// Runs a job, turning whatever it throws into an error object.
+template <class Job>
+val guarded(Job&& job) {
+    try {
+        val o = val::object();
+        o.set("ok", true);
+        o.set("json", job().dump());
+        return o;
+    } catch (const Failure& f) {
+        return failure(f.error());
+    } catch (const std::bad_alloc&) {
+        return failure({ExitCode::OutOfMemory, "out of memory: the WebAssembly heap reached its limit",
+                        "use a smaller chunkMb (row buffer in MiB), or the native llmq for this model"});
+    } catch (const std::exception& e) {
+        return failure({ExitCode::General, std::string("internal error: ") + e.what(), "please report this with the model and options"});
+    } catch (...) {
+        return failure({ExitCode::General, "internal error: a host adapter failed", "please report this with the model and options"});
+    }
+}
+
+std::string text(const val& object, const char* key) {
+    const val v = object[key];
+    if (v.isUndefined() || v.isNull()) return {};
+    if (!v.isString()) fail(ExitCode::Usage, std::string("option ") + key + " must be a string");
+    return v.as<std::string>();
+}
+
+bool flag(const val& object, const char* key) { return object[key].isTrue(); }
+
+GgmlType writable_type(const std::string& name, const std::string& option) {
+    const auto t = type_from_name(name);
+    if (!t || !traits(*t).quantize) {
+        fail(ExitCode::Usage, "invalid tensor type '" + name + "' for " + option,
+             "use a ggml type name llmq can write: f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K");
+    }
+    return *t;
+}
+
+// The API's options object (see node/src/index.d.ts) as the job's options.
+QuantizeOptions quantize_options(const val& o) {
+    QuantizeOptions q;
+    q.model_path = text(o, "model");
+    if (q.model_path.empty()) fail(ExitCode::Usage, "quantize needs a model", "pass the path of a .gguf file or a model directory");
+    q.level = text(o, "level");
+    if (q.level.empty()) fail(ExitCode::Usage, "quantize needs a level", "for example level: 'Q4_K_M'");
+    q.output_path = text(o, "output");
+    q.imatrix_path = text(o, "imatrix");
+    const val types = o["tensorTypes"];
+    if (!types.isUndefined() && !types.isNull()) {
+        for (const val& pair : emscripten::vecFromJSArray<val>(types)) {
+            const std::string pattern = pair[0].isString() ? pair[0].as<std::string>() : std::string();
+            const std::string type = pair[1].isString() ? pair[1].as<std::string>() : std::string();
+            if (pattern.empty()) fail(ExitCode::Usage, "invalid tensorTypes entry", "expected [regex, type] pairs, e.g. ['attn_v', 'q8_0']");
+            q.tensor_types.emplace_back(pattern, writable_type(type, "tensorTypes"));
+        }
+    }
+    if (auto t = text(o, "outputTensorType"); !t.empty()) q.output_tensor_type = writable_type(t, "outputTensorType");
+    if (auto t = text(o, "tokenEmbeddingType"); !t.empty()) q.token_embedding_type = writable_type(t, "tokenEmbeddingType");
+    q.pure = flag(o, "pure");
+    q.leave_output_tensor = flag(o, "leaveOutputTensor");
+    q.allow_requantize = flag(o, "allowRequantize");
+    const val chunk = o["chunkMb"];
+    if (!chunk.isUndefined() && !chunk.isNull()) {
+        const double mb = chunk.isNumber() ? chunk.as<double>() : 0.0;
+        if (!(mb >= 1 && mb <= 65536) || mb != static_cast<double>(static_cast<int64_t>(mb))) {
+            fail(ExitCode::Usage, "invalid value for chunkMb", "use a whole number of MiB from 1 to 65536");
+        }
+        q.chunk_bytes = static_cast<uint64_t>(mb) << 20;
+    }
+    return q;
+}
+
+int run_cli_js(val args, val js_host) {
+    try {
+        JsHost host(js_host);
+        CliEnvironment env;
+        env.host = &host.host();
+        env.write_stdout = [&](std::string_view s) { host.write_stdout(s); };
+        env.write_stderr = [&](std::string_view s) { host.write_stderr(s); };
+        env.configure = [&](const GlobalOptions& options) { host.configure(options); };
+        return run_cli(emscripten::vecFromJSArray<std::string>(args), env);
+    } catch (...) {
+        // run_cli handles the core's errors; only a broken host adapter lands here.
+        js_host.call<void>("stderr", std::string("error: internal error: a host adapter failed\n"));
+        return static_cast<int>(ExitCode::General);
+    }
+}
+
+val quantize_js(val options, val js_host) {
+    return guarded([&] {
+        JsHost host(js_host);
+        return run_quantize(quantize_options(options), host.host());
+    });
+}
+
+val inspect_js(std::string model, val js_host) {
+    return guarded([&] {
+        JsHost host(js_host);
+        return run_inspect(model, host.host());
+    });
+}
+
+// Every preset: {name, description, available} (available: llmq can write its main type).
+val levels_js() {
+    val list = val::array();
+    for (const auto& p : plan::presets()) {
+        val o = val::object();
+        o.set("name", std::string(p.name));
+        o.set("description", std::string(p.description));
+        o.set("available", traits(p.default_type).quantize != nullptr);
+        list.call<void>("push", o);
+    }
+    return list;
+}
+
+std::string version_js() { return LLMQ_VERSION; }
+
+double heap_bytes_js() { return static_cast<double>(heap_bytes()); }
+
+// Mirrors the host's working directory in the module's in-memory file system, so the path
+// questions the core asks std::filesystem (is the output the input?) are answered as natively.
+// Only directories exist there; no file data ever does.
+bool set_working_directory(std::string path) {
+    const std::filesystem::path dir(path);
+    if (!dir.is_absolute()) return false;
+    std::filesystem::path prefix = "/";
+    for (const auto& part : dir.relative_path()) {
+        prefix /= part;
+        ::mkdir(prefix.c_str(), 0755);
+    }
+    return ::chdir(dir.c_str()) == 0;
+}
+
+}  // namespace
+}  // namespace llmq::wasm
+
+EMSCRIPTEN_BINDINGS(llmq) {
+    using namespace llmq::wasm;
+    emscripten::function("runCli", &run_cli_js);
+    emscripten::function("quantize", &quantize_js);
+    emscripten::function("inspect", &inspect_js);
+    emscripten::function("levels", &levels_js);
+    emscripten::function("version", &version_js);
+    emscripten::function("heapBytes", &heap_bytes_js);
+    emscripten::function("setWorkingDirectory", &set_working_directory);
+}

@@ -1,0 +1,200 @@
+// Loads the llmq wasm module and calls it safely: every host a caller supplies is wrapped so that
+// nothing thrown in JS reaches the C++ side (it becomes an error object with the exit-code
+// numbering of CLI.md), and a trap inside the module becomes an error object too, never a hang.
+// Runs unchanged in browsers, Workers, Node and Electron: no Node or DOM imports here.
+import createLlmqModule from './llmq.mjs';
+
+export const ExitCode = Object.freeze({
+  success: 0, general: 1, usage: 2, modelNotFound: 3, authenticationRequired: 4, outOfMemory: 5,
+  unsupported: 6, outputIo: 7, corruptInput: 8, imatrix: 10, qualityDegraded: 11, coherenceFailed: 12,
+  profile: 13, smoothquant: 14, calibration: 15, importance: 16, interrupted: 130,
+});
+
+const typeNames = {
+  0: 'success', 1: 'general', 2: 'usage', 3: 'model_not_found', 4: 'authentication_required',
+  5: 'out_of_memory', 6: 'unsupported', 7: 'output_io', 8: 'corrupt_input', 10: 'imatrix',
+  11: 'quality_degraded', 12: 'coherence_failed', 13: 'profile', 14: 'smoothquant', 15: 'calibration',
+  16: 'importance', 130: 'interrupted',
+};
+
+/** The error object adapters return instead of throwing. */
+export function llmqError(code, message, hint = null) {
+  return { isLlmqError: true, code, type: typeNames[code] ?? 'general', message, hint: hint || null };
+}
+
+export function isLlmqError(value) {
+  return typeof value === 'object' && value !== null && value.isLlmqError === true;
+}
+
+// Any exception from an adapter becomes a general error naming what failed.
+function attempt(context, fn, fallback) {
+  try {
+    return fn();
+  } catch (e) {
+    if (isLlmqError(e)) return e;
+    if (fallback !== undefined) return fallback;
+    return llmqError(ExitCode.general, `${context}: ${e?.message ?? e}`);
+  }
+}
+
+function guardSource(source) {
+  if (isLlmqError(source)) return source;
+  return {
+    name: String(source.name),
+    size: Number(source.size),
+    read: (offset, into) => attempt(`${source.name}: read error`, () => source.read(offset, into)),
+    close: () => attempt('close', () => source.close?.(), null),
+  };
+}
+
+function guardSink(sink) {
+  if (isLlmqError(sink)) return sink;
+  return {
+    name: String(sink.name),
+    write: (bytes) => attempt(`${sink.name}: write failed`, () => sink.write(bytes)),
+    finish: () => attempt(`${sink.name}: cannot finish`, () => sink.finish()),
+    abort: () => attempt('abort', () => sink.abort(), null),
+  };
+}
+
+function guardFileSet(set) {
+  if (isLlmqError(set)) return set;
+  return {
+    name: String(set.name),
+    isDirectory: Boolean(set.isDirectory),
+    list: () => attempt('list', () => [...set.list()], []),
+    exists: (rel) => attempt('exists', () => Boolean(set.exists(rel)), false),
+    open: (rel) => attempt(`${set.name}/${rel}: cannot open`, () => guardSource(set.open(rel))),
+  };
+}
+
+/** Wraps a host (protocol in wasm/js_host.hpp) so that none of its methods can throw. */
+export function guardHost(host) {
+  const progress = host.progress ?? {};
+  return {
+    openFiles: (path) => attempt(`${path}: cannot open`, () => guardFileSet(host.openFiles(path))),
+    openFile: (path) => attempt(`${path}: cannot open`, () => guardSource(host.openFile(path))),
+    createFile: (path) => attempt(`${path}: cannot create`, () => guardSink(host.createFile(path))),
+    exists: (path) => attempt('exists', () => Boolean(host.exists?.(path)), false),
+    removeFile: (path) => attempt('remove', () => host.removeFile?.(path), null),
+    stdout: (text) => attempt('stdout', () => host.stdout?.(text), null),
+    stderr: (text) => attempt('stderr', () => host.stderr?.(text), null),
+    now: () => attempt('now', () => Number(host.now ? host.now() : performance.now() / 1000), 0),
+    peakMemory: () => attempt('peakMemory', () => Number(host.peakMemory?.() ?? 0), 0),
+    cancelled: () => attempt('cancelled', () => Boolean(host.cancelled?.()), false),
+    configure: (options) => attempt('configure', () => host.configure?.(options), null),
+    progress: {
+      begin: (task, total) => attempt('progress', () => progress.begin?.(task, total), null),
+      update: (done, item) => attempt('progress', () => progress.update?.(done, item), null),
+      end: () => attempt('progress', () => progress.end?.(), null),
+    },
+  };
+}
+
+// A trap (unreachable, stack overflow, failed growth) leaves the instance unusable: report it as
+// an error with a hint, and refuse further calls instead of running on a broken heap.
+function trapError(e) {
+  const text = String(e?.message ?? e);
+  if (/OOM|out of memory|Cannot enlarge memory|could not allocate memory/i.test(text)) {
+    return llmqError(ExitCode.outOfMemory, `out of memory: the WebAssembly module stopped (${text})`,
+      'use a smaller chunk size (--chunk-mb / chunkMb), or the native llmq for this model');
+  }
+  return llmqError(ExitCode.general, `the WebAssembly module stopped: ${text}`,
+    'start a new job (reload the page); please report this with the model and options if it repeats');
+}
+
+export class LlmqModule {
+  #module;
+  #broken = null;
+
+  constructor(module) {
+    this.#module = module;
+  }
+
+  get version() {
+    return this.#module.version();
+  }
+
+  /** Every preset: [{name, description, available}]. */
+  levels() {
+    return this.#module.levels();
+  }
+
+  /** Bytes of wasm linear memory (it only grows: also the peak). */
+  heapBytes() {
+    return this.#module.heapBytes();
+  }
+
+  /** Relative paths then resolve as they would in this directory (Node: process.cwd()). */
+  setWorkingDirectory(dir) {
+    return this.#call(() => this.#module.setWorkingDirectory(dir), false);
+  }
+
+  /** The command line of CLI.md; returns the exit code. Output goes to host.stdout/stderr. */
+  runCli(args, host) {
+    const guarded = guardHost(host);
+    const result = this.#call(() => this.#module.runCli(args.map(String), guarded));
+    if (isLlmqError(result)) {
+      guarded.stderr(`error: ${result.message}\n${result.hint ? `hint: ${result.hint}\n` : ''}`);
+      return result.code;
+    }
+    return result;
+  }
+
+  /** The quantize job: {ok: true, result} or {ok: false, error}. */
+  quantize(options, host) {
+    return this.#job(() => this.#module.quantize(options, guardHost(host)));
+  }
+
+  /** The inspect job: {ok: true, result} or {ok: false, error}. */
+  inspect(model, host) {
+    return this.#job(() => this.#module.inspect(String(model), guardHost(host)));
+  }
+
+  #job(fn) {
+    const r = this.#call(fn);
+    if (isLlmqError(r)) return { ok: false, error: r };
+    return r.ok ? { ok: true, result: JSON.parse(r.json) } : { ok: false, error: r.error };
+  }
+
+  #call(fn, fallback) {
+    if (this.#broken) return fallback ?? this.#broken;
+    try {
+      return fn();
+    } catch (e) {
+      this.#broken = trapError(e);
+      return fallback ?? this.#broken;
+    }
+  }
+}
+
+/**
+ * Instantiates the module. Give one of: wasmModule (a compiled WebAssembly.Module, e.g. shared
+ * with workers), wasmBinary (the bytes of llmq.wasm: Node, Electron), wasmUrl (fetched: browsers;
+ * default: llmq.wasm next to this file). memory: an optional WebAssembly.Memory to run in
+ * (a smaller maximum makes out-of-memory testable).
+ */
+export async function loadLlmq({ wasmModule, wasmBinary, wasmUrl, memory } = {}) {
+  const instantiateWasm = (imports, receive) => {
+    const done = (instance) => receive(instance);
+    let pending;
+    if (wasmModule) {
+      pending = WebAssembly.instantiate(wasmModule, imports).then(done);
+    } else if (wasmBinary) {
+      pending = WebAssembly.instantiate(wasmBinary, imports).then((r) => done(r.instance));
+    } else {
+      const url = wasmUrl ?? new URL('./llmq.wasm', import.meta.url);
+      pending = WebAssembly.instantiateStreaming(fetch(url), imports).then((r) => done(r.instance));
+    }
+    pending.catch((e) => rejectLoad(e));
+    return {};
+  };
+  let rejectLoad;
+  const failed = new Promise((_, reject) => {
+    rejectLoad = reject;
+  });
+  const options = { instantiateWasm };
+  if (memory) options.wasmMemory = memory;
+  const module = await Promise.race([createLlmqModule(options), failed]);
+  return new LlmqModule(module);
+}

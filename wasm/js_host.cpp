@@ -1,0 +1,98 @@
+#include "js_host.hpp"
+
+#include <emscripten/heap.h>
+
+#include <string>
+
+#include "js_error.hpp"
+#include "js_io.hpp"
+
+namespace llmq::wasm {
+namespace {
+
+bool has_method(const val& object, const char* name) {
+    return !object.isUndefined() && !object.isNull() && object[name].typeOf().as<std::string>() == "function";
+}
+
+class JsProgress final : public Progress {
+public:
+    explicit JsProgress(val host) : host_(std::move(host)), js_(host_["progress"]) {}
+    void begin(std::string_view task, uint64_t total) override {
+        if (has_method(js_, "begin")) js_.call<void>("begin", std::string(task), static_cast<double>(total));
+    }
+    void update(uint64_t done, std::string_view item) override {
+        if (has_method(js_, "update")) js_.call<void>("update", static_cast<double>(done), std::string(item));
+    }
+    void end() override {
+        if (has_method(js_, "end")) js_.call<void>("end");
+    }
+    bool cancelled() const override { return has_method(host_, "cancelled") && host_.call<val>("cancelled").isTrue(); }
+
+private:
+    val host_;
+    val js_;
+};
+
+const char* verbosity_name(Verbosity v) {
+    switch (v) {
+        case Verbosity::Quiet: return "quiet";
+        case Verbosity::Verbose: return "verbose";
+        case Verbosity::Debug: return "debug";
+        default: return "normal";
+    }
+}
+
+}  // namespace
+
+uint64_t heap_bytes() { return emscripten_get_heap_size(); }
+
+JsHost::JsHost(val js) : js_(std::move(js)) {
+    progress_ = std::make_unique<JsProgress>(js_);
+    host_.open_files = [this](const std::string& path) -> std::unique_ptr<FileSet> {
+        return std::make_unique<JsFileSet>(checked(js_.call<val>("openFiles", path)));
+    };
+    host_.open_file = [this](const std::string& path) -> std::unique_ptr<ByteSource> {
+        return std::make_unique<JsSource>(checked(js_.call<val>("openFile", path)));
+    };
+    host_.create_file = [this](const std::string& path) -> std::unique_ptr<ByteSink> {
+        return std::make_unique<JsSink>(checked(js_.call<val>("createFile", path)));
+    };
+    host_.exists = [this](const std::string& path) { return js_.call<val>("exists", path).isTrue(); };
+    host_.remove_file = [this](const std::string& path) { js_.call<void>("removeFile", path); };
+    // The native host's filter and format, so both CLIs print the same lines.
+    host_.log = [this](LogLevel level, std::string_view message) {
+        if (verbosity_ == Verbosity::Quiet && level != LogLevel::Warning) return;
+        if (level == LogLevel::Debug && verbosity_ != Verbosity::Debug) return;
+        if (level == LogLevel::Verbose && verbosity_ < Verbosity::Verbose) return;
+        std::string line = level == LogLevel::Warning ? "warning: " : "";
+        line.append(message);
+        line += '\n';
+        write_stderr(line);
+    };
+    host_.now_seconds = [this] { return js_.call<double>("now"); };
+    host_.peak_memory_bytes = [this]() -> uint64_t {
+        if (has_method(js_, "peakMemory")) {
+            const double bytes = js_.call<double>("peakMemory");
+            if (bytes > 0) return static_cast<uint64_t>(bytes);
+        }
+        return heap_bytes();
+    };
+    host_.parallel = &serial_;
+    host_.progress = progress_.get();
+}
+
+void JsHost::configure(const GlobalOptions& options) {
+    verbosity_ = options.verbosity;
+    if (!has_method(js_, "configure")) return;
+    val o = val::object();
+    o.set("format", options.format == OutputFormat::Json ? "json" : "human");
+    o.set("verbosity", verbosity_name(options.verbosity));
+    o.set("threads", options.threads);
+    js_.call<void>("configure", o);
+}
+
+void JsHost::write_stdout(std::string_view text) { js_.call<void>("stdout", std::string(text)); }
+
+void JsHost::write_stderr(std::string_view text) { js_.call<void>("stderr", std::string(text)); }
+
+}  // namespace llmq::wasm
