@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <unistd.h>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -41,9 +42,10 @@ inline void write_file(const std::filesystem::path& path, const std::vector<uint
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
-// A fresh empty directory under the build tree for one test.
+// A fresh empty directory for one test, private to this process (parallel ctest runs and other
+// build trees running the same test at the same time must not collide).
 inline std::filesystem::path temp_dir(const std::string& name) {
-    auto dir = std::filesystem::temp_directory_path() / ("llmq-test-" + name);
+    auto dir = std::filesystem::temp_directory_path() / ("llmq-test-" + name + "-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     return dir;

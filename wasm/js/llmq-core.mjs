@@ -3,28 +3,9 @@
 // numbering of CLI.md), and a trap inside the module becomes an error object too, never a hang.
 // Runs unchanged in browsers, Workers, Node and Electron: no Node or DOM imports here.
 import createLlmqModule from './llmq.mjs';
+import { ExitCode, isLlmqError, llmqError } from './llmq-errors.mjs';
 
-export const ExitCode = Object.freeze({
-  success: 0, general: 1, usage: 2, modelNotFound: 3, authenticationRequired: 4, outOfMemory: 5,
-  unsupported: 6, outputIo: 7, corruptInput: 8, imatrix: 10, qualityDegraded: 11, coherenceFailed: 12,
-  profile: 13, smoothquant: 14, calibration: 15, importance: 16, interrupted: 130,
-});
-
-const typeNames = {
-  0: 'success', 1: 'general', 2: 'usage', 3: 'model_not_found', 4: 'authentication_required',
-  5: 'out_of_memory', 6: 'unsupported', 7: 'output_io', 8: 'corrupt_input', 10: 'imatrix',
-  11: 'quality_degraded', 12: 'coherence_failed', 13: 'profile', 14: 'smoothquant', 15: 'calibration',
-  16: 'importance', 130: 'interrupted',
-};
-
-/** The error object adapters return instead of throwing. */
-export function llmqError(code, message, hint = null) {
-  return { isLlmqError: true, code, type: typeNames[code] ?? 'general', message, hint: hint || null };
-}
-
-export function isLlmqError(value) {
-  return typeof value === 'object' && value !== null && value.isLlmqError === true;
-}
+export { ExitCode, isLlmqError, llmqError };
 
 // Any exception from an adapter becomes a general error naming what failed.
 function attempt(context, fn, fallback) {
@@ -111,6 +92,11 @@ export class LlmqModule {
     this.#module = module;
   }
 
+  /** True after a trap: the instance must be replaced (load a new one). */
+  get broken() {
+    return this.#broken !== null;
+  }
+
   get version() {
     return this.#module.version();
   }
@@ -184,7 +170,10 @@ export async function loadLlmq({ wasmModule, wasmBinary, wasmUrl, memory } = {})
       pending = WebAssembly.instantiate(wasmBinary, imports).then((r) => done(r.instance));
     } else {
       const url = wasmUrl ?? new URL('./llmq.wasm', import.meta.url);
-      pending = WebAssembly.instantiateStreaming(fetch(url), imports).then((r) => done(r.instance));
+      // Streaming compilation needs the application/wasm type; some static hosts send another.
+      pending = WebAssembly.instantiateStreaming(fetch(url), imports)
+        .catch(() => fetch(url).then((r) => r.arrayBuffer()).then((bytes) => WebAssembly.instantiate(bytes, imports)))
+        .then((r) => done(r.instance));
     }
     pending.catch((e) => rejectLoad(e));
     return {};

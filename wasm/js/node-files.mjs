@@ -4,7 +4,7 @@
 // when finished, like the native CLI, and the messages are the native host's word for word.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ExitCode, llmqError } from './llmq-core.mjs';
+import { ExitCode, llmqError } from './llmq-errors.mjs';
 
 // glibc's strerror texts for the errors file I/O meets (Node only gives the symbolic code).
 const strerrors = {

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "llmq/error.hpp"
+#include "llmq/format/huggingface.hpp"
 
 namespace llmq {
 namespace {
@@ -43,11 +44,14 @@ json value_json(const gguf::Value& v, size_t max_items) {
 }  // namespace
 
 ModelView open_model(const std::string& path, Host& host) {
-    const auto files = host.open_files(path);
+    std::shared_ptr<const FileSet> files = host.open_files(path);
     if (files->is_directory()) {
-        // A directory: HuggingFace input.
-        fail(ExitCode::Unsupported, path + " is a directory; HuggingFace model directories are not supported by this build yet",
-             "convert it to GGUF first, or pass a .gguf file");
+        // A directory: HuggingFace input, converted on the fly (warnings go to the log).
+        std::vector<std::string> warnings;
+        ModelView view = open_hf_model(files, HfOptions{}, &warnings);
+        for (const auto& w : warnings)
+            if (host.log) host.log(LogLevel::Warning, w);
+        return view;
     }
     std::shared_ptr<const ByteSource> source = files->open(files->list().front());
     return open_gguf_model(source);

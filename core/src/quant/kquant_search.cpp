@@ -11,6 +11,20 @@
 namespace llmq::quant {
 namespace {
 
+struct SignedMax {
+    float max;   // the value of largest magnitude, with its sign (first occurrence)
+    float amax;  // its magnitude
+};
+
+SignedMax signed_abs_max(std::span<const float> x) {
+    SignedMax m{0.0f, 0.0f};
+    for (const float v : x) {
+        const float ax = std::fabs(v);
+        if (ax > m.amax) m = {v, ax};
+    }
+    return m;
+}
+
 float rmse_weight(int rmse_type, float x) {
     switch (rmse_type) {
         case 1:
@@ -101,15 +115,7 @@ ScaleMin make_qkx_quants(std::span<const float> x, std::span<const float> weight
 float make_qx_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, int rmse_type,
                      std::span<const float> weights) {
     const size_t n = x.size();
-    float max = 0;
-    float amax = 0;
-    for (size_t i = 0; i < n; ++i) {
-        const float ax = std::fabs(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
+    const auto [max, amax] = signed_abs_max(x);
     if (amax < kGroupMaxEps) {
         std::fill_n(L.begin(), n, uint8_t{0});
         return 0.0f;
@@ -242,15 +248,7 @@ float make_qp_quants(std::span<const float> x, int nmax, std::span<uint8_t> L,
 
 float make_q3_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, bool do_rmse) {
     const size_t n = x.size();
-    float max = 0;
-    float amax = 0;
-    for (size_t i = 0; i < n; ++i) {
-        const float ax = std::fabs(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
+    const auto [max, amax] = signed_abs_max(x);
     if (amax < kGroupMaxEps) {
         std::fill_n(L.begin(), n, uint8_t{0});
         return 0.0f;

@@ -82,6 +82,7 @@ struct Checkpoint {
     std::vector<TensorRef> tensors;
     uint64_t total_bytes = 0;  // sum of the shard file sizes
 
+    const TensorRef* find(std::string_view name) const;  // linear: for tests and messages
     const TensorEntry& entry(const TensorRef& ref) const { return shards[ref.shard].header.tensors[ref.index]; }
     // Absolute offset of a tensor's first byte in its shard.
     uint64_t data_start(const TensorRef& ref) const { return shards[ref.shard].header.data_offset + entry(ref).begin; }

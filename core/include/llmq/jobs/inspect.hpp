@@ -9,7 +9,7 @@
 
 namespace llmq {
 
-// Opens MODEL (a GGUF file; HuggingFace directories when supported) through the host.
+// Opens MODEL through the host: a GGUF file, or a HuggingFace directory (open_hf_model).
 ModelView open_model(const std::string& path, Host& host);
 
 nlohmann::json run_inspect(const std::string& model_path, Host& host);

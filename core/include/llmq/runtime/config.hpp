@@ -1,0 +1,52 @@
+// The hyper-parameters of a llama-family model (llama, mistral, qwen2, qwen3), read from the
+// GGUF metadata keys llama.cpp writes (`<arch>.embedding_length`, ...) and checked against the
+// tensor shapes, so a forward pass never indexes past a weight.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "llmq/format/model.hpp"
+
+namespace llmq {
+
+// How RoPE pairs the dimensions of a head. llama.cpp's GGUF for "llama" has the Q/K rows
+// permuted so that adjacent pairs (2i, 2i+1) rotate together; qwen2/qwen3 keep HF's layout,
+// where dimension i pairs with i + n_rot/2 (GPT-NeoX style).
+enum class RopeStyle { Normal, NeoX };
+
+struct ModelConfig {
+    std::string arch;
+    int64_t n_embd = 0;
+    int64_t n_layer = 0;
+    int64_t n_head = 0;
+    int64_t n_head_kv = 0;
+    int64_t head_dim = 0;    // key_length: width of one Q/K head
+    int64_t head_dim_v = 0;  // value_length: width of one V head
+    int64_t n_ff = 0;        // from metadata; each layer checks its own tensors
+    int64_t n_vocab = 0;
+    int64_t n_rot = 0;       // rotated dimensions of each head (<= head_dim, even)
+    int64_t n_ctx_train = 0;  // 0 when unknown
+    double rope_theta = 10000.0;
+    double rope_freq_scale = 1.0;  // linear RoPE scaling: positions are multiplied by it
+    float rms_eps = 1e-5f;
+    RopeStyle rope = RopeStyle::Normal;
+    bool tied_output = false;  // no output.weight: the token embedding is the output matrix
+    bool qk_norm = false;      // qwen3: RMSNorm over each Q and K head before RoPE
+    bool rope_freq_factors = false;  // rope_freqs.weight divides each frequency (Llama 3.1)
+
+    int64_t q_dim() const { return n_head * head_dim; }
+    int64_t kv_dim() const { return n_head_kv * head_dim; }
+    int64_t v_dim() const { return n_head_kv * head_dim_v; }
+};
+
+// Reads and validates the configuration. Failure(Unsupported) for other architectures
+// (naming the supported ones) and for features the runtime lacks (experts, per-layer head
+// counts, RoPE scaling other than linear); Failure(CorruptInput) for missing keys,
+// inconsistent values or tensors whose shapes disagree with them.
+ModelConfig model_config(const ModelView& model);
+
+// "blk.<layer>.<what>.weight" and friends.
+std::string layer_tensor_name(int64_t layer, const char* what, const char* suffix = "weight");
+
+}  // namespace llmq

@@ -1,0 +1,192 @@
+// config.json → architecture and GGUF hyperparameters. Which keys are written, their types and
+// their order follow the GGUFs llama.cpp's converter produces for the same models (the
+// fixtures' *.bf16.gguf): a key is written only when config.json states the value.
+#include <array>
+#include <cmath>
+
+#include "format/hf_internal.hpp"
+#include "llmq/error.hpp"
+
+namespace llmq::hf {
+namespace {
+
+constexpr std::array<ArchInfo, 4> kArchitectures = {{
+    {"LlamaForCausalLM", "llama", "llama", true, true, false},
+    {"MistralForCausalLM", "mistral", "llama", true, true, false},
+    {"Qwen2ForCausalLM", "qwen2", "qwen2", false, false, false},
+    {"Qwen3ForCausalLM", "qwen3", "qwen3", false, false, true},
+}};
+
+class ConfigReader {
+public:
+    ConfigReader(const json& raw, const std::string& who) : raw_(raw), who_(who) {}
+
+    [[noreturn]] void bad(const std::string& key, const std::string& problem) const {
+        fail(ExitCode::CorruptInput, who_ + ": \"" + key + "\" " + problem,
+             "config.json is damaged or incomplete; download it again");
+    }
+
+    const json* find(const std::string& key) const {
+        const auto it = raw_.find(key);
+        return it == raw_.end() || it->is_null() ? nullptr : &*it;
+    }
+
+    std::optional<int64_t> optional_count(const std::string& key) const {
+        const json* v = find(key);
+        if (!v) return std::nullopt;
+        if (!v->is_number_integer() || v->get<int64_t>() <= 0 || v->get<int64_t>() > (int64_t{1} << 40)) {
+            bad(key, "is not a positive integer");
+        }
+        return v->get<int64_t>();
+    }
+
+    int64_t count(const std::string& key) const {
+        auto v = optional_count(key);
+        if (!v) bad(key, "is missing");
+        return *v;
+    }
+
+    std::optional<double> optional_number(const json& object, const std::string& key) const {
+        const auto it = object.find(key);
+        if (it == object.end() || it->is_null()) return std::nullopt;
+        if (!it->is_number() || !std::isfinite(it->get<double>())) bad(key, "is not a number");
+        return it->get<double>();
+    }
+
+private:
+    const json& raw_;
+    const std::string& who_;
+};
+
+const ArchInfo* find_architecture(const json& raw, const std::string& who) {
+    std::string name;
+    if (auto it = raw.find("architectures"); it != raw.end() && it->is_array() && !it->empty() && (*it)[0].is_string()) {
+        name = (*it)[0].get<std::string>();
+        for (const auto& a : kArchitectures)
+            if (a.hf_class == name) return &a;
+    } else if (auto mt = raw.find("model_type"); mt != raw.end() && mt->is_string()) {
+        name = "model_type " + mt->get<std::string>();
+        for (const auto& a : kArchitectures)
+            if (a.model_type == mt->get<std::string>()) return &a;
+    } else {
+        fail(ExitCode::Unsupported, who + ": names no architecture (no \"architectures\" or \"model_type\")",
+             "llmq converts " + supported_architectures());
+    }
+    fail(ExitCode::Unsupported, who + ": architecture " + name + " is not supported",
+         "llmq converts " + supported_architectures());
+}
+
+// rope_scaling (transformers 4) or rope_parameters (transformers 5), when it scales.
+const json* rope_scaling(const json& raw) {
+    for (const char* key : {"rope_scaling", "rope_parameters"}) {
+        const auto it = raw.find(key);
+        if (it == raw.end() || !it->is_object()) continue;
+        const auto type = it->find("rope_type") != it->end() ? it->find("rope_type") : it->find("type");
+        if (type == it->end() || !type->is_string() || type->get<std::string>() == "default") continue;
+        return &*it;
+    }
+    return nullptr;
+}
+
+std::optional<double> rope_theta(const json& raw, const ConfigReader& r) {
+    if (auto v = r.optional_number(raw, "rope_theta")) return v;
+    if (auto it = raw.find("rope_parameters"); it != raw.end() && it->is_object()) return r.optional_number(*it, "rope_theta");
+    return std::nullopt;
+}
+
+gguf::KeyValue u32(const HfConfig& c, const std::string& key, int64_t v) {
+    if (v < 0 || v > UINT32_MAX) fail(ExitCode::Unsupported, c.who + ": " + key + " = " + std::to_string(v) + " does not fit GGUF's u32");
+    return {std::string(c.arch->gguf_arch) + "." + key, gguf::Value::u32(static_cast<uint32_t>(v))};
+}
+
+gguf::KeyValue f32(const HfConfig& c, const std::string& key, double v) {
+    return {std::string(c.arch->gguf_arch) + "." + key, gguf::Value::f32(static_cast<float>(v))};
+}
+
+}  // namespace
+
+std::string supported_architectures() {
+    std::string s;
+    for (const auto& a : kArchitectures) s += (s.empty() ? "" : ", ") + std::string(a.hf_class);
+    return s;
+}
+
+HfConfig parse_config(json raw, std::string who) {
+    if (!raw.is_object()) fail(ExitCode::CorruptInput, who + ": not a JSON object", "config.json is damaged; download it again");
+    HfConfig c;
+    c.who = std::move(who);
+    c.arch = find_architecture(raw, c.who);
+    if (auto q = raw.find("quantization_config"); q != raw.end() && !q->is_null()) {
+        std::string method = q->is_object() && q->contains("quant_method") && (*q)["quant_method"].is_string()
+                                 ? (*q)["quant_method"].get<std::string>()
+                                 : "unknown";
+        fail(ExitCode::Unsupported, c.who + ": the checkpoint is already quantized (" + method + ")",
+             "convert the original F32/F16/BF16 model instead");
+    }
+    const ConfigReader r(raw, c.who);
+    c.n_layer = r.count("num_hidden_layers");
+    c.n_embd = r.count("hidden_size");
+    c.n_ff = r.count("intermediate_size");
+    c.n_head = r.count("num_attention_heads");
+    c.n_head_kv = r.optional_count("num_key_value_heads").value_or(c.n_head);
+    c.vocab_size = r.count("vocab_size");
+    c.n_ctx = r.optional_count("max_position_embeddings");
+    c.head_dim = r.optional_count("head_dim");
+    if (const json* tie = r.find("tie_word_embeddings")) {
+        if (!tie->is_boolean()) r.bad("tie_word_embeddings", "is not true or false");
+        c.tied_embeddings = tie->get<bool>();
+    }
+    rope_theta(raw, r);
+    r.optional_number(raw, "rms_norm_eps");
+    if (const json* s = rope_scaling(raw)) {
+        const std::string type = s->contains("rope_type") ? (*s)["rope_type"].get<std::string>() : (*s)["type"].get<std::string>();
+        if (type != "linear" && type != "yarn") {
+            fail(ExitCode::Unsupported, c.who + ": RoPE scaling \"" + type + "\" is not supported",
+                 "llmq converts models without RoPE scaling or with linear or yarn scaling");
+        }
+        if (!r.optional_number(*s, "factor")) r.bad("rope_scaling.factor", "is missing");
+    }
+    c.raw = std::move(raw);
+    return c;
+}
+
+std::vector<gguf::KeyValue> hyperparameters(const HfConfig& c) {
+    const ConfigReader r(c.raw, c.who);
+    std::vector<gguf::KeyValue> kv;
+    kv.push_back(u32(c, "block_count", c.n_layer));
+    if (c.n_ctx) kv.push_back(u32(c, "context_length", *c.n_ctx));
+    kv.push_back(u32(c, "embedding_length", c.n_embd));
+    kv.push_back(u32(c, "feed_forward_length", c.n_ff));
+    kv.push_back(u32(c, "attention.head_count", c.n_head));
+    if (r.find("num_key_value_heads")) kv.push_back(u32(c, "attention.head_count_kv", c.n_head_kv));
+    if (auto theta = rope_theta(c.raw, r)) kv.push_back(f32(c, "rope.freq_base", *theta));
+    if (auto eps = r.optional_number(c.raw, "rms_norm_eps")) kv.push_back(f32(c, "attention.layer_norm_rms_epsilon", *eps));
+    if (c.head_dim) {
+        kv.push_back(u32(c, "attention.key_length", *c.head_dim));
+        kv.push_back(u32(c, "attention.value_length", *c.head_dim));
+    }
+    return kv;
+}
+
+std::vector<gguf::KeyValue> architecture_tail(const HfConfig& c) {
+    const ConfigReader r(c.raw, c.who);
+    std::vector<gguf::KeyValue> kv;
+    if (c.arch->llama_keys) {
+        kv.push_back(u32(c, "vocab_size", c.vocab_size));
+        kv.push_back(u32(c, "rope.dimension_count", c.head_dim.value_or(c.n_embd / c.n_head)));
+    }
+    if (const json* s = rope_scaling(c.raw)) {
+        const std::string type = s->contains("rope_type") ? (*s)["rope_type"].get<std::string>() : (*s)["type"].get<std::string>();
+        const std::string arch(c.arch->gguf_arch);
+        kv.push_back({arch + ".rope.scaling.type", gguf::Value::string(type)});
+        kv.push_back(f32(c, "rope.scaling.factor", *r.optional_number(*s, "factor")));
+        if (type == "yarn") {
+            if (auto orig = r.optional_number(*s, "original_max_position_embeddings")) {
+                kv.push_back(u32(c, "rope.scaling.original_context_length", static_cast<int64_t>(*orig)));
+            }
+        }
+    }
+    return kv;
+}
+
+}  // namespace llmq::hf

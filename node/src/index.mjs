@@ -1,0 +1,128 @@
+// The ESM API of the llmq package: each job runs in a worker_thread over the wasm module, with
+// progress events, cancellation through an AbortSignal, and errors as LlmqError (the exit codes
+// of the CLI). Works in Node and in Electron's main and utility processes.
+import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { loadLlmq } from '../dist/llmq-core.mjs';
+
+const wasmUrl = new URL('../dist/llmq.wasm', import.meta.url);
+const workerUrl = new URL('./worker.mjs', import.meta.url);
+
+export const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
+/** An error of the core: code is the CLI's exit code, type its name, hint a suggestion or null. */
+export class LlmqError extends Error {
+  constructor({ code, type, message, hint }) {
+    super(message);
+    this.name = 'LlmqError';
+    this.code = code;
+    this.type = type ?? 'general';
+    this.hint = hint ?? null;
+  }
+}
+
+let compiled;
+// Compiled once per process and shared with every worker (no recompilation per job).
+function wasmModule() {
+  compiled ??= WebAssembly.compile(readFileSync(wasmUrl));
+  return compiled;
+}
+
+function interrupted() {
+  return new LlmqError({ code: 130, type: 'interrupted', message: 'interrupted', hint: null });
+}
+
+// Starts a worker and settles with its result; onMessage handles the other messages.
+async function inWorker(data, { signal, onMessage }) {
+  if (signal?.aborted) throw interrupted();
+  const cancel = new SharedArrayBuffer(4);
+  const flag = new Int32Array(cancel);
+  const worker = new Worker(workerUrl, {
+    workerData: { ...data, cancel, cwd: process.cwd(), wasmModule: await wasmModule() },
+  });
+  const onAbort = () => Atomics.store(flag, 0, 1);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await new Promise((resolve, reject) => {
+      worker.on('message', (m) => {
+        if (m.type === 'done' || m.type === 'exit') resolve(m);
+        else if (m.type === 'error') reject(new LlmqError(m.error));
+        else onMessage?.(m);
+      });
+      worker.on('error', (e) => reject(new LlmqError({ code: 1, message: `llmq worker failed: ${e.message}` })));
+      worker.on('exit', (code) => reject(new LlmqError({ code: 1, message: `llmq worker exited (${code}) without a result` })));
+    });
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    worker.removeAllListeners('exit');
+    await worker.terminate();
+  }
+}
+
+function jobMessages(options) {
+  return (m) => {
+    if (m.type === 'progress') options.onProgress?.(m.event);
+    else if (m.type === 'log') options.onLog?.(m.text.replace(/\n$/, ''));
+  };
+}
+
+// tensorTypes as [regex, type] pairs, from pairs, an object or "REGEX=TYPE" strings.
+function tensorTypePairs(value) {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) return Object.entries(value);
+  return value.map((entry) => {
+    if (Array.isArray(entry)) return entry.map(String);
+    const text = String(entry);
+    const eq = text.lastIndexOf('=');
+    return eq > 0 ? [text.slice(0, eq), text.slice(eq + 1)] : [text, ''];
+  });
+}
+
+/**
+ * Quantizes a GGUF model (a file path; HuggingFace directories once the core reads them).
+ * Resolves with the JSON result of `llmq quantize --format json`.
+ */
+export async function quantize(model, options = {}) {
+  const params = {
+    model: String(model),
+    level: options.level,
+    output: options.output,
+    imatrix: options.imatrix,
+    tensorTypes: tensorTypePairs(options.tensorTypes),
+    outputTensorType: options.outputTensorType,
+    tokenEmbeddingType: options.tokenEmbeddingType,
+    pure: options.pure,
+    leaveOutputTensor: options.leaveOutputTensor,
+    allowRequantize: options.allowRequantize,
+    chunkMb: options.chunkMb,
+  };
+  const m = await inWorker({ mode: 'job', job: 'quantize', params }, { signal: options.signal, onMessage: jobMessages(options) });
+  return m.result;
+}
+
+/** A model's metadata and tensors (the JSON of `llmq inspect --format json`). */
+export async function inspect(model, options = {}) {
+  const m = await inWorker({ mode: 'job', job: 'inspect', params: { model: String(model) } }, { signal: options.signal, onMessage: jobMessages(options) });
+  return m.result;
+}
+
+/**
+ * Runs a command line of CLI.md (without the program name) and resolves with its exit code.
+ * stdout/stderr receive the text the CLI would print (default: this process's streams).
+ */
+export async function run(args, options = {}) {
+  const stdout = options.stdout ?? ((t) => process.stdout.write(t));
+  const stderr = options.stderr ?? ((t) => process.stderr.write(t));
+  const m = await inWorker({ mode: 'cli', args: args.map(String), direct: false }, {
+    signal: options.signal,
+    onMessage: (msg) => (msg.type === 'stdout' ? stdout(msg.text) : msg.type === 'stderr' ? stderr(msg.text) : undefined),
+  });
+  return m.code;
+}
+
+let mainThreadModule;
+/** Every quantization level: [{name, description, available}]. */
+export async function levels() {
+  mainThreadModule ??= loadLlmq({ wasmModule: await wasmModule() });
+  return (await mainThreadModule).levels();
+}

@@ -1,0 +1,78 @@
+// `llmq web`: serves the static page on this machine. Nothing happens on the server but file
+// delivery; the page quantizes in the browser. The module files under /wasm/ come from the
+// package's dist/ (the same ones the CLI runs). Cross-origin isolation headers are sent so the
+// page gets SharedArrayBuffer (cancelling a running job without killing its Worker).
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const TYPES = {
+  '.html': 'text/html; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8', '.wasm': 'application/wasm', '.svg': 'image/svg+xml', '.png': 'image/png',
+  '.json': 'application/json', '.ico': 'image/x-icon', '.txt': 'text/plain; charset=utf-8',
+};
+
+// The file for a URL path under one of the roots, or null (never outside them).
+function locate(urlPath, roots) {
+  let rel;
+  try {
+    rel = decodeURIComponent(urlPath);
+  } catch {
+    return null;
+  }
+  if (rel.endsWith('/')) rel += 'index.html';
+  for (const root of roots) {
+    const file = path.resolve(root, `.${path.posix.normalize(`/${rel}`)}`);
+    if (!file.startsWith(root + path.sep)) continue;
+    try {
+      if (fs.statSync(file).isFile()) return file;
+    } catch {
+      // try the next root
+    }
+  }
+  return null;
+}
+
+/**
+ * Starts the server; resolves with the http.Server once listening. root: the page
+ * (default: the package's web/), wasmDir: where /wasm/ files come from when root has none.
+ */
+export function serveWeb({ port = 8080, host = '127.0.0.1', root = path.join(here, '..', 'web'), wasmDir = path.join(here, '..', 'dist') } = {}) {
+  const pageRoot = path.resolve(root);
+  const server = http.createServer((req, res) => {
+    const headers = {
+      'Cross-Origin-Opener-Policy': 'same-origin',
+      'Cross-Origin-Embedder-Policy': 'require-corp',
+      'Cross-Origin-Resource-Policy': 'same-origin',
+      'X-Content-Type-Options': 'nosniff',
+      'Cache-Control': 'no-cache',
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { ...headers, Allow: 'GET, HEAD' }).end();
+      return;
+    }
+    const urlPath = new URL(req.url, 'http://localhost').pathname;
+    let file = locate(urlPath, [pageRoot]);
+    if (!file && urlPath.startsWith('/wasm/')) file = locate(urlPath.slice('/wasm'.length), [path.resolve(wasmDir)]);
+    if (!file) {
+      res.writeHead(404, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
+      return;
+    }
+    const stat = fs.statSync(file);
+    res.writeHead(200, { ...headers, 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Content-Length': stat.size });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}

@@ -1,0 +1,133 @@
+// Rendering of a model (inspect) and of a quantization report: facts, tensor tables and the
+// bits-per-layer chart (SVG). Pure DOM building from the jobs' JSON; no state.
+
+export function formatBytes(n) {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${n} B`;
+}
+
+export function formatCount(n) {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
+  return String(n);
+}
+
+export function formatSeconds(s) {
+  if (s === null || !Number.isFinite(s)) return '–';
+  if (s >= 3600) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+  if (s >= 60) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  return `${s.toFixed(1)} s`;
+}
+
+function element(tag, attributes = {}, text) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attributes)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+export function renderFacts(dl, facts) {
+  dl.replaceChildren(...facts.map(([label, value]) => {
+    const div = element('div');
+    div.append(element('dt', {}, label), element('dd', {}, value));
+    return div;
+  }));
+}
+
+/** Rows of a tensor table; with `reasons` a last column says why the type was chosen. */
+export function renderTensorTable(tbody, tensors, { reasons = false } = {}) {
+  const rows = tensors.map((t) => {
+    const tr = element('tr');
+    tr.append(
+      element('td', { class: 'mono' }, t.name),
+      element('td', { class: 'type' }, t.type),
+      element('td', { class: 'mono' }, t.shape.join(' × ')),
+      element('td', { class: 'num' }, formatBytes(t.bytes)),
+      element('td', { class: 'num' }, t.bpw.toFixed(2)),
+    );
+    if (reasons) tr.append(element('td', { class: 'small muted' }, t.reason ?? ''));
+    return tr;
+  });
+  tbody.replaceChildren(...rows);
+}
+
+// Embeddings first, the blocks in order, then what follows them.
+function layerOrder(name) {
+  if (name.startsWith('token_embd')) return [0, 0];
+  const m = /^blk\.(\d+)$/.exec(name);
+  if (m) return [1, Number(m[1])];
+  return [2, name.startsWith('output_norm') ? 0 : 1];
+}
+
+function shortLabel(name) {
+  if (name.startsWith('token_embd')) return 'embd';
+  const m = /^blk\.(\d+)$/.exec(name);
+  if (m) return m[1];
+  if (name.startsWith('output_norm')) return 'norm';
+  if (name.startsWith('output')) return 'out';
+  return name.replace(/\.weight$/, '').slice(0, 8);
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+function svg(tag, attributes = {}, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attributes)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/**
+ * Bar chart of bits per weight for each layer of layer_summary. Small float tensors (norms at
+ * 32 bits) would flatten the scale, so the axis follows the weight-carrying layers and taller
+ * bars are cut at the top with their value written on them.
+ */
+export function renderChart(container, layers) {
+  const items = [...layers].sort((a, b) => {
+    const [ga, ia] = layerOrder(a.layer_name);
+    const [gb, ib] = layerOrder(b.layer_name);
+    return ga - gb || ia - ib;
+  });
+  const biggest = Math.max(...items.map((l) => l.parameter_count));
+  const heavy = items.filter((l) => l.parameter_count >= biggest / 100).map((l) => l.bit_width);
+  const top = Math.min(32, Math.max(8, Math.ceil(Math.max(...heavy) + 1)));
+  const W = 960;
+  const H = 260;
+  const left = 42;
+  const right = 10;
+  const topPad = 18;
+  const bottom = 34;
+  const plotW = W - left - right;
+  const plotH = H - topPad - bottom;
+  const step = plotW / items.length;
+  const barW = Math.max(2, Math.min(36, step * 0.7));
+  const y = (bits) => topPad + plotH - (Math.min(bits, top) / top) * plotH;
+
+  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'bits per weight of each layer' });
+  const tickStep = top > 16 ? 4 : 2;
+  for (let t = 0; t <= top; t += tickStep) {
+    root.append(svg('line', { class: t === 0 ? 'axis' : 'grid', x1: left, x2: W - right, y1: y(t), y2: y(t) }));
+    root.append(svg('text', { x: left - 6, y: y(t) + 4, 'text-anchor': 'end' }, String(t)));
+  }
+  root.append(svg('text', { x: 12, y: topPad + plotH / 2, transform: `rotate(-90 12 ${topPad + plotH / 2})`, 'text-anchor': 'middle' }, 'bits / weight'));
+  const labelEvery = Math.ceil(items.length / 40);
+  items.forEach((layer, i) => {
+    const cx = left + step * (i + 0.5);
+    const clipped = layer.bit_width > top;
+    const bar = svg('rect', {
+      class: clipped ? 'bar clipped' : 'bar', x: cx - barW / 2, y: y(layer.bit_width), width: barW,
+      height: Math.max(1, topPad + plotH - y(layer.bit_width)), rx: 2,
+    });
+    bar.append(svg('title', {}, `${layer.layer_name}: ${layer.bit_width.toFixed(3)} bits/weight, ${formatCount(layer.parameter_count)} parameters`));
+    root.append(bar);
+    if (items.length <= 48 || clipped) {
+      root.append(svg('text', { class: 'value', x: cx, y: y(layer.bit_width) - 4, 'text-anchor': 'middle' },
+        layer.bit_width >= 10 ? layer.bit_width.toFixed(0) : layer.bit_width.toFixed(2)));
+    }
+    if (i % labelEvery === 0) root.append(svg('text', { x: cx, y: H - bottom + 16, 'text-anchor': 'middle' }, shortLabel(layer.layer_name)));
+  });
+  root.append(svg('text', { x: left + plotW / 2, y: H - 4, 'text-anchor': 'middle' }, 'layer (embd = token embeddings, out = output)'));
+  container.replaceChildren(root);
+}

@@ -1,0 +1,122 @@
+// The page's Worker: runs the wasm module's jobs, whose calls are synchronous, away from the UI.
+// Input comes as File objects (a GGUF file, or the files of a HuggingFace folder) read range by
+// range with FileReaderSync; the output goes to an OPFS file through a sync access handle (or
+// to Blobs where OPFS is missing). Messages:
+//   in   {type: 'inspect', id, input}    {type: 'quantize', id, input, options, cancel?}
+//        input: {kind: 'file', name, file} | {kind: 'folder', name, files: Map<path, File>}
+//   out  {type: 'ready', version, levels} | {type: 'failed', error}
+//        {type: 'progress', id, event}   {type: 'log', id, text}
+//        {type: 'result', id, ok, result | error, output?: {name, entry} | {name, blob}}
+import { loadLlmq, llmqError, ExitCode } from './wasm/llmq-core.mjs';
+import { blobFileSet, blobSource } from './wasm/blob-files.mjs';
+import { memoryOutput, openOpfsOutput, opfsAvailable } from './wasm/opfs-files.mjs';
+
+let llmq = null;
+
+async function module() {
+  if (!llmq || llmq.broken) llmq = await loadLlmq({ wasmUrl: new URL('./wasm/llmq.wasm', import.meta.url) });
+  return llmq;
+}
+
+// Progress as at most ten messages a second, plus one per new tensor.
+function progressReporter(id) {
+  let task = '';
+  let total = 0;
+  let start = 0;
+  let last = 0;
+  let lastItem = '';
+  const send = (done, item) => {
+    const elapsedSeconds = (performance.now() - start) / 1000;
+    const fraction = total ? Math.min(1, done / total) : 1;
+    postMessage({
+      type: 'progress',
+      id,
+      event: {
+        task, done, total, fraction, item, elapsedSeconds,
+        bytesPerSecond: elapsedSeconds > 0 ? done / elapsedSeconds : 0,
+        etaSeconds: fraction > 0 ? (elapsedSeconds * (1 - fraction)) / fraction : null,
+      },
+    });
+  };
+  return {
+    begin(t, n) {
+      task = t;
+      total = n;
+      start = performance.now();
+      send(0, '');
+    },
+    update(done, item) {
+      const now = performance.now();
+      if (item === lastItem && now - last < 100) return;
+      last = now;
+      lastItem = item;
+      send(done, item);
+    },
+    end: () => send(total, ''),
+  };
+}
+
+// The host the core sees: the chosen model under its own name, and the prepared output.
+function pageHost(id, input, output, cancelFlag) {
+  const notFound = (path) => llmqError(ExitCode.modelNotFound, `${path}: no such file or directory`,
+    'give the path of a .gguf file or of a HuggingFace model directory');
+  return {
+    openFiles: (path) => (path === input.name ? blobFileSet(input.name, input.kind === 'folder' ? input.files : input.file) : notFound(path)),
+    openFile(path) {
+      if (output && path === output.name && output.finished) return output.source();
+      if (input.kind === 'file' && path === input.name) return blobSource(input.file, input.name);
+      return llmqError(ExitCode.modelNotFound, `${path}: no such file`, 'check the path');
+    },
+    createFile(path) {
+      if (output && path === output.name) return output.sink();
+      return llmqError(ExitCode.outputIo, `${path}.part: cannot create: the page writes only its prepared output`);
+    },
+    exists: (path) => path === input.name || (output !== null && path === output.name && output.finished),
+    removeFile: (path) => {
+      if (output && path === output.name) output.discard();
+    },
+    stderr: (text) => postMessage({ type: 'log', id, text }),
+    now: () => performance.now() / 1000,
+    progress: progressReporter(id),
+    cancelled: () => (cancelFlag ? Atomics.load(cancelFlag, 0) !== 0 : false),
+  };
+}
+
+async function inspect({ id, input }) {
+  const r = (await module()).inspect(input.name, pageHost(id, input, null, null));
+  postMessage({ type: 'result', id, ...r });
+}
+
+async function quantize({ id, input, options, cancel }) {
+  const llmqModule = await module();
+  const output = (await opfsAvailable()) ? await openOpfsOutput(options.output) : memoryOutput(options.output);
+  const cancelFlag = cancel ? new Int32Array(cancel) : null;
+  const r = llmqModule.quantize({ ...options, model: input.name }, pageHost(id, input, output, cancelFlag));
+  const finished = r.ok && output.finished;
+  output.close();
+  if (!finished) {
+    postMessage({ type: 'result', id, ...r, output: output.entry ? { name: output.name, entry: output.entry, discard: true } : null });
+    return;
+  }
+  const saved = output.entry ? { name: output.name, entry: output.entry } : { name: output.name, blob: output.blob() };
+  postMessage({ type: 'result', id, ...r, output: saved, heapBytes: llmqModule.heapBytes() });
+}
+
+onmessage = async ({ data }) => {
+  try {
+    if (data.type === 'inspect') await inspect(data);
+    else if (data.type === 'quantize') await quantize(data);
+  } catch (e) {
+    // Only a failure outside the module gets here (OPFS refused, module failed to load).
+    const error = e?.name === 'QuotaExceededError'
+      ? llmqError(ExitCode.outputIo, `${data.options?.output}: cannot create: the browser's storage quota is full`, 'free some disk space or site storage')
+      : llmqError(ExitCode.general, `the page's worker failed: ${e?.message ?? e}`, 'reload the page and try again');
+    postMessage({ type: 'result', id: data.id, ok: false, error });
+  }
+};
+
+module().then(
+  (m) => postMessage({ type: 'ready', version: m.version, levels: m.levels() }),
+  (e) => postMessage({ type: 'failed', error: llmqError(ExitCode.general, `the WebAssembly module could not be loaded: ${e?.message ?? e}`,
+    'use a current Chrome, Edge, Firefox or Safari (WebAssembly SIMD and exception handling are needed)') }),
+);
