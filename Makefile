@@ -4,7 +4,8 @@ JOBS ?= 2
 SAMPLE := models/sample/tinyllama-spm.bf16.gguf
 LLMQ := build/native/llmq
 
-.PHONY: all deps oracle-deps native test unit-test oracle-test asan demo bench clean format
+.PHONY: all deps oracle-deps native test unit-test oracle-test asan demo bench clean format \
+        wasm web node-stage node-test web-deps web-test bench-wasm
 
 all: native
 
@@ -17,7 +18,7 @@ build/native/build.ninja: CMakeLists.txt CMakePresets.json | deps
 native: deps build/native/build.ninja
 	cmake --build --preset native -j $(JOBS)
 
-test: unit-test oracle-test
+test: unit-test oracle-test node-test web-test
 
 unit-test: native
 	ctest --test-dir build/native -j $(JOBS) --output-on-failure
@@ -28,6 +29,39 @@ oracle-deps:
 
 oracle-test: native oracle-deps
 	cd tests/oracle && node --test --test-concurrency=1
+
+# WebAssembly: build/wasm/llmq.mjs + llmq.wasm and the JS adapters (Debian's Emscripten).
+build/wasm/build.ninja: CMakeLists.txt CMakePresets.json | deps
+	cmake --preset wasm >/dev/null
+
+wasm: deps build/wasm/build.ninja
+	cmake --build --preset wasm -j $(JOBS)
+
+# The static page: build/web/ (deployable as is) with the module under build/web/wasm/.
+WEB_SOURCES := $(wildcard web/*.html web/*.mjs web/*.css)
+WASM_FOR_WEB := llmq.mjs llmq.wasm llmq-core.mjs llmq-errors.mjs blob-files.mjs opfs-files.mjs
+web: wasm
+	@rm -rf build/web && mkdir -p build/web/wasm
+	cp $(WEB_SOURCES) build/web/
+	cp $(addprefix build/wasm/,$(WASM_FOR_WEB)) build/web/wasm/
+
+# The npm package (node/) takes the module and the page from build/ (also its `npm pack` step).
+node-stage: wasm web
+	node node/scripts/stage.mjs
+
+# Node: the CLI and API against the native CLI (byte-identical outputs, same messages), npm pack.
+node-test: native node-stage
+	cd node && node --test --test-concurrency=1 test/
+
+web-deps:
+	@cd web/test && [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+
+# Chromium (headless, Debian's) runs the page end to end.
+web-test: native node-stage web-deps
+	cd web/test && node --test --test-concurrency=1
+
+bench-wasm: native node-stage
+	node bench/wasm_vs_native.mjs $(BENCH_ARGS)
 
 asan: deps
 	cmake --preset debug-asan >/dev/null

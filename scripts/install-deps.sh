@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages llmq builds with, only those missing. Safe to run repeatedly.
 set -euo pipefail
-packages=(cmake ninja-build g++ libgtest-dev libgmock-dev libxsimd-dev nlohmann-json3-dev)
+packages=(cmake ninja-build g++ libgtest-dev libgmock-dev libxsimd-dev nlohmann-json3-dev
+          emscripten wabt chromium)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do

@@ -144,6 +144,7 @@ async function start() {
   for (const id of ['error', 'result']) show(id, false);
   renderProgress({ fraction: 0, item: '', bytesPerSecond: 0, etaSeconds: null });
   show('progress', true);
+  $('progress').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   $('start').disabled = true;
   $('cancel').disabled = false;
   setState('running');
@@ -183,6 +184,7 @@ async function renderResult(r) {
   $('result-tensor-count').textContent = String(q.tensors.length);
   renderTensorTable($('result-table').tBodies[0], q.tensors, { reasons: true });
   show('result', true);
+  $('result').scrollIntoView({ block: 'start', behavior: 'smooth' });
   const file = await outputFile(r.output);
   offerSave(file, r.output.name, { saveButton: $('save'), downloadLink: $('download'), status: $('save-status') });
 }

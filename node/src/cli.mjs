@@ -1,7 +1,7 @@
 // `npx llmq`: the command line goes to the core's command layer (in a worker_thread, writing
 // straight to stdout/stderr), so flags, messages, JSON and exit codes are the native CLI's.
 // Only `llmq web` is handled here: it exists in the npm package alone.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { serveWeb } from './server.mjs';
 
@@ -15,6 +15,7 @@ the browser: files never leave the machine. Stop with Ctrl-C.
 
   --port N          port to listen on (default 8080; 0 picks a free one)
   --host ADDRESS    address to bind (default 127.0.0.1)
+  --root DIR        serve another copy of the page (e.g. build/web of a source checkout)
 `;
 
 // The command word, skipping the global options and their values (as the core does).
@@ -38,6 +39,7 @@ function usage(message, hint) {
 async function web(args) {
   let port = 8080;
   let host = '127.0.0.1';
+  let root;
   const json = args.includes('--format=json') || args.some((a, i) => a === '--format' && args[i + 1] === 'json');
   for (let i = 0; i < args.length; ++i) {
     let a = args[i];
@@ -55,6 +57,10 @@ async function web(args) {
     } else if (a === '--host') {
       host = take();
       if (host === undefined) return usage('option --host needs a value', 'see `llmq web --help`');
+    } else if (a === '--root') {
+      root = take();
+      if (root === undefined) return usage('option --root needs a value', 'see `llmq web --help`');
+      if (!existsSync(`${root}/index.html`)) return usage(`${root} holds no index.html`, 'give the directory of the page, e.g. build/web');
     } else if (a === '--format' || a === '-t' || a === '--threads') {
       take();
     } else if (['-v', '--verbose', '--debug', '--quiet'].includes(a) || (a.startsWith('--format') && value !== undefined)) {
@@ -65,7 +71,7 @@ async function web(args) {
   }
   let server;
   try {
-    server = await serveWeb({ port, host });
+    server = await serveWeb({ port, host, ...(root ? { root } : {}) });
   } catch (e) {
     process.stderr.write(`error: cannot listen on ${host}:${port}: ${e.message}\nhint: choose another port with --port\n`);
     return 1;

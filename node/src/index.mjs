@@ -28,6 +28,18 @@ function wasmModule() {
   return compiled;
 }
 
+// Workers inherit the process's node options; those of a script given on the command line
+// (node --input-type=module -e ...) are refused by a Worker and mean nothing to it.
+export function workerExecArgv() {
+  const args = [];
+  for (let i = 0; i < process.execArgv.length; ++i) {
+    const a = process.execArgv[i];
+    if (['-e', '--eval', '-p', '--print'].includes(a)) ++i;
+    else if (!a.startsWith('--input-type') && !a.startsWith('--eval=') && !a.startsWith('--print=')) args.push(a);
+  }
+  return args;
+}
+
 function interrupted() {
   return new LlmqError({ code: 130, type: 'interrupted', message: 'interrupted', hint: null });
 }
@@ -39,6 +51,7 @@ async function inWorker(data, { signal, onMessage }) {
   const flag = new Int32Array(cancel);
   const worker = new Worker(workerUrl, {
     workerData: { ...data, cancel, cwd: process.cwd(), wasmModule: await wasmModule() },
+    execArgv: workerExecArgv(),
   });
   const onAbort = () => Atomics.store(flag, 0, 1);
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -80,7 +93,7 @@ function tensorTypePairs(value) {
 
 /**
  * Quantizes a GGUF model (a file path; HuggingFace directories once the core reads them).
- * Resolves with the JSON result of `llmq quantize --format json`.
+ * Resolves with the JSON result of `llmq quantize --format json` plus wasm_heap_bytes.
  */
 export async function quantize(model, options = {}) {
   const params = {
@@ -97,7 +110,8 @@ export async function quantize(model, options = {}) {
     chunkMb: options.chunkMb,
   };
   const m = await inWorker({ mode: 'job', job: 'quantize', params }, { signal: options.signal, onMessage: jobMessages(options) });
-  return m.result;
+  // Beside the CLI's fields: the job's wasm linear memory (its peak; the module runs in its own worker).
+  return { ...m.result, wasm_heap_bytes: m.heapBytes };
 }
 
 /** A model's metadata and tensors (the JSON of `llmq inspect --format json`). */

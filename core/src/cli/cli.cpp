@@ -4,9 +4,12 @@
 #include <set>
 
 #include "cli/args.hpp"
+#include "cli/convert_report.hpp"
 #include "cli/help.hpp"
 #include "cli/report.hpp"
+#include "cli/runtime_commands.hpp"
 #include "llmq/error.hpp"
+#include "llmq/jobs/convert.hpp"
 #include "llmq/jobs/inspect.hpp"
 #include "llmq/jobs/quantize.hpp"
 
@@ -16,7 +19,7 @@ namespace {
 using nlohmann::json;
 using cli::OptionSpec;
 
-const std::set<std::string> kPlannedCommands = {"analyze", "profile", "quality", "convert", "perplexity", "generate", "web"};
+const std::set<std::string> kPlannedCommands = {"analyze", "profile", "quality", "web"};
 
 struct Invocation {
     GlobalOptions global;
@@ -127,6 +130,29 @@ json run_quantize_command(const std::vector<std::string>& args, Host& host) {
     return run_quantize(o, host);
 }
 
+json run_convert_command(const std::vector<std::string>& args, Host& host) {
+    const std::vector<OptionSpec> specs = {
+        {{"-o", "--output"}, true, false},
+        {{"--outtype"}, true, false},
+        {{"--no-vocab"}, false, false},
+        {{"--chunk-mb"}, true, false},
+    };
+    const auto p = cli::parse_args(args, specs, "convert");
+    if (p.positionals.empty()) fail(ExitCode::Usage, "convert needs a MODEL", "usage: llmq convert MODEL_DIR -o OUT.gguf [--outtype f32|f16|bf16|auto]");
+    if (p.positionals.size() > 1) fail(ExitCode::Usage, "unexpected argument '" + p.positionals[1] + "'", "see `llmq convert --help`");
+    ConvertOptions o;
+    o.model_path = p.positionals[0];
+    o.output_path = p.value("-o").value_or("");
+    if (auto t = p.value("--outtype")) {
+        const auto outtype = parse_outtype(*t);
+        if (!outtype) fail(ExitCode::Usage, "invalid value '" + *t + "' for --outtype", "use f32, f16, bf16 or auto");
+        o.outtype = *outtype;
+    }
+    o.vocab = !p.has("--no-vocab");
+    if (auto c = p.value("--chunk-mb")) o.chunk_bytes = static_cast<uint64_t>(cli::parse_int(*c, "--chunk-mb", 1, 65536)) << 20;
+    return run_convert(o, host);
+}
+
 json run_inspect_command(const std::vector<std::string>& args, Host& host) {
     const auto p = cli::parse_args(args, {}, "inspect");
     if (p.positionals.size() != 1) fail(ExitCode::Usage, "inspect needs exactly one MODEL", "usage: llmq inspect MODEL");
@@ -182,9 +208,20 @@ int run_cli(const std::vector<std::string>& args, CliEnvironment& env) {
         } else if (inv.command == "inspect") {
             result = run_inspect_command(inv.rest, *env.host);
             human = cli::inspect_report(result, verbose);
+        } else if (inv.command == "convert") {
+            result = run_convert_command(inv.rest, *env.host);
+            human = cli::convert_report(result, verbose);
+        } else if (inv.command == "perplexity") {
+            result = cli::run_perplexity_command(inv.rest, *env.host);
+            human = cli::perplexity_report(result, verbose);
+        } else if (inv.command == "generate") {
+            result = cli::run_generate_command(inv.rest, *env.host);
+            human = cli::generate_report(result, verbose);
+            // The continuation is the command's product: stdout, like any text tool.
+            if (format == OutputFormat::Human) env.write_stdout(result["text"].get<std::string>() + "\n");
         } else if (kPlannedCommands.count(inv.command)) {
             fail(ExitCode::Usage, "'" + inv.command + "' is not available in this version of llmq yet",
-                 "available now: quantize, inspect (see `llmq --help`)");
+                 "available now: quantize, convert, inspect, perplexity, generate (see `llmq --help`)");
         } else {
             fail(ExitCode::Usage, "unknown command '" + inv.command + "'", "see `llmq --help` for the commands");
         }

@@ -10,10 +10,12 @@ std::string general_help() {
 Usage: llmq <command> [arguments] [options]
 
 Commands:
-  quantize MODEL -q LEVEL [-o OUT]   quantize a GGUF model with a llama.cpp preset (Q4_K_M, Q8_0, ...)
+  quantize MODEL -q LEVEL [-o OUT]   quantize a model with a llama.cpp preset (Q4_K_M, Q8_0, ...)
+  convert MODEL_DIR -o OUT.gguf      convert a HuggingFace model directory to GGUF (f32/f16/bf16)
   inspect MODEL                      show metadata, tensors, types, sizes and bits per weight
-  analyze, profile, quality, convert, perplexity, generate
-                                     planned (see docs/cli.md); they answer with exit code 2 for now
+  perplexity MODEL -f TEXT           perplexity as llama-perplexity computes it; --kld-base for KLD
+  generate MODEL -p PROMPT           continue a prompt (greedy by default) to check a model's output
+  analyze, profile, quality          planned (see docs/cli.md); they answer with exit code 2 for now
 
 Global options (before or after the command):
   --format human|json   human text on stderr (default), or one JSON result on stdout
@@ -24,6 +26,9 @@ Global options (before or after the command):
   --help                help for llmq or for one command (llmq quantize --help)
   --version             print the version
 
+MODEL is a .gguf file or a HuggingFace directory (config.json, *.safetensors, tokenizer.model or
+tokenizer.json); directories are read directly, without an intermediate file.
+
 Exit codes: 0 ok, 1 error, 2 usage, 3 model not found, 6 unsupported, 7 cannot write output,
 8 corrupt input, 10 importance matrix problem, 130 interrupted. Full list: docs/cli.md.
 
@@ -31,6 +36,8 @@ Examples:
   llmq inspect model.gguf
   llmq quantize model.gguf -q Q4_K_M
   llmq quantize model.gguf -q Q4_K_M --imatrix model.imatrix -o model-Q4_K_M.gguf --format json
+  llmq quantize ./Qwen3-0.6B -q Q4_K_M          (straight from a HuggingFace directory)
+  llmq convert ./Qwen3-0.6B -o qwen3-0.6b-bf16.gguf --outtype bf16
 )";
 }
 
@@ -67,14 +74,81 @@ Examples:
   llmq quantize model.gguf -q Q2_K --imatrix model.imatrix -o small.gguf
   llmq quantize model.gguf -q Q4_K_M --format json | jq .effective_bpw
 )"},
+        {"convert", R"(llmq convert MODEL_DIR -o OUT.gguf [--outtype f32|f16|bf16|auto] [--no-vocab]
+
+Converts a HuggingFace model directory to GGUF, with the tensor names, Q/K row order, metadata
+and vocabulary llama.cpp's convert_hf_to_gguf.py writes. No Python, no intermediate copy: each
+tensor is read from the safetensors shards in bounded row chunks and written straight out.
+Supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM with F32,
+F16 or BF16 weights, single or sharded (model.safetensors.index.json); tokenizer.model
+(SentencePiece) or tokenizer.json (byte-level BPE). The output is written to OUT.part, renamed
+to OUT when complete, then re-opened and validated.
+
+To quantize a directory you do not need convert: `llmq quantize MODEL_DIR -q Q4_K_M` reads it
+directly and gives the same bytes as converting first.
+
+  -o, --output OUT        output file (default: <model-name>-<TYPE>.gguf in the current directory)
+  --outtype T             type of the weight matrices: f32, f16, bf16, or auto (default: bf16
+                          for BF16 models, f16 otherwise). Norms and biases are always f32.
+  --no-vocab              write no vocabulary (tokenizer.ggml.model = "none"); without a
+                          tokenizer file the same happens, with a warning
+  --chunk-mb N            row buffer size per chunk in MiB (default 64)
+
+Examples:
+  llmq convert ./TinyLlama -o tinyllama-bf16.gguf --outtype bf16
+  llmq convert ./Qwen2.5-0.5B -o qwen.gguf --format json | jq .tensors[0]
+)"},
+        {"perplexity", R"(llmq perplexity MODEL -f TEXT [--ctx N] [--chunks N] [--kld-base ORIGINAL]
+
+Measures perplexity with llama.cpp's llama-perplexity procedure, so the numbers compare with
+published llama.cpp figures: the whole text is tokenized once (BOS first when the vocabulary adds
+one), cut into consecutive chunks of N tokens (the remainder is dropped), the first token of
+every chunk is replaced by BOS when the vocabulary adds one, and the second half of each chunk
+is scored. Prints `Final estimate: PPL = X +/- U`. The model is streamed one layer at a time,
+so memory stays near one layer plus the activations, whatever the model size.
+
+  -f, --file TEXT         plain-text file to evaluate (e.g. wikitext-2 wiki.test.raw); required
+  -c, --ctx N             tokens per chunk (default 512); the text needs at least 2N tokens
+  --chunks N              evaluate only the first N chunks (default: all)
+  --kld-base ORIGINAL     also run ORIGINAL (the unquantized model) on the same chunks and report
+                          the KL divergence of MODEL's next-token distributions from it: mean ±
+                          uncertainty and percentiles, top-1 agreement, Δp statistics, and the
+                          PPL ratio (as llama-perplexity --kl-divergence, without a logits file)
+
+Use --verbose for the running perplexity after each chunk.
+
+Examples:
+  llmq perplexity model-Q4_K_M.gguf -f wiki.test.raw
+  llmq perplexity model-Q4_K_M.gguf -f wiki.test.raw --ctx 256 --chunks 20 --kld-base model-f16.gguf
+  llmq perplexity model.gguf -f text.txt --format json | jq .perplexity
+)"},
+        {"generate", R"(llmq generate MODEL -p PROMPT [-n N] [--temp T] [--seed S]
+
+Continues PROMPT with the model and prints prompt + continuation on stdout (statistics on
+stderr). The prompt gets BOS when the vocabulary adds one; special tokens written in it (e.g.
+<|im_start|>) are recognised. Generation stops after N tokens or at the end-of-sequence token.
+
+  -p, --prompt PROMPT     the text to continue (required)
+  -n, --n-predict N       tokens to generate (default 64)
+  --temp T                sampling temperature (default 0: greedy, always the most likely token)
+  --seed S                seed of the sampler for --temp > 0 (default 0); the same seed gives the
+                          same text on every platform and thread count
+
+Examples:
+  llmq generate model-Q4_K_M.gguf -p "Once upon a time" -n 32
+  llmq generate model.gguf -p "The capital of France is" --temp 0.8 --seed 7
+  llmq generate model.gguf -p "Hello" --format json | jq -r .completion
+)"},
         {"inspect", R"(llmq inspect MODEL
 
-Shows a GGUF model's architecture, metadata (long arrays summarised), and every tensor with its
-type, shape, size and bits per weight. Only the header is read.
+Shows a model's architecture, metadata (long arrays summarised), and every tensor with its
+type, shape, size and bits per weight. Only headers are read. For a HuggingFace directory it
+shows the GGUF that `llmq convert` would write (weights in their stored type).
 
 Examples:
   llmq inspect model.gguf
   llmq inspect model.gguf --format json | jq '.tensors[] | select(.type=="q6_K") | .name'
+  llmq inspect ./Qwen3-0.6B
 )"},
     };
     auto it = texts.find(command);

@@ -3,6 +3,7 @@
 // fixtures' *.bf16.gguf): a key is written only when config.json states the value.
 #include <array>
 #include <cmath>
+#include <numbers>
 
 #include "format/hf_internal.hpp"
 #include "llmq/error.hpp"
@@ -72,8 +73,9 @@ const ArchInfo* find_architecture(const json& raw, const std::string& who) {
         fail(ExitCode::Unsupported, who + ": names no architecture (no \"architectures\" or \"model_type\")",
              "llmq converts " + supported_architectures());
     }
-    fail(ExitCode::Unsupported, who + ": architecture " + name + " is not supported",
-         "llmq converts " + supported_architectures());
+    fail(ExitCode::Unsupported,
+         who + ": architecture " + name + " is not supported; llmq converts " + supported_architectures(),
+         "convert the model with llama.cpp's convert_hf_to_gguf.py and quantize the GGUF with llmq");
 }
 
 // rope_scaling (transformers 4) or rope_parameters (transformers 5), when it scales.
@@ -86,6 +88,10 @@ const json* rope_scaling(const json& raw) {
         return &*it;
     }
     return nullptr;
+}
+
+std::string rope_type(const json& s) {
+    return s.contains("rope_type") ? s["rope_type"].get<std::string>() : s["type"].get<std::string>();
 }
 
 std::optional<double> rope_theta(const json& raw, const ConfigReader& r) {
@@ -139,10 +145,10 @@ HfConfig parse_config(json raw, std::string who) {
     rope_theta(raw, r);
     r.optional_number(raw, "rms_norm_eps");
     if (const json* s = rope_scaling(raw)) {
-        const std::string type = s->contains("rope_type") ? (*s)["rope_type"].get<std::string>() : (*s)["type"].get<std::string>();
-        if (type != "linear" && type != "yarn") {
-            fail(ExitCode::Unsupported, c.who + ": RoPE scaling \"" + type + "\" is not supported",
-                 "llmq converts models without RoPE scaling or with linear or yarn scaling");
+        const std::string type = rope_type(*s);
+        if (type != "linear" && type != "yarn" && !(type == "llama3" && c.arch->llama_keys)) {
+            fail(ExitCode::Unsupported, c.who + ": RoPE scaling \"" + type + "\" is not supported for " + std::string(c.arch->hf_class),
+                 "llmq converts models without RoPE scaling, with linear or yarn scaling, and llama3 scaling for llama");
         }
         if (!r.optional_number(*s, "factor")) r.bad("rope_scaling.factor", "is missing");
     }
@@ -175,8 +181,8 @@ std::vector<gguf::KeyValue> architecture_tail(const HfConfig& c) {
         kv.push_back(u32(c, "vocab_size", c.vocab_size));
         kv.push_back(u32(c, "rope.dimension_count", c.head_dim.value_or(c.n_embd / c.n_head)));
     }
-    if (const json* s = rope_scaling(c.raw)) {
-        const std::string type = s->contains("rope_type") ? (*s)["rope_type"].get<std::string>() : (*s)["type"].get<std::string>();
+    if (const json* s = rope_scaling(c.raw); s && rope_type(*s) != "llama3") {  // llama3: rope_freqs tensor instead
+        const std::string type = rope_type(*s);
         const std::string arch(c.arch->gguf_arch);
         kv.push_back({arch + ".rope.scaling.type", gguf::Value::string(type)});
         kv.push_back(f32(c, "rope.scaling.factor", *r.optional_number(*s, "factor")));
@@ -187,6 +193,40 @@ std::vector<gguf::KeyValue> architecture_tail(const HfConfig& c) {
         }
     }
     return kv;
+}
+
+std::vector<float> llama3_rope_factors(const HfConfig& c) {
+    const json* s = rope_scaling(c.raw);
+    if (!s || rope_type(*s) != "llama3") return {};
+    const ConfigReader r(c.raw, c.who);
+    // Float32 throughout, as the reference converter computes these with torch float32 tensors.
+    const auto number = [&](const char* key, double fallback) {
+        if (auto v = r.optional_number(*s, key)) return *v;
+        if (auto v = r.optional_number(c.raw, key)) return *v;
+        return fallback;
+    };
+    const float base = static_cast<float>(rope_theta(c.raw, r).value_or(10000.0));
+    const int64_t dim = c.head_dim.value_or(c.n_embd / c.n_head);
+    const float factor = static_cast<float>(number("factor", 8.0));
+    const float low = static_cast<float>(number("low_freq_factor", 1.0));
+    const float high = static_cast<float>(number("high_freq_factor", 4.0));
+    const float old_context = static_cast<float>(number("original_max_position_embeddings", 8192.0));
+    const float low_wavelen = old_context / low;
+    const float high_wavelen = old_context / high;
+    std::vector<float> factors;
+    for (int64_t i = 0; i < dim; i += 2) {
+        const float freq = 1.0f / std::pow(base, static_cast<float>(i) / static_cast<float>(dim));
+        const float wavelen = static_cast<float>(2.0 * std::numbers::pi) / freq;
+        if (wavelen < high_wavelen) {
+            factors.push_back(1.0f);
+        } else if (wavelen > low_wavelen) {
+            factors.push_back(factor);
+        } else {
+            const float smooth = (old_context / wavelen - low) / (high - low);
+            factors.push_back(1.0f / ((1.0f - smooth) / factor + smooth));
+        }
+    }
+    return factors;
 }
 
 }  // namespace llmq::hf

@@ -1,7 +1,7 @@
-// Pieces of the HuggingFace → GGUF mapping, one file each: config.json (hf_config.cpp), tensor
-// names (hf_names.cpp), streamed rows with the Q/K permutation (hf_rows.cpp), SentencePiece
-// (hf_spm.cpp), byte-level BPE (hf_bpe.cpp), special tokens (hf_special.cpp), and the ModelView
-// that joins them (hf_model.cpp).
+// Pieces of the HuggingFace → GGUF mapping, one file each: small JSON files (hf_json.cpp),
+// config.json (hf_config.cpp), tensor names (hf_names.cpp), streamed rows with the Q/K
+// permutation (hf_rows.cpp), SentencePiece (hf_spm.cpp), byte-level BPE (hf_bpe.cpp), special
+// tokens (hf_special.cpp), and the ModelView that joins them (hf_model.cpp).
 #pragma once
 
 #include <cstdint>
@@ -64,6 +64,10 @@ HfConfig parse_config(json config, std::string who);
 // (before general.file_type), and the architecture's keys after it.
 std::vector<gguf::KeyValue> hyperparameters(const HfConfig& config);
 std::vector<gguf::KeyValue> architecture_tail(const HfConfig& config);
+
+// Llama 3.1-style RoPE ("rope_type": "llama3"): the per-dimension frequency factors that
+// llama.cpp stores as a rope_freqs.weight tensor (F32, head_dim / 2). Empty for other models.
+std::vector<float> llama3_rope_factors(const HfConfig& config);
 
 // ---- tensor names ---------------------------------------------------------------------------
 

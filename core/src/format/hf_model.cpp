@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <set>
 
 #include "format/hf_internal.hpp"
@@ -195,6 +196,22 @@ ModelView open_hf_model(std::shared_ptr<const FileSet> files, const HfOptions& o
     view.source_bytes = ck->total_bytes;
     uint64_t params = 0;
     std::optional<GgmlType> weight_type;  // decides general.file_type
+    // Generated tensors come first, as the reference converter emits them before the weights.
+    if (auto factors = hf::llama3_rope_factors(config); !factors.empty()) {
+        ModelTensor t;
+        t.name = "rope_freqs.weight";
+        t.n_dims = 1;
+        t.ne = {static_cast<int64_t>(factors.size()), 1, 1, 1};
+        t.type = GgmlType::F32;
+        t.read_rows = [factors = std::move(factors)](int64_t row0, int64_t nrows, std::span<uint8_t> out) {
+            if (row0 != 0 || nrows != 1 || out.size() != factors.size() * sizeof(float)) {
+                fail(ExitCode::General, "internal: bad read of rope_freqs.weight");
+            }
+            std::memcpy(out.data(), factors.data(), out.size());
+        };
+        params += static_cast<uint64_t>(t.n_elements());
+        view.tensors.push_back(std::move(t));
+    }
     for (const auto& p : planned) {
         ModelTensor t;
         t.name = p.target.name;

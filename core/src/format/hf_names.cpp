@@ -12,7 +12,7 @@ namespace {
 struct LayerName {
     std::string_view hf;
     std::string_view gguf;
-    enum Kind { Any, Bias, QkNorm } kind = Any;
+    enum Kind { Any, QkNorm } kind = Any;
     char permute = 0;  // 'q' or 'k'
 };
 

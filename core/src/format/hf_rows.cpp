@@ -1,6 +1,7 @@
 // Streamed rows of a safetensors tensor in the GGUF type of the conversion. Each call reads
 // only what it returns (plus, for permuted Q/K weights, the rest of the heads it touches), so
 // a job's memory is bounded by its chunk size, never by the tensor or the model.
+#include <algorithm>
 #include <cstring>
 
 #include "format/hf_internal.hpp"
@@ -11,25 +12,31 @@ namespace llmq::hf {
 namespace {
 
 // Converts n elements between F32, F16 and BF16 (widening is exact; narrowing rounds to
-// nearest even, as the reference converter's numpy casts do).
+// nearest even, as the reference converter's numpy casts do). Goes through f32 in small
+// blocks so the scratch stays a few hundred KiB whatever the chunk.
 void convert(GgmlType from, std::span<const uint8_t> in, GgmlType to, std::span<uint8_t> out, int64_t n) {
     if (from == to) {
         std::memcpy(out.data(), in.data(), out.size());
         return;
     }
-    std::vector<float> f32;
-    std::span<const float> values;
-    if (from == GgmlType::F32) {
-        values = {reinterpret_cast<const float*>(in.data()), static_cast<size_t>(n)};
-    } else {
-        f32.resize(static_cast<size_t>(n));
-        dequantize(from, in, f32);
-        values = f32;
-    }
-    if (to == GgmlType::F32) {
-        std::memcpy(out.data(), values.data(), out.size());
-    } else {
-        quantize_rows(to, values, out, n);
+    constexpr int64_t kBlock = 64 * 1024;
+    const size_t in_size = row_size(from, 1), out_size = row_size(to, 1);
+    std::vector<float> f32(static_cast<size_t>(std::min(n, kBlock)));
+    for (int64_t i = 0; i < n; i += kBlock) {
+        const auto m = static_cast<size_t>(std::min(kBlock, n - i));
+        const auto src = in.subspan(static_cast<size_t>(i) * in_size, m * in_size);
+        const auto dst = out.subspan(static_cast<size_t>(i) * out_size, m * out_size);
+        std::span<float> values(f32.data(), m);
+        if (from == GgmlType::F32) {
+            std::memcpy(values.data(), src.data(), src.size());
+        } else {
+            dequantize(from, src, values);
+        }
+        if (to == GgmlType::F32) {
+            std::memcpy(dst.data(), values.data(), dst.size());
+        } else {
+            quantize_rows(to, values, dst, static_cast<int64_t>(m));
+        }
     }
 }
 

@@ -35,7 +35,7 @@ void forward_layer(const LayerWeights& w, const ModelConfig& config, const RopeT
                    MatmulObserver* observer);
 
 // Final norm and output projection of n_tokens rows of hidden states into n_tokens * n_vocab logits.
-void forward_output(const OutputWeights& w, const ModelConfig& config, std::span<const float> x, int64_t n_tokens,
+void forward_output(const std::vector<float>& norm, const Matrix& output, const ModelConfig& config, std::span<const float> x, int64_t n_tokens,
                     std::span<float> logits, std::vector<float>& scratch, ParallelFor& parallel, MatmulObserver* observer);
 
 }  // namespace llmq::runtime

@@ -2,10 +2,9 @@
 // as the named regexes do (leftmost match, alternatives in order, greedy with backtracking).
 #pragma once
 
-#include <cstdint>
+#include <cstddef>
 #include <optional>
 #include <string_view>
-#include <vector>
 
 namespace llmq::tokenizer_detail {
 
@@ -22,9 +21,9 @@ enum class PreTokenizer {
 // The pre-tokenizer of a tokenizer.ggml.pre name (llama.cpp's names), if supported.
 std::optional<PreTokenizer> pre_tokenizer_from_name(std::string_view name);
 
-// Splits text into words; appends the end offset of each word (the words tile the text, so the
-// first starts at 0 and each next one where the previous ended). Invalid UTF-8 bytes count as
-// single "other" characters, so no byte is lost.
-void pre_tokenize(std::string_view text, PreTokenizer kind, std::vector<uint32_t>& word_ends);
+// End offset of the word that starts at pos (pos < text.size()). Words tile the text: scanning
+// from 0 and restarting at each end splits it exactly as the regex's successive matches do.
+// Invalid UTF-8 bytes count as single "other" characters, so no byte is ever lost.
+size_t pre_token_end(std::string_view text, size_t pos, PreTokenizer kind);
 
 }  // namespace llmq::tokenizer_detail

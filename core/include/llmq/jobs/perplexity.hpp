@@ -1,0 +1,54 @@
+// The perplexity job: llama-perplexity's procedure (reference/ggml-formats.md §6) on the
+// layer-streamed executor, optionally with the KL divergence against a base model.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "llmq/format/model.hpp"
+#include "llmq/jobs/host.hpp"
+#include "llmq/runtime/scoring.hpp"
+
+namespace llmq {
+
+struct PerplexityOptions {
+    std::string model_path;
+    std::string text_path;
+    std::string kld_base_path;  // empty: no KL divergence
+    int64_t n_ctx = 512;
+    int64_t max_chunks = 0;  // 0: all
+};
+
+// How consecutive chunks of a token list are scored.
+struct ChunkScoring {
+    int64_t n_ctx = 512;
+    int64_t n_chunks = 0;  // chunk k = tokens [k·n_ctx, (k+1)·n_ctx)
+    int32_t bos = -1;      // >= 0: the first token of every chunk is replaced by it
+    int64_t first = -1;    // first position whose logits are scored (predicting the next
+                           // token, up to n_ctx-2); -1: n_ctx/2 as llama-perplexity
+};
+
+struct ChunkResults {
+    NllStats nll;
+    std::vector<double> running_ppl;  // after each chunk
+    std::optional<KldStats> kld;      // when a base model was given
+};
+
+// Scores the chunks of tokens with model (and, for KL divergence, base: the reference whose
+// distributions the model's are compared with; nll then refers to model). Chunks are evaluated
+// in groups whose hidden states fit a fixed memory budget, each group streaming the model's
+// layers once. on_progress(done, total) counts executor stages (embedding, layers, head) over
+// the whole run; it may throw to stop (cancellation).
+ChunkResults score_chunks(const ModelView& model, const ModelView* base, std::span<const int32_t> tokens,
+                          const ChunkScoring& scoring, ParallelFor& parallel,
+                          const std::function<void(uint64_t, uint64_t)>& on_progress = {});
+
+// Runs the job; returns the JSON result. Throws Failure on error.
+nlohmann::json run_perplexity(const PerplexityOptions& options, Host& host);
+
+}  // namespace llmq

@@ -1,0 +1,143 @@
+// The wasm build gives the bytes the native build gives: `npx llmq` and the API against
+// build/native/llmq, for every level llmq can write, and for the per-tensor options.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { levels, quantize } from '../src/index.mjs';
+import { native, root, runNative, runNode, sample, sha256, tempDir, withoutMeasurements } from './helpers.mjs';
+
+const work = tempDir();
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+const available = (await levels()).filter((l) => l.available).map((l) => l.name);
+
+test('the native CLI to compare with is built', () => {
+  assert.ok(fs.existsSync(native), `${native} is missing: run \`make native\``);
+  assert.ok(available.length >= 18, `only ${available.length} levels available`);
+});
+
+for (const level of available) {
+  test(`npx llmq quantize -q ${level} writes the native CLI's bytes and JSON`, () => {
+    const nativeOut = path.join(work, `native-${level}.gguf`);
+    const wasmOut = path.join(work, `wasm-${level}.gguf`);
+    const n = runNative(['quantize', sample, '-q', level, '-o', nativeOut, '--format', 'json', '--quiet']);
+    const w = runNode(['quantize', sample, '-q', level, '-o', wasmOut, '--format', 'json', '--quiet']);
+    assert.equal(w.code, n.code, w.stderr);
+    if (n.code !== 0) {
+      // A level that needs an importance matrix (Q2_K_S): refused alike.
+      assert.equal(w.stderr, n.stderr);
+      assert.equal(w.stdout, n.stdout);
+      assert.ok(!fs.existsSync(wasmOut));
+      return;
+    }
+    assert.equal(sha256(wasmOut), sha256(nativeOut));
+    assert.deepEqual(withoutMeasurements(JSON.parse(w.stdout)), withoutMeasurements(JSON.parse(n.stdout)));
+    assert.equal(JSON.parse(w.stdout).output_path, wasmOut);
+    fs.rmSync(nativeOut);
+    fs.rmSync(wasmOut);
+  });
+}
+
+const optionSets = [
+  ['--pure'],
+  ['--output-tensor-type', 'q8_0', '--token-embedding-type', 'q4_0'],
+  ['--tensor-type', 'attn_v=q8_0', '--tensor-type', 'blk\\.0\\.=q6_K'],
+  ['--leave-output-tensor', '--chunk-mb', '1'],
+];
+for (const options of optionSets) {
+  test(`npx llmq quantize -q Q4_K_M ${options.join(' ')} matches the native bytes`, () => {
+    const nativeOut = path.join(work, 'native-opt.gguf');
+    const wasmOut = path.join(work, 'wasm-opt.gguf');
+    assert.equal(runNative(['quantize', sample, '-q', 'Q4_K_M', '-o', nativeOut, '--quiet', ...options]).code, 0);
+    const w = runNode(['quantize', sample, '-q', 'Q4_K_M', '-o', wasmOut, '--quiet', ...options]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(sha256(wasmOut), sha256(nativeOut));
+  });
+}
+
+test('the API writes the native bytes and reports progress up to 100 %', async () => {
+  const nativeOut = path.join(work, 'native-api.gguf');
+  const apiOut = path.join(work, 'api.gguf');
+  assert.equal(runNative(['quantize', sample, '-q', 'Q5_K_M', '-o', nativeOut, '--quiet']).code, 0);
+  const events = [];
+  const result = await quantize(sample, { level: 'q5_k_m', output: apiOut, onProgress: (e) => events.push(e) });
+  assert.equal(sha256(apiOut), sha256(nativeOut));
+  assert.equal(result.status, 'success');
+  assert.equal(result.level, 'Q5_K_M');
+  assert.equal(result.file_size, fs.statSync(apiOut).size);
+  assert.ok(events.length >= 3);
+  assert.equal(events[0].task, 'quantize');
+  assert.equal(events.at(-1).fraction, 1);
+  for (let i = 1; i < events.length; ++i) assert.ok(events[i].done >= events[i - 1].done, 'progress never goes back');
+  assert.ok(events.some((e) => e.item.startsWith('blk.')), 'events name the tensor');
+});
+
+test('the API takes tensorTypes as an object, pairs or REGEX=TYPE strings alike', async () => {
+  const nativeOut = path.join(work, 'native-tt.gguf');
+  assert.equal(runNative(['quantize', sample, '-q', 'Q4_K_M', '-o', nativeOut, '--quiet', '--tensor-type', 'ffn_down=q8_0']).code, 0);
+  for (const tensorTypes of [{ ffn_down: 'q8_0' }, [['ffn_down', 'q8_0']], ['ffn_down=q8_0']]) {
+    const out = path.join(work, 'api-tt.gguf');
+    await quantize(sample, { level: 'Q4_K_M', output: out, tensorTypes });
+    assert.equal(sha256(out), sha256(nativeOut));
+  }
+});
+
+// A legacy .dat importance matrix for the sample model (deterministic positive values), so the
+// imatrix-weighted quantizers are compared too.
+function writeImatrix(file) {
+  const model = JSON.parse(runNative(['inspect', sample, '--format', 'json']).stdout);
+  const entries = model.tensors.filter((t) => t.shape.length === 2 && t.name !== 'token_embd.weight')
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  const parts = [];
+  const i32 = (v) => { const b = Buffer.alloc(4); b.writeInt32LE(v); parts.push(b); };
+  i32(entries.length);
+  let seed = 12345;
+  for (const t of entries) {
+    const name = Buffer.from(t.name);
+    i32(name.length);
+    parts.push(name);
+    i32(1);
+    i32(t.shape[0]);
+    const values = Buffer.alloc(4 * t.shape[0]);
+    for (let i = 0; i < t.shape[0]; ++i) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      values.writeFloatLE(0.05 + (seed / 2147483648) * (i % 7 === 0 ? 8 : 1), 4 * i);
+    }
+    parts.push(values);
+  }
+  i32(10);
+  const dataset = Buffer.from('synthetic');
+  i32(dataset.length);
+  parts.push(dataset);
+  fs.writeFileSync(file, Buffer.concat(parts));
+}
+
+test('with an importance matrix the imatrix-weighted quantizers give the native bytes too', () => {
+  const imatrix = path.join(work, 'sample.imatrix.dat');
+  writeImatrix(imatrix);
+  for (const level of ['Q2_K_S', 'Q3_K_M', 'Q4_K_M', 'Q4_0', 'Q5_1', 'Q6_K']) {
+    const nativeOut = path.join(work, `native-im-${level}.gguf`);
+    const wasmOut = path.join(work, `wasm-im-${level}.gguf`);
+    const n = runNative(['quantize', sample, '-q', level, '--imatrix', imatrix, '-o', nativeOut, '--quiet']);
+    assert.equal(n.code, 0, n.stderr);
+    const w = runNode(['quantize', sample, '-q', level, '--imatrix', imatrix, '-o', wasmOut, '--quiet']);
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(sha256(wasmOut), sha256(nativeOut), level);
+  }
+  // The matrix was applied: the plain Q4_K_M file is different.
+  const plain = path.join(work, 'plain-Q4_K_M.gguf');
+  assert.equal(runNative(['quantize', sample, '-q', 'Q4_K_M', '-o', plain, '--quiet']).code, 0);
+  assert.notEqual(sha256(plain), sha256(path.join(work, 'wasm-im-Q4_K_M.gguf')));
+});
+
+const hfFolder = path.join(process.env.LLMQ_FIXTURES ?? path.join(root, '..', 'shared', 'fixtures'), 'models', 'tinyllama-spm');
+test('a HuggingFace folder (safetensors shards) quantizes to the native bytes', { skip: !fs.existsSync(hfFolder) && 'no fixtures' }, () => {
+  const nativeOut = path.join(work, 'hf-native.gguf');
+  const wasmOut = path.join(work, 'hf-wasm.gguf');
+  const n = runNative(['quantize', hfFolder, '-q', 'Q4_K_M', '-o', nativeOut, '--format', 'json', '--quiet']);
+  const w = runNode(['quantize', hfFolder, '-q', 'Q4_K_M', '-o', wasmOut, '--format', 'json', '--quiet']);
+  assert.equal(w.code, n.code, w.stderr);
+  assert.equal(w.stdout.replace(/"(duration_seconds|peak_memory_bytes)":[0-9.e+-]+/g, '').replace(wasmOut, 'OUT'),
+    n.stdout.replace(/"(duration_seconds|peak_memory_bytes)":[0-9.e+-]+/g, '').replace(nativeOut, 'OUT'));
+  if (n.code === 0) assert.equal(sha256(wasmOut), sha256(nativeOut));
+});

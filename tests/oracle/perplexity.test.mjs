@@ -1,0 +1,123 @@
+// Independent oracle for `llmq perplexity`: llama.cpp itself (the prebuilt library in
+// node-llama-cpp) scores the same chunks with llama-perplexity's procedure (reference §6: BOS
+// over the first token of each chunk when the vocabulary adds one, positions n_ctx/2..n_ctx-2
+// predicting the next token), on the bf16 fixtures and on files llmq quantized; the KL
+// divergence of a quantized file against its original is checked the same way.
+// Run after `make native` (uses build/native/llmq); part of `make test`.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { getLlama } from "node-llama-cpp";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const llmq = process.env.LLMQ_BIN ?? join(root, "build", "native", "llmq");
+const fixtures = process.env.LLMQ_FIXTURES ?? join(root, "..", "shared", "fixtures");
+const models = join(fixtures, "models");
+const text = join(fixtures, "text", "tinystories_train.txt");
+const work = mkdtempSync(join(tmpdir(), "llmq-oracle-ppl-"));
+const nCtx = 256, nChunks = 8;
+
+const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
+
+// Per scored token: the probability llama.cpp gives the next token, and (when asked) the full
+// distribution as an array indexed by token id.
+async function llamaCppScores(modelPath, tokensFrom, withDistributions = false) {
+  const model = await llama.loadModel({ modelPath });
+  let tokens = tokensFrom ?? model.tokenize(readFileSync(text, "utf8"), false);
+  const addBos = model.tokens.shouldPrependBosToken;
+  if (!tokensFrom && addBos) tokens = [model.tokens.bos, ...tokens];
+  const context = await model.createContext({ contextSize: nCtx, batchSize: nCtx });
+  const sequence = context.getSequence();
+  const first = nCtx / 2;
+  const out = [];
+  for (let k = 0; k < nChunks; ++k) {
+    const chunk = tokens.slice(k * nCtx, (k + 1) * nCtx);
+    if (addBos) chunk[0] = model.tokens.bos;
+    await sequence.clearHistory();
+    const input = chunk.map((t, i) => (i >= first && i < nCtx - 1 ? [t, { generateNext: { probabilities: true } }] : t));
+    const results = await sequence.controlledEvaluate(input);
+    for (let i = first; i < nCtx - 1; ++i) {
+      const probs = results[i].next.probabilities;
+      const target = tokens[k * nCtx + i + 1];
+      let dist = null;
+      if (withDistributions) {
+        dist = new Float64Array(model.tokens.vocabularySize ?? 0);
+        for (const [id, p] of probs) dist[id] = p;
+      }
+      out.push({ p: probs.get(target) ?? 0, dist });
+    }
+  }
+  await context.dispose();
+  await model.dispose();
+  return { tokens, scores: out };
+}
+
+function perplexity(scores) {
+  let sum = 0;
+  for (const { p } of scores) sum -= Math.log(p);
+  return Math.exp(sum / scores.length);
+}
+
+function llmqPerplexity(modelPath, extra = []) {
+  const out = execFileSync(llmq, ["perplexity", modelPath, "-f", text, "--ctx", String(nCtx), "--chunks", String(nChunks), "--format", "json", "--quiet", ...extra], {
+    encoding: "utf8",
+  });
+  return JSON.parse(out);
+}
+
+function quantize(level) {
+  const out = join(work, `tinyllama-${level}.gguf`);
+  execFileSync(llmq, ["quantize", join(models, "tinyllama-spm.bf16.gguf"), "-q", level, "-o", out, "--quiet"]);
+  return out;
+}
+
+// Quantized files are made when their test runs.
+const cases = [
+  ["tinyllama-spm bf16", () => join(models, "tinyllama-spm.bf16.gguf")],
+  ["tinyqwen-bpe bf16", () => join(models, "tinyqwen-bpe.bf16.gguf")],
+  ...["Q8_0", "Q4_K_M", "Q2_K"].map((level) => [`tinyllama-spm ${level} (llmq)`, () => quantize(level)]),
+];
+
+for (const [name, make] of cases) {
+  test(`perplexity of ${name} agrees with llama.cpp within 0.5%`, async () => {
+    const path = make();
+    const ours = llmqPerplexity(path);
+    const { scores } = await llamaCppScores(path);
+    const theirs = perplexity(scores);
+    console.log(`# ${name}: llmq ${ours.perplexity.toFixed(4)}, llama.cpp ${theirs.toFixed(4)} (${(100 * (ours.perplexity / theirs - 1)).toFixed(3)}%)`);
+    assert.equal(ours.scored_tokens, scores.length);
+    assert.ok(Math.abs(ours.perplexity / theirs - 1) < 0.005);
+  });
+}
+
+test("KL divergence of Q4_K_M against the original agrees with llama.cpp's distributions", async () => {
+  const original = join(models, "tinyllama-spm.bf16.gguf");
+  const quantized = quantize("Q4_K_M");
+  const ours = llmqPerplexity(quantized, ["--kld-base", original]).kld;
+  const base = await llamaCppScores(original, null, true);
+  const q = await llamaCppScores(quantized, base.tokens, true);
+  let kld = 0, same = 0;
+  for (let i = 0; i < base.scores.length; ++i) {
+    const pb = base.scores[i].dist, pq = q.scores[i].dist;
+    let s = 0, topB = 0, topQ = 0;
+    for (let t = 0; t < pb.length; ++t) {
+      if (pb[t] > 0 && Math.log(pb[t]) > -16) s += pb[t] * (Math.log(pb[t]) - Math.log(Math.max(pq[t], 1e-45)));
+      if (pb[t] > pb[topB]) topB = t;
+      if (pq[t] > pq[topQ]) topQ = t;
+    }
+    kld += s;
+    if (topB === topQ) same++;
+  }
+  kld /= base.scores.length;
+  const top1 = same / base.scores.length;
+  console.log(`# Q4_K_M KLD: llmq ${ours.kld.mean.toFixed(5)} ± ${ours.kld.uncertainty.toFixed(5)}, llama.cpp ${kld.toFixed(5)}; top-1 llmq ${(100 * ours.top1_agreement).toFixed(2)}%, llama.cpp ${(100 * top1).toFixed(2)}%`);
+  assert.equal(ours.tokens, base.scores.length);
+  // llama.cpp multiplies quantized weights with 8-bit-quantized activations, llmq in float:
+  // the means agree to within a few of their own uncertainties.
+  assert.ok(Math.abs(ours.kld.mean - kld) < 3 * ours.kld.uncertainty + 0.01 * kld);
+  assert.ok(Math.abs(ours.top1_agreement - top1) < 0.03);
+});

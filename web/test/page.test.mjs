@@ -1,0 +1,194 @@
+// The page end to end in Debian's Chromium (headless, driven by playwright-core): served from
+// build/web by `llmq web`, it quantizes the sample model to the native CLI's bytes, shows the
+// report, and turns bad input into the native CLI's message and hint. Run after `make web native`.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const native = process.env.LLMQ_NATIVE ?? path.join(root, 'build', 'native', 'llmq');
+const sample = path.join(root, 'models', 'sample', 'tinyllama-spm.bf16.gguf');
+const shots = path.join(root, 'build', 'web-test');
+const hfFolder = process.env.LLMQ_FIXTURES ? path.join(process.env.LLMQ_FIXTURES, 'models', 'tinyllama-spm')
+  : path.join(root, '..', 'shared', 'fixtures', 'models', 'tinyllama-spm');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'llmq-web-'));
+fs.mkdirSync(shots, { recursive: true });
+
+const sha256 = (file) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+const runNative = (args, cwd) => spawnSync(native, args, { cwd, encoding: 'utf8' });
+
+let server;
+let url;
+let context;
+// A fresh profile every run (no state from earlier runs, no first-run dialogs).
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'llmq-chromium-'));
+
+before(async () => {
+  server = spawn(process.execPath, [path.join(root, 'node', 'bin', 'llmq.mjs'), 'web', '--root', path.join(root, 'build', 'web'), '--port', '0']);
+  url = await new Promise((resolve, reject) => {
+    let text = '';
+    server.stderr.on('data', (d) => {
+      text += d;
+      const m = /(http:\/\/\S+\/)/.exec(text);
+      if (m) resolve(m[1]);
+    });
+    server.on('exit', (code) => reject(new Error(`llmq web exited (${code}): ${text}`)));
+  });
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    acceptDownloads: true,
+    viewport: { width: 1200, height: 900 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await context?.close();
+  server?.kill('SIGINT');
+  fs.rmSync(work, { recursive: true, force: true });
+  fs.rmSync(profile, { recursive: true, force: true });
+});
+
+// A fresh tab; without the File System Access API unless asked (its picker needs a person).
+async function openPage({ picker = false } = {}) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(m.text());
+  });
+  if (!picker) await page.addInitScript(() => Object.defineProperty(window, 'showSaveFilePicker', { value: undefined }));
+  await page.goto(url);
+  await page.waitForSelector('body[data-state="ready"]', { timeout: 30_000 });
+  return { page, problems };
+}
+
+test('the page quantizes the sample model to Q4_K_M with the native CLI\'s bytes', async () => {
+  const reference = path.join(work, 'native-Q4_K_M.gguf');
+  assert.equal(runNative(['quantize', sample, '-q', 'Q4_K_M', '-o', reference, '--quiet']).status, 0);
+  const { page, problems } = await openPage();
+  assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'llmq web serves the page cross-origin isolated');
+
+  await page.setInputFiles('#file-input', sample);
+  await page.waitForSelector('body[data-state="model"]');
+  const facts = await page.textContent('#model-facts');
+  assert.match(facts, /llama/);
+  assert.match(facts, /5\.77 M/);
+  assert.equal(await page.textContent('#model-tensor-count'), '57');
+
+  await page.selectOption('#level', 'Q4_K_M');
+  assert.equal(await page.inputValue('#output-name'), 'tinyllama-spm.bf16-Q4_K_M.gguf');
+  const download = page.waitForEvent('download');
+  await page.click('#start');
+  await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
+  const file = await download;
+  assert.equal(file.suggestedFilename(), 'tinyllama-spm.bf16-Q4_K_M.gguf');
+  const saved = path.join(work, 'page-Q4_K_M.gguf');
+  await file.saveAs(saved);
+  assert.equal(sha256(saved), sha256(reference));
+
+  // The report: facts, one bar per layer, the tensor table.
+  assert.match(await page.textContent('#result-facts'), /Q4_K_M/);
+  const layers = JSON.parse(runNative(['quantize', sample, '-q', 'Q4_K_M', '-o', path.join(work, 'again.gguf'), '--format', 'json', '--quiet']).stdout).layer_summary;
+  assert.equal(await page.locator('#chart svg rect.bar').count(), layers.length);
+  assert.equal(await page.locator('#result-table tbody tr').count(), 57);
+  assert.match(await page.textContent('#save-status'), /Downloading/);
+  await page.screenshot({ path: path.join(shots, 'report.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('a corrupt file shows the native CLI\'s message and hint', async () => {
+  const corrupt = path.join(work, 'corrupt.gguf');
+  fs.writeFileSync(corrupt, fs.readFileSync(sample).subarray(0, 3000));
+  const n = runNative(['inspect', 'corrupt.gguf'], work);
+  assert.equal(n.status, 8);
+  const [, message, hint] = /^error: (.*)\n(?:hint: (.*)\n)?/.exec(n.stderr);
+  const { page } = await openPage();
+  await page.setInputFiles('#file-input', corrupt);
+  await page.waitForSelector('body[data-state="error"]');
+  assert.equal(await page.textContent('#error-message'), message);
+  assert.equal(await page.isVisible('#error-hint'), Boolean(hint));
+  if (hint) assert.equal(await page.textContent('#error-hint'), hint);
+  assert.match(await page.textContent('#error-code'), /exit code 8 \(corrupt_input\)/);
+  await page.screenshot({ path: path.join(shots, 'corrupt.png') });
+
+  // Not a GGUF file at all.
+  const text = path.join(work, 'notes.gguf');
+  fs.writeFileSync(text, 'just some text, not a model\n'.repeat(20));
+  const t = runNative(['inspect', 'notes.gguf'], work);
+  await page.setInputFiles('#file-input', text);
+  await page.waitForSelector('body[data-state="error"] #error-message:text-matches("notes.gguf")');
+  assert.equal(await page.textContent('#error-message'), /^error: (.*)\n/.exec(t.stderr)[1]);
+  await page.close();
+});
+
+test('Cancel stops a running job and the page stays usable', async () => {
+  const model = path.join(work, 'synthetic.gguf');
+  const synth = spawnSync(path.join(path.dirname(native), 'make_synthetic_model'),
+    [model, '--layers', '4', '--hidden', '1024', '--ffn', '2816', '--vocab', '8192'], { encoding: 'utf8' });
+  assert.equal(synth.status, 0, synth.stderr);
+  const { page, problems } = await openPage();
+  await page.setInputFiles('#file-input', model);
+  await page.waitForSelector('body[data-state="model"]');
+  await page.selectOption('#level', 'Q4_K_M');
+  await page.click('#start');
+  await page.waitForFunction(() => document.getElementById('progress-bar').value > 0.05, null, { timeout: 60_000 });
+  const text = await page.textContent('.progress-text');
+  assert.match(text, /MB\/s/);
+  assert.match(text, /blk\.|token_embd|output/);
+  await page.screenshot({ path: path.join(shots, 'progress.png') });
+  await page.click('#cancel');
+  await page.waitForSelector('body[data-state="cancelled"]', { timeout: 10_000 });
+  assert.equal(await page.textContent('#error-title'), 'Cancelled');
+  // Nothing of the cancelled job stays in the origin's storage.
+  await page.waitForFunction(async () => {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('llmq-output', { create: true });
+    for await (const _ of dir.keys()) return false;
+    return true;
+  }, null, { timeout: 10_000 });
+  // And the next job runs.
+  await page.selectOption('#level', 'Q8_0');
+  await page.click('#start');
+  await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('a HuggingFace folder reaches the core as a directory file set', { skip: !fs.existsSync(hfFolder) && 'no fixtures' }, async () => {
+  const n = runNative(['inspect', path.basename(hfFolder), '--format', 'json'], path.dirname(hfFolder));
+  const { page } = await openPage();
+  await page.setInputFiles('#folder-input', hfFolder);
+  await page.waitForSelector('body[data-state="model"], body[data-state="error"]');
+  if (n.status === 0) {
+    // The core reads HuggingFace folders: the page shows what the CLI shows, and quantizes the
+    // folder (safetensors shards, index, tokenizer) to the CLI's bytes.
+    const expected = JSON.parse(n.stdout);
+    assert.equal(await page.getAttribute('body', 'data-state'), 'model');
+    assert.equal(await page.textContent('#model-tensor-count'), String(expected.tensors.length));
+    assert.match(await page.textContent('#model-facts'), new RegExp(expected.architecture));
+    const reference = path.join(work, 'hf-native.gguf');
+    const q = runNative(['quantize', path.basename(hfFolder), '-q', 'Q4_K_M', '-o', reference, '--quiet'], path.dirname(hfFolder));
+    assert.equal(q.status, 0, q.stderr);
+    await page.selectOption('#level', 'Q4_K_M');
+    assert.equal(await page.inputValue('#output-name'), `${path.basename(hfFolder)}-Q4_K_M.gguf`);
+    const download = page.waitForEvent('download');
+    await page.click('#start');
+    await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
+    const saved = path.join(work, 'hf-page.gguf');
+    await (await download).saveAs(saved);
+    assert.equal(sha256(saved), sha256(reference));
+  } else {
+    assert.equal(await page.getAttribute('body', 'data-state'), 'error');
+    assert.equal(await page.textContent('#error-message'), JSON.parse(n.stdout).message);
+  }
+  await page.close();
+});
