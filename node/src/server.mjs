@@ -47,6 +47,10 @@ export function serveWeb({ port = 8080, host = '127.0.0.1', root = path.join(her
       'Cross-Origin-Embedder-Policy': 'require-corp',
       'Cross-Origin-Resource-Policy': 'same-origin',
       'X-Content-Type-Options': 'nosniff',
+      // Workers take their policy from their own response: this keeps the module honest about
+      // needing nothing beyond 'wasm-unsafe-eval' (no eval, no inline code).
+      'Content-Security-Policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
+        "style-src 'self'; img-src 'self' data: blob:; connect-src 'self'",
       'Cache-Control': 'no-cache',
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') {

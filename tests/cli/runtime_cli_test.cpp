@@ -66,6 +66,22 @@ TEST(RuntimeCli, PerplexityJsonAndThreadIndependence) {
     EXPECT_EQ(all["bos_at_chunk_start"], true);
 }
 
+TEST(RuntimeCli, HuggingFaceDirectoryGivesTheGgufNumbers) {
+    for (const char* name : {"tinyllama-spm", "tinyqwen-bpe"}) {
+        const std::string dir = test::fixture(std::string("models/") + name).string();
+        const std::string gguf = test::fixture(std::string("models/") + name + ".bf16.gguf").string();
+        const std::vector<std::string> opts = {"-f", kTrain, "--ctx", "128", "--chunks", "4", "--format", "json"};
+        auto args = [&](const std::string& model) {
+            std::vector<std::string> a = {"perplexity", model};
+            a.insert(a.end(), opts.begin(), opts.end());
+            return a;
+        };
+        const json from_dir = parse_json(test::run_llmq(args(dir))), from_gguf = parse_json(test::run_llmq(args(gguf)));
+        EXPECT_EQ(from_dir["perplexity"], from_gguf["perplexity"]) << name;
+        EXPECT_EQ(from_dir["tokens"], from_gguf["tokens"]) << name;
+    }
+}
+
 TEST(RuntimeCli, PerplexityWithKldBase) {
     const auto dir = test::temp_dir("rt-cli-kld");
     const std::string q = (dir / "q4.gguf").string();

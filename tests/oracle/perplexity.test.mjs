@@ -24,7 +24,7 @@ const nCtx = 256, nChunks = 8;
 const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
 
 // Per scored token: the probability llama.cpp gives the next token, and (when asked) the full
-// distribution as an array indexed by token id.
+// distribution (a Map from token id to probability, most likely first).
 async function llamaCppScores(modelPath, tokensFrom, withDistributions = false) {
   const model = await llama.loadModel({ modelPath });
   let tokens = tokensFrom ?? model.tokenize(readFileSync(text, "utf8"), false);
@@ -43,12 +43,7 @@ async function llamaCppScores(modelPath, tokensFrom, withDistributions = false) 
     for (let i = first; i < nCtx - 1; ++i) {
       const probs = results[i].next.probabilities;
       const target = tokens[k * nCtx + i + 1];
-      let dist = null;
-      if (withDistributions) {
-        dist = new Float64Array(model.tokens.vocabularySize ?? 0);
-        for (const [id, p] of probs) dist[id] = p;
-      }
-      out.push({ p: probs.get(target) ?? 0, dist });
+      out.push({ p: probs.get(target) ?? 0, dist: withDistributions ? probs : null });
     }
   }
   await context.dispose();
@@ -103,14 +98,12 @@ test("KL divergence of Q4_K_M against the original agrees with llama.cpp's distr
   let kld = 0, same = 0;
   for (let i = 0; i < base.scores.length; ++i) {
     const pb = base.scores[i].dist, pq = q.scores[i].dist;
-    let s = 0, topB = 0, topQ = 0;
-    for (let t = 0; t < pb.length; ++t) {
-      if (pb[t] > 0 && Math.log(pb[t]) > -16) s += pb[t] * (Math.log(pb[t]) - Math.log(Math.max(pq[t], 1e-45)));
-      if (pb[t] > pb[topB]) topB = t;
-      if (pq[t] > pq[topQ]) topQ = t;
+    let s = 0;
+    for (const [t, p] of pb) {
+      if (p > 0 && Math.log(p) > -16) s += p * (Math.log(p) - Math.log(Math.max(pq.get(t) ?? 0, 1e-45)));
     }
     kld += s;
-    if (topB === topQ) same++;
+    if (pb.keys().next().value === pq.keys().next().value) same++;
   }
   kld /= base.scores.length;
   const top1 = same / base.scores.length;

@@ -1,12 +1,13 @@
 // The generated lookup tables (core/src/quant/ggml_tables.cpp, from scripts/gen_ggml_tables.cpp)
 // must hold exactly the values of shared/fixtures/ggml-tables/*.json.
+#include "quant/ggml_tables.hpp"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 
-#include "quant/ggml_tables.hpp"
 #include "support/fixtures.hpp"
 
 namespace llmq {
@@ -30,7 +31,8 @@ void expect_table(const std::string& name, const std::array<T, n>& table) {
     for (size_t i = 0; i < n; ++i) {
         if constexpr (sizeof(T) >= 4) {
             const auto hex = j.at("values_hex")[i].get<std::string>();
-            ASSERT_EQ(static_cast<uint64_t>(table[i]), std::stoull(hex, nullptr, 16)) << "entry " << i;
+            ASSERT_EQ(static_cast<uint64_t>(table[i]), std::stoull(hex, nullptr, 16))
+                << "entry " << i;
         } else {
             ASSERT_EQ(static_cast<int64_t>(table[i]), values[i].get<int64_t>()) << "entry " << i;
         }
@@ -63,18 +65,25 @@ TEST(GgmlTables, QuantizerGridsIndexTheDequantizationGrids) {
     const int k2[3] = {0x08, 0x19, 0x2B};
     for (size_t g = 0; g < 1024; ++g) {
         for (int j = 0; j < 8; ++j) {
-            if (g < 256) EXPECT_EQ(bytes_of(iq2xxs_grid[g], j), k2[(kgrid_2bit_256[g] >> (2 * j)) & 3]);
-            if (g < 512) EXPECT_EQ(bytes_of(iq2xs_grid[g], j), k2[(kgrid_2bit_512[g] >> (2 * j)) & 3]);
+            if (g < 256) {
+                EXPECT_EQ(bytes_of(iq2xxs_grid[g], j), k2[(kgrid_2bit_256[g] >> (2 * j)) & 3]);
+            }
+            if (g < 512) {
+                EXPECT_EQ(bytes_of(iq2xs_grid[g], j), k2[(kgrid_2bit_512[g] >> (2 * j)) & 3]);
+            }
             EXPECT_EQ(bytes_of(iq2s_grid[g], j), k2[(kgrid_2bit_1024[g] >> (2 * j)) & 3]);
         }
     }
     for (size_t g = 0; g < 2048; ++g)
         for (int j = 0; j < 8; ++j)
-            EXPECT_EQ(static_cast<int8_t>(bytes_of(iq1s_grid[g], j)), ((kgrid_1bit_2048[g] >> (2 * j)) & 3) - 1);
+            EXPECT_EQ(static_cast<int8_t>(bytes_of(iq1s_grid[g], j)),
+                      ((kgrid_1bit_2048[g] >> (2 * j)) & 3) - 1);
     const int k3[8] = {4, 12, 20, 28, 36, 44, 52, 62};
     for (size_t g = 0; g < 512; ++g) {
         for (int j = 0; j < 4; ++j) {
-            if (g < 256) EXPECT_EQ(bytes_of(iq3xxs_grid[g], j), k3[(kgrid_256[g] >> (3 * j)) & 7]);
+            if (g < 256) {
+                EXPECT_EQ(bytes_of(iq3xxs_grid[g], j), k3[(kgrid_256[g] >> (3 * j)) & 7]);
+            }
             EXPECT_EQ(bytes_of(iq3s_grid[g], j), 2 * ((kgrid_512[g] >> (3 * j)) & 7) + 1);
         }
     }

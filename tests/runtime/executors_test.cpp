@@ -10,7 +10,6 @@
 #include "llmq/runtime/resident.hpp"
 #include "llmq/runtime/streamer.hpp"
 #include "llmq/runtime/weights.hpp"
-#include "llmq/quant/codec.hpp"
 #include "runtime/runtime_fixtures.hpp"
 #include "thread_pool.hpp"
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "llmq/format/huggingface.hpp"
 #include "llmq/format/model.hpp"
 #include "posix_io.hpp"
 #include "support/fixtures.hpp"
@@ -21,8 +22,13 @@ inline const nlohmann::json& reference_outputs() {
     return ref;
 }
 
-// "tinyllama-spm" or "tinyqwen-bpe".
-inline ModelView open_fixture_model(const std::string& name) {
+// "tinyllama-spm" or "tinyqwen-bpe": the llama.cpp-converted GGUF, or with hf the
+// HuggingFace directory (converted on the fly by the reader).
+inline ModelView open_fixture_model(const std::string& name, bool hf = false) {
+    if (hf) {
+        auto files = std::make_shared<native::DiskFileSet>(fixture("models/" + name));
+        return open_hf_model(files, HfOptions{}, nullptr);
+    }
     return open_gguf_model(std::make_shared<native::FileSource>(fixture("models/" + name + ".bf16.gguf")));
 }
 

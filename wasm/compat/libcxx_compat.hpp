@@ -1,9 +1,12 @@
-// C++20 library pieces that the libc++ of Debian's Emscripten 3.1.6 (libc++ 13) lacks, supplied
-// from compiler builtins and the C library so the core compiles unchanged. Force-included in the
-// wasm build only; each shim switches itself off where the library has the real thing.
+// What Debian's Emscripten 3.1.6 lacks or does slowly, patched so the core compiles unchanged and
+// runs fast: C++20 library pieces missing from its libc++ 13, and SSE intrinsics its x86-to-wasm
+// headers translate lane by lane. Force-included in the wasm build only; each shim switches itself
+// off where the toolchain has the real thing.
 #pragma once
 
 #include <cerrno>
+#include <climits>
+#include <cstdint>
 #include <charconv>
 #include <cstdlib>
 #include <string>
@@ -56,4 +59,37 @@ inline from_chars_result from_chars(const char* first, const char* last, float& 
     return llmq_compat::parse_real(first, last, value, fmt, [](const char* s, char** e) { return std::strtof(s, e); });
 }
 }  // namespace std
+#endif
+
+// Emscripten 3.1.6 translates cvttps2dq / cvtps2dq (xsimd's float→int32 conversions) into four
+// scalar lrint() calls per vector, and minps/maxps into compare + select. These versions keep the
+// x86 results bit for bit (out of range or NaN → INT32_MIN; minps(a, b) = a < b ? a : b) with
+// single wasm SIMD instructions where possible.
+#if defined(__EMSCRIPTEN__) && defined(__wasm_simd128__) && defined(__SSE2__)
+#include <emmintrin.h>
+#include <wasm_simd128.h>
+
+static __inline__ __m128i __attribute__((__always_inline__, __nodebug__)) llmq_wasm_int32_or_indefinite(v128_t whole) {
+    const v128_t in_range = wasm_v128_and(wasm_f32x4_ge(whole, wasm_f32x4_splat(-2147483648.0f)),
+                                          wasm_f32x4_lt(whole, wasm_f32x4_splat(2147483648.0f)));
+    return (__m128i)wasm_v128_bitselect(wasm_i32x4_trunc_sat_f32x4(whole), wasm_i32x4_splat(INT32_MIN), in_range);
+}
+static __inline__ __m128i __attribute__((__always_inline__, __nodebug__)) llmq_wasm_cvttps_epi32(__m128 a) {
+    return llmq_wasm_int32_or_indefinite(wasm_f32x4_trunc((v128_t)a));
+}
+// SSE rounds to nearest even (the default MXCSR mode, the only one wasm has).
+static __inline__ __m128i __attribute__((__always_inline__, __nodebug__)) llmq_wasm_cvtps_epi32(__m128 a) {
+    return llmq_wasm_int32_or_indefinite(wasm_f32x4_nearest((v128_t)a));
+}
+// wasm's pmin(x, y) is y < x ? y : x, so minps(a, b) is pmin(b, a); likewise for max.
+static __inline__ __m128 __attribute__((__always_inline__, __nodebug__)) llmq_wasm_min_ps(__m128 a, __m128 b) {
+    return (__m128)wasm_f32x4_pmin((v128_t)b, (v128_t)a);
+}
+static __inline__ __m128 __attribute__((__always_inline__, __nodebug__)) llmq_wasm_max_ps(__m128 a, __m128 b) {
+    return (__m128)wasm_f32x4_pmax((v128_t)b, (v128_t)a);
+}
+#define _mm_cvttps_epi32(a) llmq_wasm_cvttps_epi32(a)
+#define _mm_cvtps_epi32(a) llmq_wasm_cvtps_epi32(a)
+#define _mm_min_ps(a, b) llmq_wasm_min_ps((a), (b))
+#define _mm_max_ps(a, b) llmq_wasm_max_ps((a), (b))
 #endif

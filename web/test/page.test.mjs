@@ -58,8 +58,10 @@ after(async () => {
 });
 
 // A fresh tab; without the File System Access API unless asked (its picker needs a person).
-async function openPage({ picker = false } = {}) {
+// isolated: false makes the page act as if served without COOP/COEP (no SharedArrayBuffer).
+async function openPage({ picker = false, isolated = true } = {}) {
   const page = await context.newPage();
+  if (!isolated) await page.addInitScript(() => Object.defineProperty(window, 'crossOriginIsolated', { value: false }));
   const problems = [];
   page.on('pageerror', (e) => problems.push(e.message));
   page.on('console', (m) => {
@@ -131,37 +133,41 @@ test('a corrupt file shows the native CLI\'s message and hint', async () => {
   await page.close();
 });
 
-test('Cancel stops a running job and the page stays usable', async () => {
-  const model = path.join(work, 'synthetic.gguf');
-  const synth = spawnSync(path.join(path.dirname(native), 'make_synthetic_model'),
-    [model, '--layers', '4', '--hidden', '1024', '--ffn', '2816', '--vocab', '8192'], { encoding: 'utf8' });
-  assert.equal(synth.status, 0, synth.stderr);
-  const { page, problems } = await openPage();
-  await page.setInputFiles('#file-input', model);
-  await page.waitForSelector('body[data-state="model"]');
-  await page.selectOption('#level', 'Q4_K_M');
-  await page.click('#start');
-  await page.waitForFunction(() => document.getElementById('progress-bar').value > 0.05, null, { timeout: 60_000 });
-  const text = await page.textContent('.progress-text');
-  assert.match(text, /MB\/s/);
-  assert.match(text, /blk\.|token_embd|output/);
-  await page.screenshot({ path: path.join(shots, 'progress.png') });
-  await page.click('#cancel');
-  await page.waitForSelector('body[data-state="cancelled"]', { timeout: 10_000 });
-  assert.equal(await page.textContent('#error-title'), 'Cancelled');
-  // Nothing of the cancelled job stays in the origin's storage.
-  await page.waitForFunction(async () => {
-    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('llmq-output', { create: true });
-    for await (const _ of dir.keys()) return false;
-    return true;
-  }, null, { timeout: 10_000 });
-  // And the next job runs.
-  await page.selectOption('#level', 'Q8_0');
-  await page.click('#start');
-  await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
-  assert.deepEqual(problems, []);
-  await page.close();
-});
+for (const isolated of [true, false]) {
+  test(`Cancel stops a running job and the page stays usable (${isolated ? 'job asked to stop' : 'Worker stopped'})`, async () => {
+    const model = path.join(work, 'synthetic.gguf');
+    if (!fs.existsSync(model)) {
+      const synth = spawnSync(path.join(path.dirname(native), 'make_synthetic_model'),
+        [model, '--layers', '4', '--hidden', '1024', '--ffn', '2816', '--vocab', '8192'], { encoding: 'utf8' });
+      assert.equal(synth.status, 0, synth.stderr);
+    }
+    const { page, problems } = await openPage({ isolated });
+    await page.setInputFiles('#file-input', model);
+    await page.waitForSelector('body[data-state="model"]');
+    await page.selectOption('#level', 'Q4_K_M');
+    await page.click('#start');
+    await page.waitForFunction(() => document.getElementById('progress-bar').value > 0.05, null, { timeout: 60_000 });
+    const text = await page.textContent('.progress-text');
+    assert.match(text, /MB\/s/);
+    assert.match(text, /blk\.|token_embd|output/);
+    await page.screenshot({ path: path.join(shots, 'progress.png') });
+    await page.click('#cancel');
+    await page.waitForSelector('body[data-state="cancelled"]', { timeout: 10_000 });
+    assert.equal(await page.textContent('#error-title'), 'Cancelled');
+    // Nothing of the cancelled job stays in the origin's storage.
+    await page.waitForFunction(async () => {
+      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('llmq-output', { create: true });
+      for await (const _ of dir.keys()) return false;
+      return true;
+    }, null, { timeout: 10_000 });
+    // And the next job runs.
+    await page.selectOption('#level', 'Q8_0');
+    await page.click('#start');
+    await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+}
 
 test('a HuggingFace folder reaches the core as a directory file set', { skip: !fs.existsSync(hfFolder) && 'no fixtures' }, async () => {
   const n = runNative(['inspect', path.basename(hfFolder), '--format', 'json'], path.dirname(hfFolder));

@@ -1,6 +1,6 @@
 // Codec functions of each family, referenced by the traits table (type_traits.cpp).
-// Each family lives in its own file: float.cpp, legacy.cpp, kquants.cpp, iquants_iq*.cpp, ternary.cpp,
-// fp4.cpp, q1_q2.cpp.
+// Each family lives in its own file: float.cpp, legacy.cpp, kquants.cpp, iquants_iq*.cpp,
+// ternary.cpp, fp4.cpp, q1_q2.cpp.
 #pragma once
 
 #include <cstdint>

@@ -4,6 +4,7 @@
 #include "quant/ggml_tables.hpp"
 
 namespace llmq::quant::tables {
+// clang-format off
 
 // ggml-org/ggml src/ggml-common.h @ d99724f2b141fed9e1a9f402213506c081433465 (line 513)
 const std::array<uint8_t, 128> ksigns_iq2xs = {
@@ -1716,5 +1717,6 @@ const std::array<uint16_t, 512> kgrid_512 = {
     3736, 3753, 3778, 3802, 3805, 3819, 3841, 3845,
     3851, 3856, 3880, 3922, 3938, 3970, 3993, 4032,
 };
+// clang-format on
 
 }  // namespace llmq::quant::tables

@@ -28,17 +28,18 @@ struct NeighbourList {
     uint32_t first;   // offset of the grid indices in GridMap::neighbours (padded entries included)
     uint32_t count;   // real entries
     uint32_t padded;  // entries including padding: a multiple of kNeighbourPad
-    uint32_t codes;   // offset in GridMap::neighbour_codes: dim rows of `padded` codes (element-major)
+    uint32_t
+        codes;  // offset in GridMap::neighbour_codes: dim rows of `padded` codes (element-major)
 };
 
 struct GridMap {
-    int dim = 0;        // elements per grid point: 8 or 4
-    int code_bits = 0;  // bits per element in a key: 2 or 3
-    int max_code = 0;   // largest code of an element: 2 or 7
-    std::vector<uint8_t> codes;         // codes[g * dim + i]: code of element i of grid point g
-    std::vector<int32_t> map;           // key → grid index (≥ 0) or −(list + 1)
-    std::vector<NeighbourList> lists;   // one per reachable key that is not on the grid
-    std::vector<uint16_t> neighbours;   // grid indices of all lists
+    int dim = 0;                       // elements per grid point: 8 or 4
+    int code_bits = 0;                 // bits per element in a key: 2 or 3
+    int max_code = 0;                  // largest code of an element: 2 or 7
+    std::vector<uint8_t> codes;        // codes[g * dim + i]: code of element i of grid point g
+    std::vector<int32_t> map;          // key → grid index (≥ 0) or −(list + 1)
+    std::vector<NeighbourList> lists;  // one per reachable key that is not on the grid
+    std::vector<uint16_t> neighbours;  // grid indices of all lists
     std::vector<uint8_t> neighbour_codes;
 
     // The key of a vector of codes: code i at bits code_bits·i.

@@ -6,11 +6,11 @@
 //   position) minimum is found exactly;
 // - trial codes, IQ4 codes: element-wise, one lane per element;
 // - trial fits: lanes are trials, each summing over the elements in order;
-// - IQ1 split searches: lanes are consecutive i2 of one i1. ggml accepts candidates sequentially
-//   against a best that only changes on acceptance, so a batch none of whose candidates beats the
-//   best at its start changes nothing and is skipped; a batch with a possible winner is walked in
-//   scalar order over the very lane values.
-// Width-generic xsimd::batch code plus one table-lookup helper (AVX2 permute, SSSE3 byte shuffle —
+// - IQ1 split searches: lanes are consecutive i2 of one i1 (IQ1_S) or the 4 shift variants of one
+//   candidate (IQ1_M). ggml accepts candidates sequentially against a best that only changes on
+//   acceptance, so a batch none of whose candidates beats the best at its start changes nothing
+//   and is skipped; a batch with a possible winner is walked in scalar order over the lane values.
+// Width-generic xsimd::batch code plus table-lookup helpers (AVX2 permute, SSSE3 byte shuffle —
 // which Emscripten lowers to wasm swizzles), so the wasm build (SSE4.2 → SIMD128) gives the same
 // bytes as the native one.
 #include <array>
@@ -41,8 +41,11 @@ inline bool improves(float sumqx, float sumq2, float& best_score, float& scale) 
 }
 
 // Lane positions 0, 1, ..., N−1 as floats (exact).
-alignas(64) constexpr std::array<float, 16> kLanes = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-inline F lane_index() { return F::load_aligned(kLanes.data()); }
+alignas(64) constexpr std::array<float, 16> kLanes = {0, 1, 2,  3,  4,  5,  6,  7,
+                                                      8, 9, 10, 11, 12, 13, 14, 15};
+inline F lane_index() {
+    return F::load_aligned(kLanes.data());
+}
 
 // Eight floats indexed by a code 0..7, held in registers.
 struct Table8 {
@@ -60,10 +63,12 @@ inline F lookup8(const Table8& t, I codes) {
 #if XSIMD_WITH_AVX2
     return _mm256_permutevar8x32_ps(t.part[0], codes);
 #else
-    // Byte shuffle within each 4-float half: control bytes 4·(c & 3) + {0, 1, 2, 3}; bit 2 picks the half.
+    // Byte shuffle within each 4-float half: control bytes 4·(c & 3) + {0, 1, 2, 3}; bit 2 picks
+    // the half.
     const __m128i c = codes;
-    const __m128i ctrl = _mm_add_epi32(_mm_mullo_epi32(_mm_and_si128(c, _mm_set1_epi32(3)), _mm_set1_epi32(0x04040404)),
-                                       _mm_set1_epi32(0x03020100));
+    const __m128i ctrl = _mm_add_epi32(
+        _mm_mullo_epi32(_mm_and_si128(c, _mm_set1_epi32(3)), _mm_set1_epi32(0x04040404)),
+        _mm_set1_epi32(0x03020100));
     const __m128 lo = _mm_castsi128_ps(_mm_shuffle_epi8(_mm_castps_si128(t.part[0]), ctrl));
     const __m128 hi = _mm_castsi128_ps(_mm_shuffle_epi8(_mm_castps_si128(t.part[1]), ctrl));
     return _mm_blendv_ps(lo, hi, _mm_castsi128_ps(_mm_slli_epi32(c, 29)));
@@ -108,12 +113,14 @@ inline I iq4_index(F x, const float* v, const Table8& lo, const Table8& hi) {
         xsimd::select((x - lookup16(lo, hi, down)) < (lookup16(lo, hi, up) - x), F(1.0f), F(0.0f));
     F idx = xsimd::to_float(up) - pick_down;
     idx = xsimd::select(x <= F(v[0]), F(0.0f), idx);
-    idx = xsimd::select((x >= F(v[15])) | (x != x), F(15.0f), idx);
+    idx = xsimd::select((x >= F(v[15])) | xsimd::isnan(x), F(15.0f), idx);
     return xsimd::to_int(idx);
 }
 
 // The candidates' test of a batch: could any lane beat `best`?
-inline auto may_improve(F sumqx, F sumq2, float best) { return (sumq2 > F(0.0f)) & (sumqx * sumqx > F(best) * sumq2); }
+inline auto may_improve(F sumqx, F sumq2, float best) {
+    return (sumq2 > F(0.0f)) & (sumqx * sumqx > F(best) * sumq2);
+}
 
 // ggml's nearest_int per lane (1.5·2^23 trick read as integer bits, exactly like the scalar one).
 inline I nearest(F v) {
@@ -123,10 +130,12 @@ inline I nearest(F v) {
 
 }  // namespace
 
-bool simd_available() { return true; }
+bool simd_available() {
+    return true;
+}
 
-int nearest_neighbour_simd(const GridMap& g, const NeighbourList& list, const float* x, const float* w,
-                           float scale, const float* levels) {
+int nearest_neighbour_simd(const GridMap& g, const NeighbourList& list, const float* x,
+                           const float* w, float scale, const float* levels) {
     // Per element, the error term of every level — the very products the scalar loop forms —
     // kept in registers and looked up by each lane's code.
     alignas(64) std::array<float, 8> lev{};
@@ -144,16 +153,19 @@ int nearest_neighbour_simd(const GridMap& g, const NeighbourList& list, const fl
         // One batch (most IQ3 lists): the first lane holding the minimum is the first position.
         F d2(0.0f);
         for (int i = 0; i < g.dim; ++i) d2 = d2 + lookup8(err[i], simd::widen_u8(codes + i * N));
-        d2 = xsimd::select(d2 < F(FLT_MAX), d2, F(FLT_MAX));  // NaN/∞ never win, as in the scalar loop
+        d2 = xsimd::select(d2 < F(FLT_MAX), d2,
+                           F(FLT_MAX));  // NaN/∞ never win, as in the scalar loop
         const float m = simd::hmin(d2);
         if (!(m < FLT_MAX)) return -1;
-        return g.neighbours[list.first + static_cast<uint32_t>(std::countr_zero(simd::movemask(d2 == F(m))))];
+        return g.neighbours[list.first +
+                            static_cast<uint32_t>(std::countr_zero(simd::movemask(d2 == F(m))))];
     }
     const F lanes = lane_index();
     F best(FLT_MAX), best_pos(0.0f);
     for (uint32_t j0 = 0; j0 < list.padded; j0 += N) {
         F d2(0.0f);
-        for (int i = 0; i < g.dim; ++i) d2 = d2 + lookup8(err[i], simd::widen_u8(codes + i * list.padded + j0));
+        for (int i = 0; i < g.dim; ++i)
+            d2 = d2 + lookup8(err[i], simd::widen_u8(codes + i * list.padded + j0));
         const auto better = d2 < best;  // strict: each lane keeps its first minimum
         best = xsimd::select(better, d2, best);
         best_pos = xsimd::select(better, lanes + F(static_cast<float>(j0)), best_pos);
@@ -177,8 +189,8 @@ void block_codes_simd(int n, const float* x, float id, int max_code, int8_t* L) 
     if (i < n) block_codes_scalar(n - i, x + i, id, max_code, L + i);
 }
 
-void trial_sums_simd(int n, int trials, int stride, const int8_t* Lt, const float* wx, const float* w,
-                     float* sumqx, float* sumq2) {
+void trial_sums_simd(int n, int trials, int stride, const int8_t* Lt, const float* wx,
+                     const float* w, float* sumqx, float* sumq2) {
     for (int t0 = 0; t0 < trials; t0 += N) {
         F sx(0.0f), s2(0.0f);
         for (int i = 0; i < n; ++i) {
@@ -209,8 +221,8 @@ void iq4_codes_simd(int n, const float* x, float id, uint8_t* L) {
     if (j < n) iq4_codes_scalar(n - j, x + j, id, L + j);
 }
 
-void iq4_trial_sums_simd(int n, int trials, const float* ids, const float* x, const float* w, float* sumqx,
-                         float* sumq2) {
+void iq4_trial_sums_simd(int n, int trials, const float* ids, const float* x, const float* w,
+                         float* sumqx, float* sumq2) {
     const float* v = iq4_table().v.data();
     const Table8 lo = load_table(v), hi = load_table(v + 8);
     for (int t0 = 0; t0 < trials; t0 += N) {
@@ -233,8 +245,8 @@ void iq4_trial_sums_simd(int n, int trials, const float* ids, const float* x, co
     }
 }
 
-Split iq1s_best_split_simd(int n, const float* sumx, const float* sumw, const float* xp, const float* xm,
-                           float initial_scale) {
+Split iq1s_best_split_simd(int n, const float* sumx, const float* sumw, const float* xp,
+                           const float* xm, float initial_scale) {
     // Prefix sums padded so that every batch load is in bounds (padding lanes are never used).
     alignas(64) std::array<float, 64 + 2 * N> sx{}, sw{};
     for (int i = 0; i <= n; ++i) {
@@ -261,7 +273,8 @@ Split iq1s_best_split_simd(int n, const float* sumx, const float* sumw, const fl
             const F sumqx_m = am + b * F(xm[1]) + c * F(xm[2]);
             const F sumq2_m = wam + wb * F(xm[1]) * F(xm[1]) + wc * F(xm[2]) * F(xm[2]);
             const auto valid = lanes + F(static_cast<float>(i2)) <= F(static_cast<float>(n));
-            const auto hit = valid & (may_improve(sumqx_p, sumq2_p, best) | may_improve(sumqx_m, sumq2_m, best));
+            const auto hit =
+                valid & (may_improve(sumqx_p, sumq2_p, best) | may_improve(sumqx_m, sumq2_m, best));
             if (!xsimd::any(hit)) continue;
             sumqx_p.store_aligned(qxp.data());
             sumq2_p.store_aligned(q2p.data());
@@ -332,25 +345,29 @@ Split iq1m_best_split_simd(int n, const int* order, const float* w, const float*
 
 #else  // no SIMD architecture: the scalar kernels stand in
 
-bool simd_available() { return false; }
-int nearest_neighbour_simd(const GridMap& g, const NeighbourList& list, const float* x, const float* w,
-                           float scale, const float* levels) {
+bool simd_available() {
+    return false;
+}
+int nearest_neighbour_simd(const GridMap& g, const NeighbourList& list, const float* x,
+                           const float* w, float scale, const float* levels) {
     return nearest_neighbour_scalar(g, list, x, w, scale, levels);
 }
 void block_codes_simd(int n, const float* x, float id, int max_code, int8_t* L) {
     block_codes_scalar(n, x, id, max_code, L);
 }
-void iq4_codes_simd(int n, const float* x, float id, uint8_t* L) { iq4_codes_scalar(n, x, id, L); }
-void iq4_trial_sums_simd(int n, int trials, const float* ids, const float* x, const float* w, float* sumqx,
-                         float* sumq2) {
+void iq4_codes_simd(int n, const float* x, float id, uint8_t* L) {
+    iq4_codes_scalar(n, x, id, L);
+}
+void iq4_trial_sums_simd(int n, int trials, const float* ids, const float* x, const float* w,
+                         float* sumqx, float* sumq2) {
     iq4_trial_sums_scalar(n, trials, ids, x, w, sumqx, sumq2);
 }
-void trial_sums_simd(int n, int trials, int stride, const int8_t* Lt, const float* wx, const float* w,
-                     float* sumqx, float* sumq2) {
+void trial_sums_simd(int n, int trials, int stride, const int8_t* Lt, const float* wx,
+                     const float* w, float* sumqx, float* sumq2) {
     trial_sums_scalar(n, trials, stride, Lt, wx, w, sumqx, sumq2);
 }
-Split iq1s_best_split_simd(int n, const float* sumx, const float* sumw, const float* xp, const float* xm,
-                           float initial_scale) {
+Split iq1s_best_split_simd(int n, const float* sumx, const float* sumw, const float* xp,
+                           const float* xm, float initial_scale) {
     return iq1s_best_split_scalar(n, sumx, sumw, xp, xm, initial_scale);
 }
 Split iq1m_best_split_simd(int n, const int* order, const float* w, const float* x, const float* xp,

@@ -1,7 +1,7 @@
 // The 2-bit grid I-quants IQ2_XXS, IQ2_XS and IQ2_S: exact dequantizers (reference/ggml-formats.md
 // §2.5) and ggml's quantizers (§2.6): per block of 32 (IQ2_XXS) or 16 values, magnitudes are
-// quantized to levels {1, 3, 5} in groups of 8 snapped to the 256/512/1024-point grid, the best of a
-// series of scale trials is kept, and the block scales become 4-bit multiples of max_scale/31.
+// quantized to levels {1, 3, 5} in groups of 8 snapped to the 256/512/1024-point grid, the best of
+// a series of scale trials is kept, and the block scales become 4-bit multiples of max_scale/31.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -22,14 +22,9 @@ using iq::QK;
 constexpr size_t kXxsBytes = 66, kXsBytes = 74, kSBytes = 82;
 constexpr float kEpsIq2s = 1e-8f;  // ggml's GROUP_MAX_EPS_IQ2_S (the others use kGroupMaxEps)
 
-float max_of(const float* v, int n) {
-    float m = v[0];
-    for (int i = 1; i < n; ++i) m = m > v[i] ? m : v[i];
-    return m;
-}
-
 // Weights of one block: qw·sqrt(sigma2 + x²) with an imatrix, else the type's fallback.
-void block_weights(const float* x, const float* qw, float sigma2, int n, float* w, float* waux, bool iq2s_fallback) {
+void block_weights(const float* x, const float* qw, float sigma2, int n, float* w, float* waux,
+                   bool iq2s_fallback) {
     for (int i = 0; i < n; ++i) {
         if (qw) {
             w[i] = qw[i] * std::sqrt(sigma2 + x[i] * x[i]);
@@ -55,15 +50,17 @@ void quantize_block_iq2_xxs(const float* xbl, const float* qwbl, uint8_t* y) {
         block_weights(xb, qwbl + 32 * ib, sigma2, 32, weight.data(), waux.data(), false);
         std::array<uint8_t, 4> signs{};
         for (int k = 0; k < 4; ++k)
-            signs[k] = iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, true);
-        const float max = max_of(xval.data(), 32);
+            signs[k] =
+                iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, true);
+        const float max = iq::max_value(xval.data(), 32);
         if (max < kGroupMaxEps) continue;  // scale 0, all indices 0
         BlockCodes b;
         std::array<uint8_t, 32> qp{};
         b.scale = make_qp_quants(xval, 3 + 1, qp, weight);
         const float eff_max = b.scale * 3;
         std::array<float, 13> ids{};
-        for (int is = -6; is <= 6; ++is) ids[is + 6] = (5 + static_cast<float>(is) * 0.1f) / eff_max;
+        for (int is = -6; is <= 6; ++is)
+            ids[is + 6] = (5 + static_cast<float>(is) * 0.1f) / eff_max;
         iq::scale_trials(g, 32, xval.data(), weight.data(), waux.data(), ids, false, b);
         iq::final_pass(g, 32, xval.data(), weight.data(), waux.data(), true, b);
         if (b.scale < 0) {  // cannot happen with finite input; ggml flips scale and signs
@@ -84,7 +81,8 @@ void quantize_block_iq2_xxs(const float* xbl, const float* qwbl, uint8_t* y) {
     const float d = max_scale / 31;
     store_u16(y, fp32_to_fp16(d));
     const float id = 1 / d;
-    for (int ib = 0; ib < 8; ++ib) q2[2 * ib + 1] |= static_cast<uint32_t>(iq::sub_scale(id, scales[ib], 15)) << 28;
+    for (int ib = 0; ib < 8; ++ib)
+        q2[2 * ib + 1] |= static_cast<uint32_t>(iq::sub_scale(id, scales[ib], 15)) << 28;
     for (int i = 0; i < 16; ++i) store_u32(y + 2 + 4 * i, q2[i]);
 }
 
@@ -102,8 +100,9 @@ void quantize_block_iq2_xs(const float* xbl, const float* qwbl, uint8_t* y) {
         block_weights(xb, qwbl + 16 * ib, sigma2, 16, weight.data(), waux.data(), false);
         std::array<uint8_t, 2> signs{};
         for (int k = 0; k < 2; ++k)
-            signs[k] = iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, true);
-        const float max = max_of(xval.data(), 16);
+            signs[k] =
+                iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, true);
+        const float max = iq::max_value(xval.data(), 16);
         if (max < kGroupMaxEps) continue;
         BlockCodes b;
         b.scale = max / 5;
@@ -143,11 +142,13 @@ void quantize_block_iq2_s(const float* xbl, const float* qwbl, uint8_t* y) {
     for (int ib = 0; ib < 16; ++ib) {
         const float* xb = xbl + 16 * ib;
         std::array<float, 16> weight, waux, xval;
-        block_weights(xb, qwbl ? qwbl + 16 * ib : nullptr, sigma2, 16, weight.data(), waux.data(), true);
+        block_weights(xb, qwbl ? qwbl + 16 * ib : nullptr, sigma2, 16, weight.data(), waux.data(),
+                      true);
         std::array<uint8_t, 2> signs{};
         for (int k = 0; k < 2; ++k)
-            signs[k] = iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, false);
-        const float max = max_of(xval.data(), 16);
+            signs[k] =
+                iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, false);
+        const float max = iq::max_value(xval.data(), 16);
         if (max < kEpsIq2s) continue;
         BlockCodes b;
         b.scale = max / 5;
@@ -181,11 +182,8 @@ void quantize_block_iq2_s(const float* xbl, const float* qwbl, uint8_t* y) {
 
 // ---- dequantization ---------------------------------------------------------------------------
 
-inline float sign_of(uint8_t signs, int j) { return (signs >> j) & 1 ? -1.f : 1.f; }
-
-template <typename Fn>
-void for_each_dequant_block(std::span<const uint8_t> src, std::span<float> dst, size_t bytes, Fn&& decode) {
-    for (size_t b = 0; b < dst.size() / QK; ++b) decode(src.data() + b * bytes, dst.data() + b * QK);
+inline float sign_of(uint8_t signs, int j) {
+    return (signs >> j) & 1 ? -1.f : 1.f;
 }
 
 }  // namespace
@@ -208,7 +206,7 @@ void quantize_iq2_s(std::span<const float> src, std::span<uint8_t> dst, int64_t 
 }
 
 void dequantize_iq2_xxs(std::span<const uint8_t> src, std::span<float> dst) {
-    for_each_dequant_block(src, dst, kXxsBytes, [](const uint8_t* b, float* y) {
+    iq::for_each_decode(src, dst, kXxsBytes, [](const uint8_t* b, float* y) {
         const float d = fp16_to_fp32(load_u16(b));
         for (int ib = 0; ib < 8; ++ib) {
             const uint8_t* q = b + 2 + 8 * ib;
@@ -218,7 +216,8 @@ void dequantize_iq2_xxs(std::span<const uint8_t> src, std::span<float> dst) {
                 const uint64_t grid = tables::iq2xxs_grid[q[l]];
                 const uint8_t signs = tables::ksigns_iq2xs[(a1 >> (7 * l)) & 127];
                 for (int j = 0; j < 8; ++j)
-                    y[8 * l + j] = db * static_cast<float>((grid >> (8 * j)) & 0xFF) * sign_of(signs, j);
+                    y[8 * l + j] =
+                        db * static_cast<float>((grid >> (8 * j)) & 0xFF) * sign_of(signs, j);
             }
             y += 32;
         }
@@ -226,7 +225,7 @@ void dequantize_iq2_xxs(std::span<const uint8_t> src, std::span<float> dst) {
 }
 
 void dequantize_iq2_xs(std::span<const uint8_t> src, std::span<float> dst) {
-    for_each_dequant_block(src, dst, kXsBytes, [](const uint8_t* b, float* y) {
+    iq::for_each_decode(src, dst, kXsBytes, [](const uint8_t* b, float* y) {
         const float d = fp16_to_fp32(load_u16(b));
         for (int ib = 0; ib < 8; ++ib) {
             const uint8_t sc = b[66 + ib];
@@ -237,7 +236,8 @@ void dequantize_iq2_xs(std::span<const uint8_t> src, std::span<float> dst) {
                 const uint64_t grid = tables::iq2xs_grid[v & 511];
                 const uint8_t signs = tables::ksigns_iq2xs[v >> 9];
                 for (int j = 0; j < 8; ++j)
-                    y[8 * l + j] = db[l / 2] * static_cast<float>((grid >> (8 * j)) & 0xFF) * sign_of(signs, j);
+                    y[8 * l + j] = db[l / 2] * static_cast<float>((grid >> (8 * j)) & 0xFF) *
+                                   sign_of(signs, j);
             }
             y += 32;
         }
@@ -245,7 +245,7 @@ void dequantize_iq2_xs(std::span<const uint8_t> src, std::span<float> dst) {
 }
 
 void dequantize_iq2_s(std::span<const uint8_t> src, std::span<float> dst) {
-    for_each_dequant_block(src, dst, kSBytes, [](const uint8_t* b, float* y) {
+    iq::for_each_decode(src, dst, kSBytes, [](const uint8_t* b, float* y) {
         const float d = fp16_to_fp32(load_u16(b));
         const uint8_t* qs = b + 2;
         const uint8_t* signs = b + 34;
@@ -258,8 +258,8 @@ void dequantize_iq2_s(std::span<const uint8_t> src, std::span<float> dst) {
                 const int idx = qs[4 * ib + l] | (((qh[ib] >> (2 * l)) & 3) << 8);
                 const uint64_t grid = tables::iq2s_grid[idx];
                 for (int j = 0; j < 8; ++j) {
-                    y[8 * l + j] =
-                        db[l / 2] * static_cast<float>((grid >> (8 * j)) & 0xFF) * sign_of(signs[4 * ib + l], j);
+                    y[8 * l + j] = db[l / 2] * static_cast<float>((grid >> (8 * j)) & 0xFF) *
+                                   sign_of(signs[4 * ib + l], j);
                 }
             }
             y += 32;

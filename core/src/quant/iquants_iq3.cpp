@@ -20,12 +20,6 @@ using iq::QK;
 constexpr size_t kXxsBytes = 98, kSBytes = 110;
 constexpr float kEpsIq3xxs = 1e-8f;  // ggml's GROUP_MAX_EPS_IQ3_XXS
 
-float max_of(const float* v, int n) {
-    float m = v[0];
-    for (int i = 1; i < n; ++i) m = m > v[i] ? m : v[i];
-    return m;
-}
-
 void block_weights(const float* x, const float* qw, float sigma2, float* w, float* waux) {
     for (int i = 0; i < 32; ++i) {
         w[i] = qw ? qw[i] * std::sqrt(sigma2 + x[i] * x[i]) : x[i] * x[i];
@@ -48,13 +42,15 @@ void quantize_block_iq3_xxs(const float* xbl, const float* qwbl, uint8_t* y) {
         block_weights(xb, qwbl ? qwbl + 32 * ib : nullptr, sigma2, weight.data(), waux.data());
         std::array<uint8_t, 4> signs{};
         for (int k = 0; k < 4; ++k)
-            signs[k] = iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, true);
-        const float max = max_of(xval.data(), 32);
+            signs[k] =
+                iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, true);
+        const float max = iq::max_value(xval.data(), 32);
         if (max < kEpsIq3xxs) continue;
         BlockCodes b;
         b.scale = max / 15;
         std::array<float, 31> ids{};
-        for (int is = -15; is <= 15; ++is) ids[is + 15] = (15 + static_cast<float>(is) * 0.2f) / max;
+        for (int is = -15; is <= 15; ++is)
+            ids[is + 15] = (15 + static_cast<float>(is) * 0.2f) / max;
         iq::scale_trials(g, 32, xval.data(), weight.data(), waux.data(), ids, true, b);
         iq::final_pass(g, 32, xval.data(), weight.data(), waux.data(), false, b);
         if (b.scale < 0) {  // cannot happen with finite input; ggml flips scale and signs
@@ -62,7 +58,8 @@ void quantize_block_iq3_xxs(const float* xbl, const float* qwbl, uint8_t* y) {
             for (auto& s : signs) s = static_cast<uint8_t>(~s & 127);
         }
         for (int k = 0; k < 8; ++k) q3[8 * ib + k] = static_cast<uint8_t>(iq::grid_index(g, b, k));
-        scales_and_signs[ib] = signs[0] | (signs[1] << 7) | (signs[2] << 14) | (static_cast<uint32_t>(signs[3]) << 21);
+        scales_and_signs[ib] =
+            signs[0] | (signs[1] << 7) | (signs[2] << 14) | (static_cast<uint32_t>(signs[3]) << 21);
         scales[ib] = b.scale;
         max_scale = max_scale > b.scale ? max_scale : b.scale;
     }
@@ -95,8 +92,9 @@ void quantize_block_iq3_s(const float* xbl, const float* qwbl, uint8_t* y) {
         block_weights(xb, qwbl ? qwbl + 32 * ib : nullptr, sigma2, weight.data(), waux.data());
         std::array<uint8_t, 4> signs{};
         for (int k = 0; k < 4; ++k)
-            signs[k] = iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, false);
-        const float max = max_of(xval.data(), 32);
+            signs[k] =
+                iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, false);
+        const float max = iq::max_value(xval.data(), 32);
         if (!(max != 0)) continue;
         BlockCodes b;
         b.scale = max / 15;
@@ -128,11 +126,8 @@ void quantize_block_iq3_s(const float* xbl, const float* qwbl, uint8_t* y) {
     }
 }
 
-inline float sign_of(uint8_t signs, int j) { return (signs >> j) & 1 ? -1.f : 1.f; }
-
-template <typename Fn>
-void for_each_dequant_block(std::span<const uint8_t> src, std::span<float> dst, size_t bytes, Fn&& decode) {
-    for (size_t b = 0; b < dst.size() / QK; ++b) decode(src.data() + b * bytes, dst.data() + b * QK);
+inline float sign_of(uint8_t signs, int j) {
+    return (signs >> j) & 1 ? -1.f : 1.f;
 }
 
 }  // namespace
@@ -148,7 +143,7 @@ void quantize_iq3_s(std::span<const float> src, std::span<uint8_t> dst, int64_t 
 }
 
 void dequantize_iq3_xxs(std::span<const uint8_t> src, std::span<float> dst) {
-    for_each_dequant_block(src, dst, kXxsBytes, [](const uint8_t* b, float* y) {
+    iq::for_each_decode(src, dst, kXxsBytes, [](const uint8_t* b, float* y) {
         const float d = fp16_to_fp32(load_u16(b));
         const uint8_t* qs = b + 2;
         for (int ib = 0; ib < 8; ++ib) {
@@ -159,8 +154,10 @@ void dequantize_iq3_xxs(std::span<const uint8_t> src, std::span<float> dst) {
                 const uint32_t g1 = tables::iq3xxs_grid[qs[8 * ib + 2 * l]];
                 const uint32_t g2 = tables::iq3xxs_grid[qs[8 * ib + 2 * l + 1]];
                 for (int j = 0; j < 4; ++j) {
-                    y[8 * l + j] = db * static_cast<float>((g1 >> (8 * j)) & 0xFF) * sign_of(signs, j);
-                    y[8 * l + 4 + j] = db * static_cast<float>((g2 >> (8 * j)) & 0xFF) * sign_of(signs, j + 4);
+                    y[8 * l + j] =
+                        db * static_cast<float>((g1 >> (8 * j)) & 0xFF) * sign_of(signs, j);
+                    y[8 * l + 4 + j] =
+                        db * static_cast<float>((g2 >> (8 * j)) & 0xFF) * sign_of(signs, j + 4);
                 }
             }
             y += 32;
@@ -169,7 +166,7 @@ void dequantize_iq3_xxs(std::span<const uint8_t> src, std::span<float> dst) {
 }
 
 void dequantize_iq3_s(std::span<const uint8_t> src, std::span<float> dst) {
-    for_each_dequant_block(src, dst, kSBytes, [](const uint8_t* b, float* y) {
+    iq::for_each_decode(src, dst, kSBytes, [](const uint8_t* b, float* y) {
         const float d = fp16_to_fp32(load_u16(b));
         const uint8_t* qs = b + 2;
         const uint8_t* qh = b + 66;
@@ -185,7 +182,8 @@ void dequantize_iq3_s(std::span<const uint8_t> src, std::span<float> dst) {
                 const uint8_t sg = signs[4 * ib + l];
                 for (int j = 0; j < 4; ++j) {
                     y[8 * l + j] = db * static_cast<float>((g1 >> (8 * j)) & 0xFF) * sign_of(sg, j);
-                    y[8 * l + 4 + j] = db * static_cast<float>((g2 >> (8 * j)) & 0xFF) * sign_of(sg, j + 4);
+                    y[8 * l + 4 + j] =
+                        db * static_cast<float>((g2 >> (8 * j)) & 0xFF) * sign_of(sg, j + 4);
                 }
             }
             y += 32;

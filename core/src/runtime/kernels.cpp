@@ -89,7 +89,7 @@ void micro_kernel(const float* const* w, const float* const* x, int64_t n, float
     }
 }
 
-constexpr int64_t kRowBlock = 16;  // weight rows decoded and multiplied per task
+constexpr int64_t kRowBlock = 24;  // weight rows decoded and multiplied per task (a multiple of 3)
 
 }  // namespace
 
@@ -119,19 +119,21 @@ void matmul(const Matrix& w, std::span<const float> x, int64_t n_tokens, std::sp
                 rows[r] = dst;
             }
         }
+        // 3 rows x 4 tokens per step keeps twelve accumulators and the loads in the sixteen
+        // AVX2 registers (the fastest blocking measured); the tails use narrower kernels.
         int64_t t = 0;
-        for (; t + 2 <= n_tokens; t += 2) {
-            const float* xs[2] = {x.data() + t * n_in, x.data() + (t + 1) * n_in};
+        for (; t + 4 <= n_tokens; t += 4) {
+            const float* xs[4] = {x.data() + t * n_in, x.data() + (t + 1) * n_in, x.data() + (t + 2) * n_in, x.data() + (t + 3) * n_in};
             float* out = y.data() + t * n_out + r0;
             int64_t r = 0;
-            for (; r + 4 <= nr; r += 4) micro_kernel<4, 2>(rows + r, xs, n_in, out + r, n_out);
-            for (; r < nr; ++r) micro_kernel<1, 2>(rows + r, xs, n_in, out + r, n_out);
+            for (; r + 3 <= nr; r += 3) micro_kernel<3, 4>(rows + r, xs, n_in, out + r, n_out);
+            for (; r < nr; ++r) micro_kernel<1, 4>(rows + r, xs, n_in, out + r, n_out);
         }
         for (; t < n_tokens; ++t) {
             const float* xs[1] = {x.data() + t * n_in};
             float* out = y.data() + t * n_out + r0;
             int64_t r = 0;
-            for (; r + 4 <= nr; r += 4) micro_kernel<4, 1>(rows + r, xs, n_in, out + r, n_out);
+            for (; r + 3 <= nr; r += 3) micro_kernel<3, 1>(rows + r, xs, n_in, out + r, n_out);
             for (; r < nr; ++r) micro_kernel<1, 1>(rows + r, xs, n_in, out + r, n_out);
         }
     });

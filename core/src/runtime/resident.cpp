@@ -1,7 +1,5 @@
 #include "llmq/runtime/resident.hpp"
 
-#include <algorithm>
-
 #include "llmq/error.hpp"
 #include "runtime/layer.hpp"
 #include "runtime/rope.hpp"
@@ -15,10 +13,7 @@ ResidentModel::ResidentModel(const ModelView& model, ParallelFor& parallel, uint
     layers_.reserve(static_cast<size_t>(config_.n_layer));
     for (int64_t l = 0; l < config_.n_layer; ++l) layers_.push_back(load_layer(model, config_, l, read_chunk_bytes));
     if (config_.tied_output) {
-        const ModelTensor* norm = model.find_tensor("output_norm.weight");
-        if (!norm) fail(ExitCode::CorruptInput, model.path + ": tensor output_norm.weight is missing");
-        head_.norm = load_vector(*norm);
-        if (static_cast<int64_t>(head_.norm.size()) != config_.n_embd) fail(ExitCode::CorruptInput, model.path + ": output_norm.weight has the wrong size");
+        head_.norm = load_output_norm(model, config_);  // the matrix is token_embd_
     } else {
         head_ = load_output(model, config_, read_chunk_bytes);
     }

@@ -16,6 +16,7 @@ LayerStreamer::LayerStreamer(const ModelView& model, ParallelFor& parallel, Stre
 
 void LayerStreamer::run(std::span<const std::vector<int32_t>> sequences, LogitsRange range, const LogitsSink& sink,
                         MatmulObserver* observer, const StageDone& on_stage) {
+    if (sequences.empty()) return;
     const ModelConfig& c = config_;
     const int64_t E = c.n_embd;
     const int64_t total_stages = c.n_layer + 2;
@@ -53,8 +54,9 @@ void LayerStreamer::run(std::span<const std::vector<int32_t>> sequences, LogitsR
     runtime::RopeTable rope(c, load_rope_factors(model_, c));
     rope.reserve(longest);
     runtime::LayerScratch scratch;
+    LayerWeights weights;  // one layer at a time, in the same buffers
     for (int64_t l = 0; l < c.n_layer; ++l) {
-        const LayerWeights weights = load_layer(model_, c, l, options_.read_chunk_bytes);
+        load_layer(model_, c, l, weights, options_.read_chunk_bytes);
         for (const auto& [first, last] : batches) {
             const int64_t row0 = all[first].row;
             std::vector<Segment> segs(all.begin() + static_cast<std::ptrdiff_t>(first), all.begin() + static_cast<std::ptrdiff_t>(last));
@@ -66,6 +68,7 @@ void LayerStreamer::run(std::span<const std::vector<int32_t>> sequences, LogitsR
         stage_done();
     }
     scratch = {};
+    weights = {};
 
     // The output head on the requested positions only, in bounded batches of rows.
     const OutputWeights head = load_output(model_, c, options_.read_chunk_bytes);

@@ -53,8 +53,13 @@ uint64_t LayerWeights::bytes() const {
 }
 
 Matrix load_matrix(const ModelTensor& tensor, uint64_t chunk_bytes) {
-    check_decodable(tensor);
     Matrix m;
+    load_matrix(tensor, m, chunk_bytes);
+    return m;
+}
+
+void load_matrix(const ModelTensor& tensor, Matrix& m, uint64_t chunk_bytes) {
+    check_decodable(tensor);
     m.name = tensor.name;
     m.type = tensor.type;
     m.n_in = tensor.ne[0];
@@ -66,7 +71,6 @@ Matrix load_matrix(const ModelTensor& tensor, uint64_t chunk_bytes) {
         const int64_t n = std::min(rows_per_read, m.n_out - r);
         tensor.read_rows(r, n, std::span<uint8_t>(m.data.data() + static_cast<uint64_t>(r) * row_bytes, static_cast<uint64_t>(n) * row_bytes));
     }
-    return m;
 }
 
 std::vector<float> load_vector(const ModelTensor& tensor) {
@@ -83,18 +87,23 @@ void decode_row(const Matrix& m, int64_t r, std::span<float> out) {
 }
 
 LayerWeights load_layer(const ModelView& model, const ModelConfig& c, int64_t layer, uint64_t chunk_bytes) {
-    auto name = [layer](const char* what, const char* suffix = "weight") { return layer_tensor_name(layer, what, suffix); };
     LayerWeights w;
+    load_layer(model, c, layer, w, chunk_bytes);
+    return w;
+}
+
+void load_layer(const ModelView& model, const ModelConfig& c, int64_t layer, LayerWeights& w, uint64_t chunk_bytes) {
+    auto name = [layer](const char* what, const char* suffix = "weight") { return layer_tensor_name(layer, what, suffix); };
     w.index = layer;
     w.attn_norm = required_vector(model, name("attn_norm"), c.n_embd);
     w.ffn_norm = required_vector(model, name("ffn_norm"), c.n_embd);
-    w.wq = load_matrix(require(model, name("attn_q")), chunk_bytes);
-    w.wk = load_matrix(require(model, name("attn_k")), chunk_bytes);
-    w.wv = load_matrix(require(model, name("attn_v")), chunk_bytes);
-    w.wo = load_matrix(require(model, name("attn_output")), chunk_bytes);
-    w.gate = load_matrix(require(model, name("ffn_gate")), chunk_bytes);
-    w.up = load_matrix(require(model, name("ffn_up")), chunk_bytes);
-    w.down = load_matrix(require(model, name("ffn_down")), chunk_bytes);
+    load_matrix(require(model, name("attn_q")), w.wq, chunk_bytes);
+    load_matrix(require(model, name("attn_k")), w.wk, chunk_bytes);
+    load_matrix(require(model, name("attn_v")), w.wv, chunk_bytes);
+    load_matrix(require(model, name("attn_output")), w.wo, chunk_bytes);
+    load_matrix(require(model, name("ffn_gate")), w.gate, chunk_bytes);
+    load_matrix(require(model, name("ffn_up")), w.up, chunk_bytes);
+    load_matrix(require(model, name("ffn_down")), w.down, chunk_bytes);
     w.bq = optional_vector(model, name("attn_q", "bias"), c.q_dim());
     w.bk = optional_vector(model, name("attn_k", "bias"), c.kv_dim());
     w.bv = optional_vector(model, name("attn_v", "bias"), c.v_dim());
@@ -103,12 +112,15 @@ LayerWeights load_layer(const ModelView& model, const ModelConfig& c, int64_t la
         w.q_norm = required_vector(model, name("attn_q_norm"), c.head_dim);
         w.k_norm = required_vector(model, name("attn_k_norm"), c.head_dim);
     }
-    return w;
+}
+
+std::vector<float> load_output_norm(const ModelView& model, const ModelConfig& c) {
+    return required_vector(model, "output_norm.weight", c.n_embd);
 }
 
 OutputWeights load_output(const ModelView& model, const ModelConfig& c, uint64_t chunk_bytes) {
     OutputWeights o;
-    o.norm = required_vector(model, "output_norm.weight", c.n_embd);
+    o.norm = load_output_norm(model, c);
     o.output = load_matrix(require(model, c.tied_output ? "token_embd.weight" : "output.weight"), chunk_bytes);
     return o;
 }

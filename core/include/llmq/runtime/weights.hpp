@@ -46,12 +46,19 @@ inline constexpr uint64_t kDefaultReadChunk = 16ull << 20;
 // Reads a whole tensor as a matrix, in reads of at most chunk_bytes. Failure(Unsupported) when
 // llmq cannot decode its type.
 Matrix load_matrix(const ModelTensor& tensor, uint64_t chunk_bytes = kDefaultReadChunk);
+// The same into an existing matrix, reusing its buffer (no fresh pages for every layer).
+void load_matrix(const ModelTensor& tensor, Matrix& into, uint64_t chunk_bytes = kDefaultReadChunk);
 // Reads a tensor of any decodable type as floats.
 std::vector<float> load_vector(const ModelTensor& tensor);
 
 LayerWeights load_layer(const ModelView& model, const ModelConfig& config, int64_t layer,
                         uint64_t chunk_bytes = kDefaultReadChunk);
+// Loads a layer into the buffers of a previous one (the layer streamer's working set).
+void load_layer(const ModelView& model, const ModelConfig& config, int64_t layer, LayerWeights& into,
+                uint64_t chunk_bytes = kDefaultReadChunk);
 OutputWeights load_output(const ModelView& model, const ModelConfig& config, uint64_t chunk_bytes = kDefaultReadChunk);
+// output_norm.weight alone (a resident model with tied embeddings shares the matrix).
+std::vector<float> load_output_norm(const ModelView& model, const ModelConfig& config);
 
 // rope_freqs.weight when the model has one (config.rope_freq_factors), else empty.
 std::vector<float> load_rope_factors(const ModelView& model, const ModelConfig& config);
