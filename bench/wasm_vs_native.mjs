@@ -4,8 +4,9 @@
 //
 //   node bench/wasm_vs_native.mjs [--layers N] [--runs N] [--levels Q8_0,Q4_K_M]
 //
-// --layers N writes (once) a model with N layers instead of 22 (quicker; the per-byte figures
-// stay comparable). Each run is its own process; the best of --runs (default 1) is reported.
+// --layers N writes (once) a model with N layers instead of 22 (quicker). Each run is its own
+// process under GNU time; native and wasm runs alternate and the best of --runs (default 1) is
+// reported: wall time, CPU time (user + system, steadier on a shared machine), peak RSS.
 // Needs `make native node-stage` (build/native/llmq, make_synthetic_model, node/dist).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -47,48 +48,54 @@ function sha256(file) {
   return hash.digest('hex');
 }
 
-function runNative(input, level, output) {
-  const r = spawnSync(native, ['quantize', input, '-q', level, '-o', output, '-t', '1', '--format', 'json', '--quiet'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`native failed: ${r.stderr}`);
-  const j = JSON.parse(r.stdout);
-  return { seconds: j.duration_seconds, rss: j.peak_memory_bytes, heap: null };
+// Runs a command under GNU time: wall and CPU seconds (user + system) of the whole process.
+// CPU time is the steadier figure on a shared machine; wall time is what a user waits.
+function timed(command, args) {
+  const stats = path.join(out, 'time.txt');
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', stats, command, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${command} failed: ${r.stderr}`);
+  const [wall, user, system, maxKiB] = fs.readFileSync(stats, 'utf8').trim().split(/\s+/).map(Number);
+  return { stdout: r.stdout, wall, cpu: user + system, rss: maxKiB * 1024 };
 }
 
-// The API in a fresh Node process: its maxRSS is the whole process (runtime included), its
-// wasm_heap_bytes the module's linear memory.
+function runNative(input, level, output) {
+  const t = timed(native, ['quantize', input, '-q', level, '-o', output, '-t', '1', '--format', 'json', '--quiet']);
+  return { ...t, heap: null };
+}
+
+// The API in a fresh Node process; wasm_heap_bytes is the module's linear memory, the RSS the
+// whole process (the Node runtime included).
 function runWasm(input, level, output) {
   const script = `import { quantize } from ${JSON.stringify(path.join(root, 'node', 'src', 'index.mjs'))};
     const r = await quantize(process.argv[1], { level: process.argv[2], output: process.argv[3] });
-    console.log(JSON.stringify({ seconds: r.duration_seconds, heap: r.wasm_heap_bytes, rss: process.resourceUsage().maxRSS * 1024 }));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, input, level, output], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`wasm failed: ${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
-
-function best(fn) {
-  let b = null;
-  for (let i = 0; i < runs; ++i) {
-    const r = fn();
-    if (!b || r.seconds < b.seconds) b = r;
-  }
-  return b;
+    console.log(JSON.stringify({ heap: r.wasm_heap_bytes }));`;
+  const t = timed(process.execPath, ['--input-type=module', '-e', script, input, level, output]);
+  return { ...t, heap: JSON.parse(t.stdout).heap };
 }
 
 const input = model();
 const size = fs.statSync(input).size;
 const mb = (n) => (n / 2 ** 20).toFixed(1);
-console.log(`model ${path.relative(root, input)}: ${(size / 1e9).toFixed(2)} GB, ${layers} layers; ${runs} run(s) each, best time`);
-console.log('level    native s  wasm s   ratio  native MB/s  wasm MB/s  native RSS MiB  wasm RSS MiB  wasm heap MiB  identical');
+console.log(`model ${path.relative(root, input)}: ${(size / 1e9).toFixed(2)} GB, ${layers} layers; best of ${runs} run(s)`);
+console.log('level    wall s: native   wasm  ratio | CPU s: native   wasm  ratio | wasm MB/s | peak RSS MiB: native  wasm | wasm heap MiB | identical');
 for (const level of levels) {
   const n = path.join(out, `native-${level}.gguf`);
   const w = path.join(out, `wasm-${level}.gguf`);
-  const a = best(() => runNative(input, level, n));
-  const b = best(() => runWasm(input, level, w));
+  // Interleaved, so a busy spell hits both sides alike.
+  let a = null;
+  let b = null;
+  for (let i = 0; i < runs; ++i) {
+    const x = runNative(input, level, n);
+    const y = runWasm(input, level, w);
+    a = a ? { ...a, wall: Math.min(a.wall, x.wall), cpu: Math.min(a.cpu, x.cpu), rss: Math.min(a.rss, x.rss) } : x;
+    b = b ? { ...b, wall: Math.min(b.wall, y.wall), cpu: Math.min(b.cpu, y.cpu), rss: Math.min(b.rss, y.rss) } : y;
+  }
   const same = sha256(n) === sha256(w);
   console.log([
-    level.padEnd(8), a.seconds.toFixed(2).padStart(8), b.seconds.toFixed(2).padStart(7), (b.seconds / a.seconds).toFixed(2).padStart(7),
-    (size / 1e6 / a.seconds).toFixed(1).padStart(12), (size / 1e6 / b.seconds).toFixed(1).padStart(10),
-    mb(a.rss).padStart(15), mb(b.rss).padStart(13), mb(b.heap).padStart(14), (same ? 'yes' : 'NO').padStart(10),
+    level.padEnd(8), a.wall.toFixed(2).padStart(14), b.wall.toFixed(2).padStart(6), (b.wall / a.wall).toFixed(2).padStart(6),
+    a.cpu.toFixed(2).padStart(15), b.cpu.toFixed(2).padStart(6), (b.cpu / a.cpu).toFixed(2).padStart(6),
+    (size / 1e6 / b.wall).toFixed(1).padStart(11), mb(a.rss).padStart(21), mb(b.rss).padStart(5), mb(b.heap).padStart(15),
+    (same ? 'yes' : 'NO').padStart(11),
   ].join(' '));
   fs.rmSync(n);
   fs.rmSync(w);

@@ -72,14 +72,8 @@ const cases = [
   ['convert', 'a-directory', '-o', 'x.gguf'],
 ];
 
-// Known divergences, reported as todo until the core words them itself.
-const todo = {
-  '(=q8_0': 'core/src/plan/overrides.cpp quotes std::regex_error::what(), which libstdc++ (native) and libc++ (wasm) word differently',
-  // The job asks std::filesystem::weakly_canonical whether the output is the input; in wasm that
-  // runs on Emscripten's in-memory file system, which only knows the working directory.
-  'existing-dir/../sample.gguf': 'core/src/jobs/quantize.cpp: weakly_canonical in wasm cannot see the real directories',
-  'no-such-dir/../out.gguf': 'core/src/jobs/quantize.cpp: weakly_canonical in wasm cannot see the real directories',
-};
+// Native and wasm must agree on every case (no known divergences).
+const todo = {};
 
 for (const args of cases) {
   for (const format of [[], ['--format', 'json']]) {

@@ -80,7 +80,8 @@ GgmlType parse_type(const std::string& text, const std::string& option) {
     auto t = type_from_name(text);
     if (!t || !traits(*t).quantize) {
         fail(ExitCode::Usage, "invalid tensor type '" + text + "' for " + option,
-             "use a ggml type name llmq can write: f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K");
+             "use a ggml type name llmq can write: f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K "
+             "iq1_s iq1_m iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s iq4_nl iq4_xs tq1_0 tq2_0 mxfp4 nvfp4 q1_0 q2_0");
     }
     return *t;
 }

@@ -52,9 +52,12 @@ so memory stays small whatever the model size. The output is written to OUT.part
 only when complete, then re-opened and validated.
 
   -q, --level LEVEL       F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q2_K_S Q3_K_S Q3_K_M Q3_K_L
-                          Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K (case-insensitive; Q3_K/Q4_K/Q5_K are
+                          Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K, ultra-low-bit IQ1_S IQ1_M IQ2_XXS
+                          IQ2_XS IQ2_S IQ2_M IQ3_XXS IQ3_XS IQ3_S IQ3_M IQ4_NL IQ4_XS, ternary
+                          TQ1_0 TQ2_0 (TERNARY = TQ1_0) (case-insensitive; Q3_K/Q4_K/Q5_K are
                           aliases of the _M variants). Good defaults: Q4_K_M (size/quality),
-                          Q5_K_M or Q6_K (quality), Q8_0 (near-lossless).
+                          Q5_K_M or Q6_K (quality), Q8_0 (near-lossless). IQ1_*, IQ2_XXS, IQ2_XS
+                          (and IQ2_S, IQ2_M, IQ3_XXS, Q2_K_S) need --imatrix.
   -o, --output OUT        output file (default: <model-name>-<LEVEL>.gguf in the current directory)
   --imatrix FILE          importance matrix (llama.cpp GGUF .imatrix or legacy .dat) that weights
                           the quantization error; improves low-bit levels noticeably

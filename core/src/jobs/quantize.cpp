@@ -274,7 +274,8 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
 
     const std::string output_path = options.output_path.empty() ? default_output_name(options.model_path, std::string(preset->name))
                                                                 : options.output_path;
-    if (std::filesystem::weakly_canonical(output_path) == std::filesystem::weakly_canonical(options.model_path)) {
+    // Lexical comparison: the hosts (native, wasm) must agree, and wasm has no real file system.
+    if (std::filesystem::path(output_path).lexically_normal() == std::filesystem::path(options.model_path).lexically_normal()) {
         fail(ExitCode::Usage, "the output " + output_path + " is the input model", "choose another path with -o");
     }
 
