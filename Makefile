@@ -4,13 +4,16 @@ JOBS ?= 2
 SAMPLE := models/sample/tinyllama-spm.bf16.gguf
 LLMQ := build/native/llmq
 
-.PHONY: all deps oracle-deps native test unit-test oracle-test asan demo bench clean format \
+.PHONY: all deps deps-all oracle-deps native test unit-test oracle-test asan demo bench clean format \
         wasm web node-stage node-test web-deps web-test bench-wasm
 
 all: native
 
 deps:
-	@bash scripts/install-deps.sh
+	@bash scripts/install-deps.sh native
+
+deps-all:
+	@bash scripts/install-deps.sh all
 
 build/native/build.ninja: CMakeLists.txt CMakePresets.json | deps
 	cmake --preset native >/dev/null
@@ -31,10 +34,10 @@ oracle-test: native oracle-deps
 	cd tests/oracle && node --test --test-concurrency=1
 
 # WebAssembly: build/wasm/llmq.mjs + llmq.wasm and the JS adapters (Debian's Emscripten).
-build/wasm/build.ninja: CMakeLists.txt CMakePresets.json | deps
+build/wasm/build.ninja: CMakeLists.txt CMakePresets.json | deps-all
 	cmake --preset wasm >/dev/null
 
-wasm: deps build/wasm/build.ninja
+wasm: deps-all build/wasm/build.ninja
 	cmake --build --preset wasm -j $(JOBS)
 
 # The static page: build/web/ (deployable as is) with the module under build/web/wasm/.

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages llmq builds with, only those missing. Safe to run repeatedly.
 set -euo pipefail
-packages=(cmake ninja-build g++ libgtest-dev libgmock-dev libxsimd-dev nlohmann-json3-dev
-          emscripten wabt chromium)
+# native: what the CLI and its tests need (make native, make demo, make unit-test).
+# all (default): also Emscripten, wabt and Chromium for the wasm build and the browser tests.
+profile=${1:-all}
+packages=(cmake ninja-build g++ libgtest-dev libgmock-dev libxsimd-dev nlohmann-json3-dev)
+if [ "$profile" = all ]; then packages+=(emscripten wabt chromium); fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
