@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "jobs/output_check.hpp"
 #include "llmq/error.hpp"
 #include "llmq/format/gguf.hpp"
 #include "llmq/format/model.hpp"
@@ -53,23 +54,6 @@ std::vector<GgmlType> gguf_targets(ModelView& model, HfOuttype outtype) {
         if (kv.key == "general.file_type") kv.value = gguf::Value::u32(file_type_of(weight_type.value_or(GgmlType::F32)));
     }
     return targets;
-}
-
-// Re-reads the written file's header and checks it against the plan; removes it if it differs.
-void validate_output(const std::string& path, const std::vector<gguf::TensorDecl>& decls, uint64_t expected_size, Host& host) {
-    const auto source = host.open_file(path);
-    const gguf::Header header = gguf::read_header(*source);
-    auto bad = [&](const std::string& why) {
-        if (host.remove_file) host.remove_file(path);
-        fail(ExitCode::OutputIo, path + ": validation of the written file failed: " + why);
-    };
-    if (source->size() != expected_size) bad("size " + std::to_string(source->size()) + " instead of " + std::to_string(expected_size));
-    if (header.tensors.size() != decls.size()) bad("tensor count differs");
-    for (size_t i = 0; i < decls.size(); ++i) {
-        const auto& a = header.tensors[i];
-        const auto& b = decls[i];
-        if (a.name != b.name || a.type != b.type || a.ne != b.ne) bad("tensor " + b.name + " differs");
-    }
 }
 
 // Streams one tensor into the writer in chunks of whole rows, changing the type if needed.
@@ -183,7 +167,7 @@ json run_convert(const ConvertOptions& options, Host& host) {
         if (host.progress) host.progress->end();
         throw;
     }
-    validate_output(output_path, decls, written_size, host);
+    jobs::validate_output(output_path, decls, written_size, host);
 
     json tensors = json::array();
     uint64_t params = 0;
