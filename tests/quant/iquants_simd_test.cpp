@@ -16,6 +16,7 @@
 #include "quant/ggml_tables.hpp"
 #include "quant/iq_search.hpp"
 #include "support/fixtures.hpp"
+#include "support/quant_inputs.hpp"
 
 namespace llmq {
 namespace {
@@ -218,54 +219,7 @@ TEST(IquantSimd, Iq1SplitSearchesMatchScalar) {
 constexpr int64_t kRows = 32;
 constexpr int64_t kCols = 4096;
 
-// Row r gets one of several distributions; within rows some stretches are overwritten with
-// degenerate content so that every branch of the searches is taken somewhere.
-std::vector<float> make_input() {
-    std::mt19937 rng(1234);
-    std::normal_distribution<float> normal(0.0f, 0.02f);
-    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-    std::vector<float> x(kRows * kCols);
-    for (int64_t r = 0; r < kRows; ++r) {
-        float* row = x.data() + r * kCols;
-        for (int64_t c = 0; c < kCols; ++c) {
-            float v = normal(rng);
-            switch (r % 8) {
-                case 1:
-                    v = (uniform(rng) > 0.98f) ? 10 * v : v;
-                    break;  // outliers
-                case 2:
-                    v = std::round(v * 100.0f) / 100.0f;
-                    break;  // many ties
-                case 3:
-                    v = v * 1e-6f;
-                    break;  // tiny
-                case 4:
-                    v = std::fabs(v) + 0.001f;
-                    break;  // strictly positive
-                case 5:
-                    v = -std::fabs(v);
-                    break;  // strictly negative
-                case 6:
-                    v = uniform(rng);
-                    break;  // wide uniform
-                case 7:
-                    v = (c / 16) % 3 == 0 ? 0.0f : v;
-                    break;  // zero sub-blocks
-                default:
-                    break;
-            }
-            row[c] = v;
-        }
-        const int64_t at = (r * 288) % (kCols - 64);
-        std::fill_n(row + at, 32, -0.0125f);
-        std::fill_n(row + at + 32, 16, 0.0f);
-        row[at + 40] = 0.03f;
-        for (int i = 0; i < 16; ++i) row[at + 48 + i] = (i % 2) ? 0.01f : -0.01f;
-    }
-    std::fill_n(x.begin() + 5 * kCols, 256, 0.0f);
-    std::fill_n(x.begin() + 9 * kCols + 512, 256, 0.02f);
-    return x;
-}
+std::vector<float> make_input() { return test::make_varied_input(kRows, kCols); }
 
 std::vector<float> make_imatrix() {
     std::mt19937 rng(99);
