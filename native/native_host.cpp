@@ -4,10 +4,13 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
+#include "llmq/error.hpp"
 #include "posix_io.hpp"
 
 namespace llmq::native {
@@ -19,6 +22,30 @@ uint64_t peak_rss_bytes() {
         if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
     }
     return 0;
+}
+
+// data/ is looked for where an installed or built llmq keeps it: $LLMQ_DATA_DIR, next to the
+// executable's directory (../data, ../../data from build/native/) and the source tree it was built from.
+std::string bundled_data_path(const std::string& name) {
+    namespace fs = std::filesystem;
+    std::vector<fs::path> dirs;
+    if (const char* d = std::getenv("LLMQ_DATA_DIR")) dirs.emplace_back(d);
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        dirs.push_back(exe.parent_path() / "data");
+        dirs.push_back(exe.parent_path().parent_path() / "data");
+        dirs.push_back(exe.parent_path().parent_path().parent_path() / "data");
+        dirs.push_back(exe.parent_path().parent_path() / "share" / "llmq" / "data");
+    }
+#ifdef LLMQ_SOURCE_DATA_DIR
+    dirs.emplace_back(LLMQ_SOURCE_DATA_DIR);
+#endif
+    for (const auto& d : dirs) {
+        const fs::path p = d / name;
+        if (fs::is_regular_file(p, ec)) return p.string();
+    }
+    return {};
 }
 
 NativeHost::NativeHost() {
@@ -33,6 +60,16 @@ NativeHost::NativeHost() {
         std::error_code ec;
         std::filesystem::remove(path, ec);
     };
+    host_.make_directories = [](const std::string& path) {
+        std::error_code ec;
+        std::filesystem::create_directories(path, ec);
+        if (ec) fail(ExitCode::OutputIo, "cannot create directory " + path + ": " + ec.message(), "check the path and its permissions");
+    };
+    host_.env = [](const std::string& name) -> std::optional<std::string> {
+        if (const char* v = std::getenv(name.c_str())) return std::string(v);
+        return std::nullopt;
+    };
+    host_.bundled_file = [](const std::string& name) { return bundled_data_path(name); };
     host_.log = [this](LogLevel level, std::string_view message) {
         if (verbosity_ == Verbosity::Quiet && level != LogLevel::Warning) return;
         if (level == LogLevel::Debug && verbosity_ != Verbosity::Debug) return;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "llmq/cli/cli.hpp"
 #include "llmq/jobs/host.hpp"
@@ -23,6 +24,9 @@ private:
     std::unique_ptr<StderrProgress> progress_;
     Verbosity verbosity_ = Verbosity::Normal;
 };
+
+// Path of a file of llmq's data/ directory, empty if not found.
+std::string bundled_data_path(const std::string& name);
 
 // Peak resident set size of this process (VmHWM), 0 if unknown.
 uint64_t peak_rss_bytes();

@@ -101,11 +101,19 @@ TEST(RuntimeCli, PerplexityWithKldBase) {
     EXPECT_EQ(test::run_llmq({"perplexity", kQwen, "-f", kTrain, "--ctx", "256", "--chunks", "2", "--kld-base", kLlama}).exit_code, 2);
 }
 
+// Without -f the bundled WikiText-2 text is used: the same numbers as naming it explicitly.
+TEST(RuntimeCli, PerplexityDefaultsToBundledWikitext) {
+    const std::string wiki = std::string(LLMQ_SOURCE_DIR) + "/data/wikitext-2-test.raw";
+    const auto implicit = test::run_llmq({"perplexity", kLlama, "--ctx", "128", "--chunks", "2", "--format", "json"});
+    ASSERT_EQ(implicit.exit_code, 0) << implicit.err;
+    const auto explicit_ = test::run_llmq({"perplexity", kLlama, "-f", wiki, "--ctx", "128", "--chunks", "2", "--format", "json"});
+    ASSERT_EQ(explicit_.exit_code, 0) << explicit_.err;
+    EXPECT_EQ(parse_json(implicit)["ppl"], parse_json(explicit_)["ppl"]);
+    EXPECT_NE(parse_json(implicit)["text_path"].get<std::string>().find("wikitext-2-test.raw"), std::string::npos);
+}
+
 TEST(RuntimeCli, PerplexityErrors) {
-    auto r = test::run_llmq({"perplexity", kLlama});
-    EXPECT_EQ(r.exit_code, 2);
-    EXPECT_NE(r.err.find("-f TEXT"), std::string::npos) << r.err;
-    r = test::run_llmq({"perplexity", kLlama, "-f", kHeldOut, "--ctx", "10000", "--format", "json"});
+    auto r = test::run_llmq({"perplexity", kLlama, "-f", kHeldOut, "--ctx", "10000", "--format", "json"});
     EXPECT_EQ(r.exit_code, 15);
     EXPECT_EQ(parse_json(r)["error_code"], 15);
     EXPECT_EQ(test::run_llmq({"perplexity", kLlama, "-f", "/nonexistent.txt"}).exit_code, 15);
@@ -158,7 +166,7 @@ TEST(RuntimeCli, GenerateErrorsAndHelp) {
         EXPECT_NE(h.out.find("Examples"), std::string::npos) << command;
     }
     EXPECT_NE(test::run_llmq({"perplexity", "--help"}).out.find("--kld-base"), std::string::npos);
-    EXPECT_NE(test::run_llmq({"--help"}).out.find("perplexity MODEL -f TEXT"), std::string::npos);
+    EXPECT_NE(test::run_llmq({"--help"}).out.find("perplexity MODEL [-f TEXT]"), std::string::npos);
 }
 
 }  // namespace

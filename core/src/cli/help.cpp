@@ -13,7 +13,7 @@ Commands:
   quantize MODEL -q LEVEL [-o OUT]   quantize a model with a llama.cpp preset (Q4_K_M, Q8_0, ...)
   convert MODEL_DIR -o OUT.gguf      convert a HuggingFace model directory to GGUF (f32/f16/bf16)
   inspect MODEL                      show metadata, tensors, types, sizes and bits per weight
-  perplexity MODEL -f TEXT           perplexity as llama-perplexity computes it; --kld-base for KLD
+  perplexity MODEL [-f TEXT]         perplexity as llama-perplexity computes it; --kld-base for KLD
   generate MODEL -p PROMPT           continue a prompt (greedy by default) to check a model's output
   analyze, profile, quality          planned (see docs/cli.md); they answer with exit code 2 for now
 
@@ -101,7 +101,7 @@ Examples:
   llmq convert ./TinyLlama -o tinyllama-bf16.gguf --outtype bf16
   llmq convert ./Qwen2.5-0.5B -o qwen.gguf --format json | jq .tensors[0]
 )"},
-        {"perplexity", R"(llmq perplexity MODEL -f TEXT [--ctx N] [--chunks N] [--kld-base ORIGINAL]
+        {"perplexity", R"(llmq perplexity MODEL [-f TEXT] [--ctx N] [--chunks N] [--kld-base ORIGINAL]
 
 Measures perplexity with llama.cpp's llama-perplexity procedure, so the numbers compare with
 published llama.cpp figures: the whole text is tokenized once (BOS first when the vocabulary adds
@@ -110,7 +110,8 @@ every chunk is replaced by BOS when the vocabulary adds one, and the second half
 is scored. Prints `Final estimate: PPL = X +/- U`. The model is streamed one layer at a time,
 so memory stays near one layer plus the activations, whatever the model size.
 
-  -f, --file TEXT         plain-text file to evaluate (e.g. wikitext-2 wiki.test.raw); required
+  -f, --file TEXT         plain-text file to evaluate (default: the bundled WikiText-2 test
+                          text, data/wikitext-2-test.raw, CC BY-SA 3.0)
   -c, --ctx N             tokens per chunk (default 512); the text needs at least 2N tokens
   --chunks N              evaluate only the first N chunks (default: all)
   --kld-base ORIGINAL     also run ORIGINAL (the unquantized model) on the same chunks and report

@@ -103,11 +103,9 @@ ChunkResults score_chunks(const ModelView& model, const ModelView* base, std::sp
     return r;
 }
 
-json run_perplexity(const PerplexityOptions& o, Host& host) {
-    const double t0 = host.now_seconds ? host.now_seconds() : 0.0;
-    if (o.text_path.empty()) {
-        fail(ExitCode::Usage, "perplexity needs a text file (-f TEXT)", "for example: llmq perplexity model.gguf -f wiki.test.raw");
-    }
+namespace {
+
+json run_perplexity_resolved(const PerplexityOptions& o, Host& host, double t0) {
     if (o.n_ctx < 4) fail(ExitCode::Usage, "--ctx must be at least 4");
     const ModelView model = open_model(o.model_path, host);
     std::optional<ModelView> base;
@@ -168,6 +166,22 @@ json run_perplexity(const PerplexityOptions& o, Host& host) {
                    {"kld", r.kld ? r.kld->summary() : json(nullptr)},
                    {"duration_seconds", host.now_seconds ? host.now_seconds() - t0 : 0.0}};
     return result;
+}
+
+}  // namespace
+
+json run_perplexity(const PerplexityOptions& o, Host& host) {
+    const double t0 = host.now_seconds ? host.now_seconds() : 0.0;
+    PerplexityOptions resolved = o;
+    if (resolved.text_path.empty()) {
+        // Default: the bundled WikiText-2 test text, as llama-perplexity is usually run.
+        if (host.bundled_file) resolved.text_path = host.bundled_file("wikitext-2-test.raw");
+        if (resolved.text_path.empty()) {
+            fail(ExitCode::Usage, "no text given and the bundled WikiText-2 text (data/wikitext-2-test.raw) was not found",
+                 "pass a plain-text file with -f TEXT, or set LLMQ_DATA_DIR to llmq's data/ directory");
+        }
+    }
+    return run_perplexity_resolved(resolved, host, t0);
 }
 
 }  // namespace llmq

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -63,6 +64,15 @@ struct Host {
     std::function<bool(const std::string& path)> exists;
     // Removes a finished output that failed validation.
     std::function<void(const std::string& path)> remove_file;
+    // Creates a directory and its missing parents (checkpoints, the imatrix cache); throws
+    // Failure (ExitCode::OutputIo) when it cannot. Empty on hosts without directories.
+    std::function<void(const std::string& path)> make_directories;
+    // An environment variable (LLM_QUANTIZE_*, HOME); nullopt when unset or when the host has no
+    // environment (a browser). Empty means no environment at all.
+    std::function<std::optional<std::string>(const std::string& name)> env;
+    // Path (for open_file) of a file shipped with llmq under data/, e.g. "wikitext-2-test.raw";
+    // empty when this host has none.
+    std::function<std::string(const std::string& name)> bundled_file;
     std::function<void(LogLevel, std::string_view)> log;
     std::function<double()> now_seconds;
     std::function<uint64_t()> peak_memory_bytes;  // 0 when unknown
