@@ -25,6 +25,11 @@ void project(const Matrix& m, const std::vector<float>& bias, const std::vector<
     if (!bias.empty()) {
         for (int64_t t = 0; t < n_tokens; ++t) add_to(y.data() + t * m.n_out, bias.data(), m.n_out);
     }
+    if (observer && observer->wants_output()) {
+        observer->on_matmul_output({m.name, layer, m.n_in, m.n_out, n_tokens,
+                                    std::span<const float>(x.data(), static_cast<size_t>(n_tokens * m.n_in))},
+                                   std::span<const float>(y.data(), static_cast<size_t>(n_tokens * m.n_out)));
+    }
 }
 
 constexpr int64_t kQueryBlock = 32;  // queries of one head per attention task

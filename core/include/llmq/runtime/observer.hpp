@@ -25,6 +25,10 @@ class MatmulObserver {
 public:
     virtual ~MatmulObserver() = default;
     virtual void on_matmul(const MatmulInput& input) = 0;
+    // Observers that also need the product (super-weight spikes in ffn_down's output) say so;
+    // they then get y = W·x (+ bias), n_tokens * n_out floats, right after each matmul.
+    virtual bool wants_output() const { return false; }
+    virtual void on_matmul_output(const MatmulInput& /*input*/, std::span<const float> /*y*/) {}
 };
 
 }  // namespace llmq
