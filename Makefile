@@ -65,6 +65,7 @@ web-test: native node-stage web-deps
 
 bench-wasm: native node-stage
 	node bench/wasm_vs_native.mjs $(BENCH_ARGS)
+	node bench/runtime_speed.mjs
 
 asan: deps
 	cmake --preset debug-asan >/dev/null

@@ -1,11 +1,13 @@
 // Embind entry points of the wasm module: the command layer (runCli, the grammar of CLI.md with
-// the native CLI's messages, JSON and exit codes) and the jobs (quantize, inspect) for the ESM
+// the native CLI's messages, JSON and exit codes) and the jobs (quantize, inspect, perplexity,
+// generate) for the ESM
 // API, each over a host implemented in JS (js_host.hpp). No exception crosses into JS: jobs
 // return {ok: true, json} or {ok: false, error: {code, type, message, hint}}.
 #include <emscripten/bind.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <new>
 #include <string>
@@ -13,9 +15,12 @@
 
 #include "js_error.hpp"
 #include "js_host.hpp"
+#include "level_facts.hpp"
 #include "llmq/cli/cli.hpp"
 #include "llmq/error.hpp"
+#include "llmq/jobs/generate.hpp"
 #include "llmq/jobs/inspect.hpp"
+#include "llmq/jobs/perplexity.hpp"
 #include "llmq/jobs/quantize.hpp"
 #include "llmq/plan/plan.hpp"
 #include "llmq/quant/codec.hpp"
@@ -102,6 +107,44 @@ QuantizeOptions quantize_options(const val& o) {
     return q;
 }
 
+// An optional number option of the API: absent → fallback; otherwise a number in [min, max]
+// (whole when integer), else a usage error naming the option like the CLI does.
+double number(const val& object, const char* key, double fallback, double min, double max, bool integer) {
+    const val v = object[key];
+    if (v.isUndefined() || v.isNull()) return fallback;
+    const double x = v.isNumber() ? v.as<double>() : std::nan("");
+    if (!(x >= min && x <= max) || (integer && x != std::floor(x))) {
+        fail(ExitCode::Usage, std::string("invalid value for ") + key,
+             std::string("expected ") + (integer ? "a whole number" : "a number") + " from " + std::to_string(static_cast<int64_t>(min)) + " to " +
+                 std::to_string(static_cast<int64_t>(max)));
+    }
+    return x;
+}
+
+PerplexityOptions perplexity_options(const val& o) {
+    PerplexityOptions p;
+    p.model_path = text(o, "model");
+    if (p.model_path.empty()) fail(ExitCode::Usage, "perplexity needs a model", "pass the path of a .gguf file or a model directory");
+    p.text_path = text(o, "text");
+    p.kld_base_path = text(o, "kldBase");
+    p.n_ctx = static_cast<int64_t>(number(o, "ctx", static_cast<double>(p.n_ctx), 4, 1 << 20, true));
+    p.max_chunks = static_cast<int64_t>(number(o, "chunks", 0, 1, static_cast<double>(1ll << 40), true));
+    return p;
+}
+
+GenerateOptions generate_options(const val& o) {
+    GenerateOptions g;
+    g.model_path = text(o, "model");
+    if (g.model_path.empty()) fail(ExitCode::Usage, "generate needs a model", "pass the path of a .gguf file or a model directory");
+    const val prompt = o["prompt"];
+    if (!prompt.isString()) fail(ExitCode::Usage, "generate needs a prompt", "for example prompt: 'Once upon a time'");
+    g.prompt = prompt.as<std::string>();
+    g.max_tokens = static_cast<int64_t>(number(o, "n", static_cast<double>(g.max_tokens), 0, 1 << 20, true));
+    g.temperature = number(o, "temp", g.temperature, 0, 100, false);
+    g.seed = static_cast<uint64_t>(number(o, "seed", 0, 0, static_cast<double>(1ll << 53), true));
+    return g;
+}
+
 int run_cli_js(val args, val js_host) {
     try {
         JsHost host(js_host);
@@ -132,7 +175,22 @@ val inspect_js(std::string model, val js_host) {
     });
 }
 
-// Every preset: {name, description, available} (available: llmq can write its main type).
+val perplexity_js(val options, val js_host) {
+    return guarded([&] {
+        JsHost host(js_host);
+        return run_perplexity(perplexity_options(options), host.host());
+    });
+}
+
+val generate_js(val options, val js_host) {
+    return guarded([&] {
+        JsHost host(js_host);
+        return run_generate(generate_options(options), host.host());
+    });
+}
+
+// Every preset: {name, description, available, needsImatrix} (available: llmq can write its main
+// type; needsImatrix: quantizing an ordinary model to it needs an importance matrix).
 val levels_js() {
     val list = val::array();
     for (const auto& p : plan::presets()) {
@@ -140,6 +198,7 @@ val levels_js() {
         o.set("name", std::string(p.name));
         o.set("description", std::string(p.description));
         o.set("available", traits(p.default_type).quantize != nullptr);
+        o.set("needsImatrix", level_needs_imatrix(p));
         list.call<void>("push", o);
     }
     return list;
@@ -171,6 +230,8 @@ EMSCRIPTEN_BINDINGS(llmq) {
     emscripten::function("runCli", &run_cli_js);
     emscripten::function("quantize", &quantize_js);
     emscripten::function("inspect", &inspect_js);
+    emscripten::function("perplexity", &perplexity_js);
+    emscripten::function("generate", &generate_js);
     emscripten::function("levels", &levels_js);
     emscripten::function("version", &version_js);
     emscripten::function("heapBytes", &heap_bytes_js);

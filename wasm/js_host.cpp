@@ -2,6 +2,7 @@
 
 #include <emscripten/heap.h>
 
+#include <optional>
 #include <string>
 
 #include "js_error.hpp"
@@ -59,6 +60,24 @@ JsHost::JsHost(val js) : js_(std::move(js)) {
     };
     host_.exists = [this](const std::string& path) { return js_.call<val>("exists", path).isTrue(); };
     host_.remove_file = [this](const std::string& path) { js_.call<void>("removeFile", path); };
+    // Optional members: a host without them leaves the Host's function empty, as the core expects
+    // of hosts with no directories, no environment or no bundled data (a browser).
+    if (has_method(js_, "makeDirectories")) {
+        host_.make_directories = [this](const std::string& path) { checked(js_.call<val>("makeDirectories", path)); };
+    }
+    if (has_method(js_, "env")) {
+        host_.env = [this](const std::string& name) -> std::optional<std::string> {
+            const val v = js_.call<val>("env", name);
+            if (!v.isString()) return std::nullopt;
+            return v.as<std::string>();
+        };
+    }
+    if (has_method(js_, "bundledFile")) {
+        host_.bundled_file = [this](const std::string& name) {
+            const val v = js_.call<val>("bundledFile", name);
+            return v.isString() ? v.as<std::string>() : std::string();
+        };
+    }
     // The native host's filter and format, so both CLIs print the same lines.
     host_.log = [this](LogLevel level, std::string_view message) {
         if (verbosity_ == Verbosity::Quiet && level != LogLevel::Warning) return;

@@ -5,6 +5,8 @@
 //   stdout(text)  stderr(text)             now() -> seconds             peakMemory?() -> bytes
 //   progress?: {begin(task, total), update(done, item), end()}          cancelled?() -> boolean
 //   configure?({format, verbosity, threads})
+//   makeDirectories?(path) -> undefined | error          env?(name) -> string | undefined
+//   bundledFile?(name) -> path (for openFile) | ''       (absent: no directories / environment / data)
 // The module is single-threaded: jobs run serially, and -t is accepted but has no effect.
 #pragma once
 

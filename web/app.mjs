@@ -15,6 +15,9 @@ let nextId = 1;
 const pending = new Map(); // id → {resolve, onProgress}
 let running = null; // {id, cancel: Int32Array | null, timer}
 let outputEdited = false;
+let imatrix = null; // {name, file}: the importance matrix chosen for the job, or none
+// Accepted spellings the module resolves to a level (the CLI's aliases) shown in the picker.
+const aliases = { TERNARY: 'TQ1_0' };
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -37,7 +40,7 @@ function startWorker() {
   worker = new Worker(new URL('./worker.mjs', import.meta.url), { type: 'module' });
   worker.onmessage = ({ data }) => {
     if (data.type === 'ready') {
-      levels = data.levels.filter((l) => l.available);
+      levels = withAliases(data.levels.filter((l) => l.available));
       $('version').textContent = `llmq ${data.version}`;
       fillLevels();
       if (document.body.dataset.state === 'loading') setState('ready');
@@ -70,23 +73,49 @@ function request(message, onProgress) {
   };
 }
 
+function withAliases(list) {
+  const out = [];
+  for (const l of list) {
+    out.push(l);
+    for (const [alias, target] of Object.entries(aliases)) {
+      if (target === l.name) out.push({ ...l, name: alias, description: `same as ${l.name}: ${l.description}` });
+    }
+  }
+  return out;
+}
+
 function fillLevels() {
   const select = $('level');
   const previous = select.value || 'Q4_K_M';
   select.replaceChildren(...levels.map((l) => {
     const o = document.createElement('option');
     o.value = l.name;
-    o.textContent = l.name;
+    o.textContent = l.needsImatrix ? `${l.name} (needs an imatrix)` : l.name;
     return o;
   }));
   select.value = levels.some((l) => l.name === previous) ? previous : levels[0]?.name;
   describeLevel();
 }
 
+// The level's description, and whether it can start: levels that need an importance matrix
+// say so and wait for one.
 function describeLevel() {
   const level = levels.find((l) => l.name === $('level').value);
   $('level-description').textContent = level?.description ?? '';
   if (input && !outputEdited) $('output-name').value = defaultOutputName(input.name, $('level').value);
+  $('imatrix-name').textContent = imatrix ? imatrix.name : 'none';
+  show('imatrix-clear', Boolean(imatrix));
+  const note = $('level-imatrix');
+  const blocked = Boolean(level?.needsImatrix && !imatrix);
+  if (blocked) {
+    note.textContent = `${level.name} needs an importance matrix: choose one with “Importance matrix…” (a llama.cpp `
+      + '.imatrix or .dat file, e.g. from `llmq analyze MODEL -o model.imatrix`).';
+  } else if (imatrix) {
+    note.textContent = `Quantizing with the importance matrix ${imatrix.name}.`;
+  }
+  note.classList.toggle('ok', !blocked);
+  show('level-imatrix', blocked || Boolean(imatrix));
+  $('start').disabled = blocked || running !== null;
 }
 
 // As the CLI names it: <model-name>-<LEVEL>.gguf.
@@ -152,13 +181,14 @@ async function start() {
   // With cross-origin isolation the job can be asked to stop between chunks; otherwise Cancel
   // stops its Worker.
   const cancelBuffer = globalThis.crossOriginIsolated ? new SharedArrayBuffer(4) : null;
-  const job = request({ type: 'quantize', input, options: { level: $('level').value, output }, cancel: cancelBuffer }, renderProgress);
+  const options = { level: $('level').value, output, ...(imatrix ? { imatrix: imatrix.name } : {}) };
+  const job = request({ type: 'quantize', input, imatrix, options, cancel: cancelBuffer }, renderProgress);
   running = { id: job.id, cancel: cancelBuffer ? new Int32Array(cancelBuffer) : null, timer: null };
   const r = await job.done;
   clearTimeout(running.timer);
   running = null;
   show('progress', false);
-  $('start').disabled = false;
+  describeLevel();
   if (!r.ok) {
     showError(r.error);
     setState(r.error.code === 130 ? 'cancelled' : 'error');
@@ -235,6 +265,16 @@ function wireInputs() {
   window.addEventListener('dragover', (e) => e.preventDefault());
   window.addEventListener('drop', (e) => e.preventDefault());
   $('level').addEventListener('change', describeLevel);
+  $('imatrix-input').addEventListener('change', (e) => {
+    const file = e.target.files[0];
+    if (file) imatrix = { name: file.name, file };
+    e.target.value = '';
+    describeLevel();
+  });
+  $('imatrix-clear').addEventListener('click', () => {
+    imatrix = null;
+    describeLevel();
+  });
   $('output-name').addEventListener('input', () => {
     outputEdited = true;
   });

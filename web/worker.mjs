@@ -2,8 +2,9 @@
 // Input comes as File objects (a GGUF file, or the files of a HuggingFace folder) read range by
 // range with FileReaderSync; the output goes to an OPFS file through a sync access handle (or
 // to Blobs where OPFS is missing). Messages:
-//   in   {type: 'inspect', id, input}    {type: 'quantize', id, input, options, cancel?}
+//   in   {type: 'inspect', id, input}    {type: 'quantize', id, input, imatrix?, options, cancel?}
 //        input: {kind: 'file', name, file} | {kind: 'folder', name, files: Map<path, File>}
+//        imatrix: {name, file}, opened when options.imatrix names it
 //   out  {type: 'ready', version, levels} | {type: 'failed', error}
 //        {type: 'progress', id, event}   {type: 'log', id, text}
 //        {type: 'result', id, ok, result | error, output?: {name, entry} | {name, blob}}
@@ -56,8 +57,10 @@ function progressReporter(id) {
   };
 }
 
-// The host the core sees: the chosen model under its own name, and the prepared output.
-function pageHost(id, input, output, cancelFlag) {
+// The host the core sees: the chosen model (and importance matrix) under their own names, and the
+// prepared output. No environment (env absent), no bundled data, and no directories to make:
+// the one output is prepared in OPFS (or memory) before the job starts.
+function pageHost(id, input, output, cancelFlag, imatrix = null) {
   const notFound = (path) => llmqError(ExitCode.modelNotFound, `${path}: no such file or directory`,
     'give the path of a .gguf file or of a HuggingFace model directory');
   return {
@@ -65,16 +68,20 @@ function pageHost(id, input, output, cancelFlag) {
     openFile(path) {
       if (output && path === output.name && output.finished) return output.source();
       if (input.kind === 'file' && path === input.name) return blobSource(input.file, input.name);
+      if (imatrix && path === imatrix.name) return blobSource(imatrix.file, imatrix.name);
       return llmqError(ExitCode.modelNotFound, `${path}: no such file`, 'check the path');
     },
     createFile(path) {
       if (output && path === output.name) return output.sink();
       return llmqError(ExitCode.outputIo, `${path}.part: cannot create: the page writes only its prepared output`);
     },
-    exists: (path) => path === input.name || (output !== null && path === output.name && output.finished),
+    exists: (path) => path === input.name || (imatrix !== null && path === imatrix.name)
+      || (output !== null && path === output.name && output.finished),
     removeFile: (path) => {
       if (output && path === output.name) output.discard();
     },
+    makeDirectories: () => undefined,
+    bundledFile: () => '',
     stderr: (text) => postMessage({ type: 'log', id, text }),
     now: () => performance.now() / 1000,
     progress: progressReporter(id),
@@ -87,11 +94,11 @@ async function inspect({ id, input }) {
   postMessage({ type: 'result', id, ...r });
 }
 
-async function quantize({ id, input, options, cancel }) {
+async function quantize({ id, input, imatrix, options, cancel }) {
   const llmqModule = await module();
   const output = (await opfsAvailable()) ? await openOpfsOutput(options.output) : memoryOutput(options.output);
   const cancelFlag = cancel ? new Int32Array(cancel) : null;
-  const r = llmqModule.quantize({ ...options, model: input.name }, pageHost(id, input, output, cancelFlag));
+  const r = llmqModule.quantize({ ...options, model: input.name }, pageHost(id, input, output, cancelFlag, imatrix ?? null));
   const finished = r.ok && output.finished;
   output.close();
   if (!finished) {

@@ -1,6 +1,7 @@
 // Stages the build outputs into the package: build/wasm (module + JS adapters) → dist/, and the
 // page of build/web (without its own copy of the module: `llmq web` serves dist/ for /wasm/) →
-// web/. Runs before `npm pack` and before the tests; needs `make wasm web` first.
+// web/, and the repository's data/ (the default perplexity text) → data/. Runs before `npm pack`
+// and before the tests; needs `make wasm web` first.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,4 +28,14 @@ for (const f of wasmFiles) fs.copyFileSync(path.join(build, 'wasm', f), path.joi
 const web = path.join(pkg, 'web');
 fs.rmSync(web, { recursive: true, force: true });
 fs.cpSync(path.join(build, 'web'), web, { recursive: true, filter: (src) => path.basename(src) !== 'wasm' || !fs.statSync(src).isDirectory() });
-console.error(`llmq: staged ${wasmFiles.length} module files into dist/ and the page into web/`);
+// data/: the default perplexity text (WikiText-2 test, CC BY-SA 3.0) and its license note.
+const dataFiles = ['wikitext-2-test.raw', 'README.md'];
+const data = path.join(pkg, 'data');
+fs.rmSync(data, { recursive: true, force: true });
+fs.mkdirSync(data);
+for (const f of dataFiles) {
+  const src = path.resolve(pkg, '..', 'data', f);
+  need(src, 'node-stage (the repository\'s data/)');
+  fs.copyFileSync(src, path.join(data, f));
+}
+console.error(`llmq: staged ${wasmFiles.length} module files into dist/, the page into web/ and ${dataFiles.length} files into data/`);

@@ -13,7 +13,7 @@ export class LlmqError extends Error {
 }
 
 export interface ProgressEvent {
-  /** 'quantize' */
+  /** 'quantize', 'perplexity' (executor stages) or 'generate' (tokens) */
   task: string;
   /** Units done so far (bytes of output for quantize) and the total. */
   done: number;
@@ -109,11 +109,93 @@ export interface InspectResult {
   [field: string]: unknown;
 }
 
+export interface PerplexityOptions extends JobOptions {
+  /** Plain-text file; default: the bundled WikiText-2 test text (data/wikitext-2-test.raw). */
+  text?: string;
+  /** Tokens per chunk (default 512, at least 4). */
+  ctx?: number;
+  /** Score at most this many chunks (default: all). */
+  chunks?: number;
+  /** The original model: adds the KL divergence, top-1 agreement and Δp statistics. */
+  kldBase?: string;
+  /** Accepted like the CLI's -t; the WebAssembly module runs single-threaded. */
+  threads?: number;
+}
+
+export interface Distribution {
+  mean: number;
+  uncertainty: number;
+  max: number;
+  min: number;
+  median: number;
+  [percentile: string]: number;
+}
+
+export interface PerplexityResult {
+  status: 'success';
+  model_path: string;
+  text_path: string;
+  ctx: number;
+  chunks: number;
+  tokens: number;
+  scored_tokens: number;
+  bos_at_chunk_start: boolean;
+  perplexity: number;
+  perplexity_uncertainty: number;
+  /** Running perplexity after each chunk. */
+  chunk_perplexities: number[];
+  kld_base_path: string | null;
+  /** With kldBase: ppl, ppl_base, kld, delta_p, top1_agreement, ... */
+  kld: {
+    tokens: number;
+    ppl: number;
+    ppl_base: number;
+    kld: Distribution;
+    delta_p: Distribution & { rms: number; rms_uncertainty: number };
+    top1_agreement: number;
+    top1_agreement_uncertainty: number;
+    [field: string]: unknown;
+  } | null;
+  duration_seconds: number;
+  [field: string]: unknown;
+}
+
+export interface GenerateOptions extends JobOptions {
+  prompt: string;
+  /** Tokens to generate (default 64). */
+  n?: number;
+  /** Sampling temperature; 0 (default) is greedy. */
+  temp?: number;
+  seed?: number;
+}
+
+export interface GenerateResult {
+  status: 'success';
+  model_path: string;
+  prompt: string;
+  completion: string;
+  /** prompt + completion */
+  text: string;
+  prompt_tokens: number[];
+  /** The generated token ids. */
+  tokens: number[];
+  n_generated: number;
+  stop_reason: 'length' | 'eos';
+  temperature: number;
+  seed: number;
+  prompt_tokens_per_second: number;
+  tokens_per_second: number;
+  duration_seconds: number;
+  [field: string]: unknown;
+}
+
 export interface Level {
   name: string;
   description: string;
   /** False while llmq cannot write the level's main type. */
   available: boolean;
+  /** Quantizing an ordinary model to this level needs an importance matrix (imatrix option). */
+  needsImatrix: boolean;
 }
 
 export const version: string;
@@ -123,6 +205,12 @@ export function quantize(model: string, options: QuantizeOptions): Promise<Quant
 
 /** Metadata, tensors, types, sizes and bits per weight of a model. */
 export function inspect(model: string, options?: JobOptions): Promise<InspectResult>;
+
+/** Perplexity (and with kldBase the KL divergence against the original) on a text. */
+export function perplexity(model: string, options?: PerplexityOptions): Promise<PerplexityResult>;
+
+/** A continuation of a prompt (greedy at temp 0). */
+export function generate(model: string, options: GenerateOptions): Promise<GenerateResult>;
 
 /** Runs a command line of the CLI (without the program name); resolves with the exit code. */
 export function run(

@@ -121,6 +121,39 @@ export async function inspect(model, options = {}) {
 }
 
 /**
+ * Perplexity of a model on a text (llama-perplexity's procedure), optionally with the KL
+ * divergence against kldBase (the original model). Resolves with the JSON result of
+ * `llmq perplexity --format json`. text defaults to the bundled WikiText-2 test text. threads is
+ * accepted for the CLI's sake; the module runs single-threaded.
+ */
+export async function perplexity(model, options = {}) {
+  const params = {
+    model: String(model),
+    text: options.text,
+    ctx: options.ctx,
+    chunks: options.chunks,
+    kldBase: options.kldBase,
+  };
+  const m = await inWorker({ mode: 'job', job: 'perplexity', params }, { signal: options.signal, onMessage: jobMessages(options) });
+  return m.result;
+}
+
+/**
+ * A continuation of prompt (greedy at temp 0): the JSON result of `llmq generate --format json`.
+ */
+export async function generate(model, options = {}) {
+  const params = {
+    model: String(model),
+    prompt: options.prompt,
+    n: options.n,
+    temp: options.temp,
+    seed: options.seed,
+  };
+  const m = await inWorker({ mode: 'job', job: 'generate', params }, { signal: options.signal, onMessage: jobMessages(options) });
+  return m.result;
+}
+
+/**
  * Runs a command line of CLI.md (without the program name) and resolves with its exit code.
  * stdout/stderr receive the text the CLI would print (default: this process's streams).
  */

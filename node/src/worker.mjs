@@ -3,9 +3,12 @@
 // cancel the job between chunks. Two modes:
 //   cli  the command line of CLI.md, output written straight to fds 1 and 2 (npx llmq), or
 //        sent back as messages (the API's run());
-//   job  quantize / inspect with progress, log and the result sent back as messages.
+//   job  quantize / inspect / perplexity / generate with progress, log and the result sent back
+//        as messages.
 import fs from 'node:fs';
+import path from 'node:path';
 import tty from 'node:tty';
+import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadLlmq } from '../dist/llmq-core.mjs';
 import { nodeHost } from '../dist/node-files.mjs';
@@ -15,6 +18,8 @@ const { mode, args, job, params, cwd, cancel, wasmModule, direct } = workerData;
 const cancelFlag = new Int32Array(cancel);
 const cancelled = () => Atomics.load(cancelFlag, 0) !== 0;
 const pause = new Int32Array(new SharedArrayBuffer(4));
+// The package's data/ (the default perplexity text), found by bundledFile.
+const dataDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'data');
 
 // A pipe may be non-blocking (Node sets stdio pipes so): wait and retry instead of losing output.
 function writeAll(fd, text) {
@@ -43,7 +48,7 @@ if (mode === 'cli') {
     progress,
     cancelled,
     configure: (options) => progress.configure(options),
-  });
+  }, { dataDir });
   parentPort.postMessage({ type: 'exit', code: llmq.runCli(args, host) });
 } else {
   const progress = new EventProgress((event) => parentPort.postMessage({ type: 'progress', event }));
@@ -51,7 +56,13 @@ if (mode === 'cli') {
     stderr: (text) => parentPort.postMessage({ type: 'log', text }),
     progress,
     cancelled,
-  });
-  const r = job === 'quantize' ? llmq.quantize(params, host) : llmq.inspect(params.model, host);
+  }, { dataDir });
+  const jobs = {
+    quantize: () => llmq.quantize(params, host),
+    inspect: () => llmq.inspect(params.model, host),
+    perplexity: () => llmq.perplexity(params, host),
+    generate: () => llmq.generate(params, host),
+  };
+  const r = jobs[job]();
   parentPort.postMessage(r.ok ? { type: 'done', result: r.result, heapBytes: llmq.heapBytes() } : { type: 'error', error: r.error });
 }

@@ -16,6 +16,9 @@ test('version and levels come from the module', async () => {
   const q4km = all.find((l) => l.name === 'Q4_K_M');
   assert.ok(q4km?.available);
   assert.match(q4km.description, /\S/);
+  // Which levels need an importance matrix: the plan's own rule, as the native CLI enforces it.
+  const needing = all.filter((l) => l.needsImatrix).map((l) => l.name).sort();
+  assert.deepEqual(needing, ['IQ1_M', 'IQ1_S', 'IQ2_M', 'IQ2_S', 'IQ2_XS', 'IQ2_XXS', 'IQ3_XS', 'IQ3_XXS', 'Q2_K_S']);
 });
 
 test('inspect describes the sample model', async () => {

@@ -68,7 +68,8 @@ const cases = [
   ['inspect', 'missing.gguf'],
   ['inspect', 'header-cut.gguf'],
   ['inspect', 'invalid-alignment.gguf'],
-  ['analyze', 'sample.gguf'],
+  ['analyze', 'missing.gguf'],
+  ['analyze', 'sample.gguf', '--bogus'],
   ['convert', 'a-directory', '-o', 'x.gguf'],
 ];
 

@@ -42,8 +42,15 @@ export function smallSyntheticModel(dir, layers = 2) {
   return file;
 }
 
-// Fields that measure the run rather than describe the result.
+// Fields that measure the run rather than describe the result (also inside nested reports,
+// e.g. the coherence check's duration).
 export function withoutMeasurements(result) {
   const { duration_seconds: _d, peak_memory_bytes: _p, output_path: _o, ...rest } = result;
+  for (const [key, value] of Object.entries(rest)) {
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      const { duration_seconds: _nd, ...inner } = value;
+      rest[key] = inner;
+    }
+  }
   return rest;
 }

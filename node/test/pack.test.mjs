@@ -29,7 +29,7 @@ test('npm pack produces a tarball with the module, the adapters and the page', (
   tarball = path.join(packs, info.filename);
   const files = info.files.map((f) => f.path);
   for (const f of ['bin/llmq.mjs', 'src/index.mjs', 'src/index.d.ts', 'src/worker.mjs', 'dist/llmq.wasm', 'dist/llmq.mjs',
-    'dist/node-files.mjs', 'web/index.html', 'web/worker.mjs']) {
+    'dist/node-files.mjs', 'web/index.html', 'web/worker.mjs', 'data/wikitext-2-test.raw', 'data/README.md']) {
     assert.ok(files.includes(f), `${f} is in the package`);
   }
   assert.ok(!files.some((f) => f.startsWith('test/') || f.startsWith('scripts/')), 'tests stay out of the package');
@@ -50,6 +50,16 @@ test('the installed `npx llmq quantize` writes the native CLI\'s bytes', () => {
   const reference = path.join(packs, 'native.gguf');
   assert.equal(spawnSync(native, ['quantize', sample, '-q', 'Q4_K_M', '-o', reference, '--quiet']).status, 0);
   assert.equal(sha256(path.join(project, 'w.gguf')), sha256(reference));
+});
+
+test('the installed `npx llmq perplexity` without -f scores the bundled WikiText-2 text', () => {
+  const { LLMQ_DATA_DIR: _unset, ...clean } = env;
+  const r = spawnSync('npx', ['--no', '--offline', 'llmq', 'perplexity', sample, '--ctx', '128', '--chunks', '1', '--format', 'json'],
+    { cwd: project, env: clean, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  assert.equal(fs.realpathSync(result.text_path), fs.realpathSync(path.join(project, 'node_modules', 'llmq', 'data', 'wikitext-2-test.raw')));
+  assert.ok(result.perplexity > 1);
 });
 
 test('the installed `llmq web` serves the page and the module with isolation headers', async () => {

@@ -196,7 +196,16 @@ TEST(Perplexity, ClearErrors) {
         }
         return ExitCode::Success;
     };
-    EXPECT_EQ(code(), ExitCode::Usage);  // no -f
+    // No -f and a host without bundled data: a usage error naming -f.
+    Host bare = native.host();
+    bare.bundled_file = nullptr;
+    try {
+        run_perplexity(o, bare);
+        ADD_FAILURE() << "expected a usage error";
+    } catch (const Failure& f) {
+        EXPECT_EQ(f.error().code, ExitCode::Usage);
+        EXPECT_NE(f.error().suggestion.find("-f TEXT"), std::string::npos) << f.error().suggestion;
+    }
     o.text_path = "/nonexistent/text.txt";
     EXPECT_EQ(code(), ExitCode::Calibration);
     o.text_path = test::fixture("text/tinystories_heldout.txt").string();

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/fixtures.hpp"
@@ -24,12 +25,16 @@ inline std::string shell_quote(const std::string& s) {
     return q + "'";
 }
 
-inline CliResult run_llmq(const std::vector<std::string>& args, const std::string& name = "cli") {
+// env: extra environment variables for this run only (NAME, VALUE).
+inline CliResult run_llmq(const std::vector<std::string>& args, const std::string& name,
+                          const std::vector<std::pair<std::string, std::string>>& env) {
     static int counter = 0;
     const auto dir = std::filesystem::temp_directory_path() / "llmq-cli-capture";
     std::filesystem::create_directories(dir);
     const auto base = dir / (name + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::string cmd = shell_quote(LLMQ_CLI_PATH);
+    std::string cmd = env.empty() ? "" : "env";
+    for (const auto& [key, value] : env) cmd += " " + shell_quote(key + "=" + value);
+    cmd += (cmd.empty() ? "" : " ") + shell_quote(LLMQ_CLI_PATH);
     for (const auto& a : args) cmd += " " + shell_quote(a);
     cmd += " >" + shell_quote(base.string() + ".out") + " 2>" + shell_quote(base.string() + ".err") + " </dev/null";
     const int status = std::system(cmd.c_str());
@@ -44,5 +49,7 @@ inline CliResult run_llmq(const std::vector<std::string>& args, const std::strin
     r.err = slurp(base.string() + ".err");
     return r;
 }
+
+inline CliResult run_llmq(const std::vector<std::string>& args, const std::string& name = "cli") { return run_llmq(args, name, {}); }
 
 }  // namespace llmq::test

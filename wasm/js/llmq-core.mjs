@@ -52,7 +52,23 @@ function guardFileSet(set) {
 /** Wraps a host (protocol in wasm/js_host.hpp) so that none of its methods can throw. */
 export function guardHost(host) {
   const progress = host.progress ?? {};
+  // Optional members stay absent when the host lacks them: the core then knows there are no
+  // directories, no environment or no bundled data (rather than getting empty answers).
+  const optional = {};
+  if (typeof host.makeDirectories === 'function') {
+    optional.makeDirectories = (path) => attempt(`cannot create directory ${path}`, () => host.makeDirectories(path) ?? undefined);
+  }
+  if (typeof host.env === 'function') {
+    optional.env = (name) => attempt('env', () => {
+      const v = host.env(name);
+      return typeof v === 'string' ? v : null;
+    }, null);
+  }
+  if (typeof host.bundledFile === 'function') {
+    optional.bundledFile = (name) => attempt('bundledFile', () => String(host.bundledFile(name) ?? ''), '');
+  }
   return {
+    ...optional,
     openFiles: (path) => attempt(`${path}: cannot open`, () => guardFileSet(host.openFiles(path))),
     openFile: (path) => attempt(`${path}: cannot open`, () => guardSource(host.openFile(path))),
     createFile: (path) => attempt(`${path}: cannot create`, () => guardSink(host.createFile(path))),
@@ -135,6 +151,23 @@ export class LlmqModule {
   /** The inspect job: {ok: true, result} or {ok: false, error}. */
   inspect(model, host) {
     return this.#job(() => this.#module.inspect(String(model), guardHost(host)));
+  }
+
+  /** The perplexity job ({model, text?, ctx?, chunks?, kldBase?}): {ok, result | error}. */
+  perplexity(options, host) {
+    return this.#job(() => this.#module.perplexity(options, guardHost(host)));
+  }
+
+  /** The generate job ({model, prompt, n?, temp?, seed?}): {ok, result | error}. */
+  generate(options, host) {
+    return this.#job(() => this.#module.generate(options, guardHost(host)));
+  }
+
+  /** bench/ only: prompt-processing speed ({model, ctx, reps?, resident?}), see forward_speed.cpp. */
+  forwardSpeed(options, host) {
+    const r = this.#call(() => this.#module.forwardSpeed(options, guardHost(host)));
+    if (isLlmqError(r)) return { ok: false, error: r };
+    return r;
   }
 
   #job(fn) {

@@ -183,18 +183,47 @@ function peakRss() {
   return process.resourceUsage().maxRSS * 1024;
 }
 
+/** Creates a directory and its missing parents, with the native host's message on failure. */
+export function nodeMakeDirectories(dir) {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    return undefined;
+  } catch (e) {
+    return llmqError(ExitCode.outputIo, `cannot create directory ${dir}: ${strerror(e)}`, 'check the path and its permissions');
+  }
+}
+
+// A file of llmq's data/ directory: $LLMQ_DATA_DIR first (as the native CLI), then dataDir
+// (the npm package's data/). '' when neither has it.
+function bundledPath(name, dataDir) {
+  const dirs = [process.env.LLMQ_DATA_DIR, dataDir].filter(Boolean);
+  for (const dir of dirs) {
+    const file = joinLikeNative(dir, name);
+    try {
+      if (fs.statSync(file).isFile()) return file;
+    } catch {
+      // not in this directory
+    }
+  }
+  return '';
+}
+
 /**
  * A complete host over the local file system. Paths are taken as given (relative to
  * process.cwd()), so messages name files exactly as the native CLI does. Extra members
- * (stdout, stderr, progress, cancelled, configure) are passed through.
+ * (stdout, stderr, progress, cancelled, configure) are passed through. dataDir: where the files
+ * shipped with llmq are (the npm package's data/), for bundledFile.
  */
-export function nodeHost(extra = {}) {
+export function nodeHost(extra = {}, { dataDir } = {}) {
   return {
     openFiles: nodeFileSet,
     openFile: nodeSource,
     createFile: nodeSink,
     exists: (p) => fs.existsSync(p),
     removeFile: (p) => fs.rmSync(p, { force: true }),
+    makeDirectories: nodeMakeDirectories,
+    env: (name) => process.env[name],
+    bundledFile: (name) => bundledPath(name, dataDir),
     now: () => performance.now() / 1000,
     peakMemory: peakRss,
     ...extra,

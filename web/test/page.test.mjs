@@ -108,6 +108,107 @@ test('the page quantizes the sample model to Q4_K_M with the native CLI\'s bytes
   await page.close();
 });
 
+// A legacy .dat importance matrix for the sample model (deterministic positive values).
+function writeImatrix(file) {
+  const model = JSON.parse(runNative(['inspect', sample, '--format', 'json']).stdout);
+  const entries = model.tensors.filter((t) => t.shape.length === 2 && t.name !== 'token_embd.weight')
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  const parts = [];
+  const i32 = (v) => {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(v);
+    parts.push(b);
+  };
+  i32(entries.length);
+  let seed = 777;
+  for (const t of entries) {
+    const name = Buffer.from(t.name);
+    i32(name.length);
+    parts.push(name);
+    i32(1);
+    i32(t.shape[0]);
+    const values = Buffer.alloc(4 * t.shape[0]);
+    for (let i = 0; i < t.shape[0]; ++i) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      values.writeFloatLE(0.1 + (seed / 2147483648) * (i % 5 === 0 ? 6 : 1), 4 * i);
+    }
+    parts.push(values);
+  }
+  i32(4);
+  const dataset = Buffer.from('page-test');
+  i32(dataset.length);
+  parts.push(dataset);
+  fs.writeFileSync(file, Buffer.concat(parts));
+}
+
+test('the level picker offers the IQ and ternary levels; those needing an imatrix say so and take one', async () => {
+  const { page, problems } = await openPage();
+  await page.setInputFiles('#file-input', sample);
+  await page.waitForSelector('body[data-state="model"]');
+  const offered = await page.$$eval('#level option', (os) => os.map((o) => ({ value: o.value, text: o.textContent })));
+  const values = offered.map((o) => o.value);
+  for (const level of ['IQ1_S', 'IQ1_M', 'IQ2_XXS', 'IQ2_XS', 'IQ2_S', 'IQ2_M', 'IQ3_XXS', 'IQ3_XS', 'IQ3_S', 'IQ3_M', 'IQ4_NL',
+    'IQ4_XS', 'TQ1_0', 'TQ2_0', 'TERNARY']) {
+    assert.ok(values.includes(level), `${level} is offered`);
+  }
+  // The levels marked are those the native CLI refuses without an imatrix (probed on the IQ,
+  // ternary and 2-bit levels: no other level needs one).
+  const marked = offered.filter((o) => /needs an imatrix/.test(o.text)).map((o) => o.value).sort();
+  const refused = [];
+  for (const level of values.filter((v) => /^(IQ|TQ|TERNARY|Q2_)/.test(v))) {
+    const r = runNative(['quantize', sample, '-q', level, '-o', path.join(work, 'probe.gguf'), '--quiet']);
+    if (r.status === 10) refused.push(level);
+    fs.rmSync(path.join(work, 'probe.gguf'), { force: true });
+  }
+  assert.deepEqual(marked, refused.sort());
+  assert.ok(marked.includes('IQ2_XXS') && !marked.includes('IQ4_XS'));
+
+  // Without an imatrix such a level explains itself and cannot start.
+  await page.selectOption('#level', 'IQ2_XXS');
+  assert.equal(await page.isVisible('#level-imatrix'), true);
+  assert.match(await page.textContent('#level-imatrix'), /IQ2_XXS needs an importance matrix/);
+  assert.equal(await page.isDisabled('#start'), true);
+  await page.screenshot({ path: path.join(shots, 'imatrix-needed.png') });
+  await page.selectOption('#level', 'IQ4_XS');
+  assert.equal(await page.isVisible('#level-imatrix'), false);
+  assert.equal(await page.isDisabled('#start'), false);
+
+  // With one it quantizes to the native CLI's bytes.
+  const imatrix = path.join(work, 'sample.imatrix.dat');
+  writeImatrix(imatrix);
+  const reference = path.join(work, 'native-IQ2_XXS.gguf');
+  // The file records the imatrix as named; the page names it by its file name.
+  const n = runNative(['quantize', sample, '-q', 'IQ2_XXS', '--imatrix', path.basename(imatrix), '-o', reference, '--quiet'], work);
+  assert.equal(n.status, 0, n.stderr);
+  await page.setInputFiles('#imatrix-input', imatrix);
+  await page.selectOption('#level', 'IQ2_XXS');
+  assert.equal(await page.textContent('#imatrix-name'), 'sample.imatrix.dat');
+  assert.match(await page.textContent('#level-imatrix'), /with the importance matrix sample\.imatrix\.dat/);
+  assert.equal(await page.isDisabled('#start'), false);
+  let download = page.waitForEvent('download');
+  await page.click('#start');
+  await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
+  let saved = path.join(work, 'page-IQ2_XXS.gguf');
+  await (await download).saveAs(saved);
+  assert.equal(sha256(saved), sha256(reference));
+
+  // TERNARY is the CLI's alias of TQ1_0.
+  await page.click('#imatrix-clear');
+  assert.equal(await page.textContent('#imatrix-name'), 'none');
+  await page.selectOption('#level', 'TERNARY');
+  assert.equal(await page.inputValue('#output-name'), 'tinyllama-spm.bf16-TERNARY.gguf');
+  const ternary = path.join(work, 'native-ternary.gguf');
+  assert.equal(runNative(['quantize', sample, '-q', 'TERNARY', '-o', ternary, '--quiet']).status, 0);
+  download = page.waitForEvent('download');
+  await page.click('#start');
+  await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
+  saved = path.join(work, 'page-TERNARY.gguf');
+  await (await download).saveAs(saved);
+  assert.equal(sha256(saved), sha256(ternary));
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test('a corrupt file shows the native CLI\'s message and hint', async () => {
   const corrupt = path.join(work, 'corrupt.gguf');
   fs.writeFileSync(corrupt, fs.readFileSync(sample).subarray(0, 3000));

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "cli/analyze_command.hpp"
 #include "cli/args.hpp"
 #include "cli/convert_report.hpp"
 #include "cli/help.hpp"
@@ -19,7 +20,7 @@ namespace {
 using nlohmann::json;
 using cli::OptionSpec;
 
-const std::set<std::string> kPlannedCommands = {"analyze", "profile", "quality", "web"};
+const std::set<std::string> kPlannedCommands = {"profile", "quality", "web"};
 
 struct Invocation {
     GlobalOptions global;
@@ -98,6 +99,7 @@ json run_quantize_command(const std::vector<std::string>& args, Host& host) {
         {{"--leave-output-tensor"}, false, false},
         {{"--allow-requantize"}, false, false},
         {{"--chunk-mb"}, true, false},
+        {{"--coherence-check"}, false, false},
     };
     const auto p = cli::parse_args(args, specs, "quantize");
     QuantizeOptions o;
@@ -127,6 +129,7 @@ json run_quantize_command(const std::vector<std::string>& args, Host& host) {
     o.pure = p.has("--pure");
     o.leave_output_tensor = p.has("--leave-output-tensor");
     o.allow_requantize = p.has("--allow-requantize");
+    o.coherence_check = p.has("--coherence-check");
     if (auto c = p.value("--chunk-mb")) o.chunk_bytes = static_cast<uint64_t>(cli::parse_int(*c, "--chunk-mb", 1, 65536)) << 20;
     return run_quantize(o, host);
 }
@@ -220,9 +223,12 @@ int run_cli(const std::vector<std::string>& args, CliEnvironment& env) {
             human = cli::generate_report(result, verbose);
             // The continuation is the command's product: stdout, like any text tool.
             if (format == OutputFormat::Human) env.write_stdout(result["text"].get<std::string>() + "\n");
+        } else if (inv.command == "analyze") {
+            result = cli::run_analyze_command(inv.rest, *env.host);
+            human = cli::analyze_report(result, verbose);
         } else if (kPlannedCommands.count(inv.command)) {
             fail(ExitCode::Usage, "'" + inv.command + "' is not available in this version of llmq yet",
-                 "available now: quantize, convert, inspect, perplexity, generate (see `llmq --help`)");
+                 "available now: quantize, convert, inspect, perplexity, generate, analyze (see `llmq --help`)");
         } else {
             fail(ExitCode::Usage, "unknown command '" + inv.command + "'", "see `llmq --help` for the commands");
         }

@@ -15,7 +15,8 @@ Commands:
   inspect MODEL                      show metadata, tensors, types, sizes and bits per weight
   perplexity MODEL [-f TEXT]         perplexity as llama-perplexity computes it; --kld-base for KLD
   generate MODEL -p PROMPT           continue a prompt (greedy by default) to check a model's output
-  analyze, profile, quality          planned (see docs/cli.md); they answer with exit code 2 for now
+  analyze MODEL [-o OUT.imatrix]     importance matrix (llama-imatrix's), layer importance, super weights
+  profile, quality                   planned (see docs/cli.md); they answer with exit code 2 for now
 
 Global options (before or after the command):
   --format human|json   human text on stderr (default), or one JSON result on stdout
@@ -71,6 +72,12 @@ only when complete, then re-opened and validated.
   --leave-output-tensor   keep output.weight as it is
   --allow-requantize      accept an already quantized input (decoded to f32 first; loses quality)
   --chunk-mb N            row buffer size per chunk in MiB (default 64)
+  --coherence-check       afterwards, generate from 24 fixed prompts and score the text in [0,1]
+                          (repetition, the original model's perplexity of it, agreement with
+                          its greedy tokens); below LLM_QUANTIZE_COHERENCE_THRESHOLD (default
+                          0.5) exit 12, keeping the file. IQ1_S, IQ1_M, TQ1_0, TQ2_0 are
+                          checked anyway (warning only). TQ1_0/TQ2_0 also warn before starting
+                          when the weights are not ternary-trained.
 
 Examples:
   llmq quantize model.gguf -q Q4_K_M
@@ -142,6 +149,48 @@ Examples:
   llmq generate model-Q4_K_M.gguf -p "Once upon a time" -n 32
   llmq generate model.gguf -p "The capital of France is" --temp 0.8 --seed 7
   llmq generate model.gguf -p "Hello" --format json | jq -r .completion
+)"},
+        {"analyze", R"(llmq analyze MODEL [-o OUT.imatrix] [options]
+
+Computes an importance matrix from calibration text, exactly as llama.cpp's llama-imatrix defines
+it (per weight matrix of the blocks, the per-column sums of squared inputs and the token count),
+for `llmq quantize --imatrix` and llama-quantize. The model is streamed one layer at a time:
+memory is one layer plus the hidden states of the calibration tokens, whatever the model size.
+Also reports per layer the block influence (1 - cosine of the layer's input and output hidden
+states) and the imatrix-weighted quantization sensitivity.
+
+The text is tokenized once (BOS first when the vocabulary adds one) and cut into consecutive
+samples of --ctx tokens; each sample's first token is replaced by BOS when the vocabulary adds one.
+
+  -o, --output OUT        output file (default: <model-name>.imatrix in the current directory)
+  --method M              activation (default). gradient and fisher are not implemented (exit 2)
+  --calibration-data F    plain text, .json (array of strings or of objects with "text") or
+                          .jsonl (one object with "text" per line); JSON texts are joined with a
+                          blank line. Default: the bundled WikiText-2 test text (CC BY-SA 3.0)
+  --calibration-samples N samples to use (default 512, 128..1024; exit 15 outside or when the
+                          text is too short — the message says how many samples it gives)
+  -c, --ctx N             tokens per sample (default 512, 16..65536)
+  --imatrix-format F      gguf (default; llama.cpp's current format) or dat (legacy)
+  --identify-super-weights
+                          find super weights (Yu et al. 2024: activation spikes at early
+                          down-projections) and the top --coverage fraction by |w|^2 * imatrix;
+                          writes the mask OUT.superweights.json for quantize --protect-super-weights
+  --coverage F            fraction of weights protected (default 0.0001, at most 0.01)
+  --checkpoint-dir D      write a checkpoint to D after each layer (hidden states + statistics);
+                          Ctrl-C exits 130 keeping it; the files are deleted after success
+  --resume D              continue an interrupted run from D (same model, text and options;
+                          otherwise exit 2). The result is byte-identical to an uninterrupted run
+  --no-cache              neither read nor write the cache. Results are cached under
+                          $LLM_QUANTIZE_IMATRIX_CACHE (default ~/.cache/llmq/imatrix), keyed by
+                          the model (path, header, size), the text's SHA-256 and the options;
+                          a hit copies the cached file to OUT ("cached": true in the JSON).
+                          Runs with --identify-super-weights are not cached
+
+Examples:
+  llmq analyze model.gguf --calibration-data train.txt --ctx 256 -o model.imatrix
+  llmq quantize model.gguf -q IQ2_XXS --imatrix model.imatrix
+  llmq analyze model.gguf --checkpoint-dir ckpt      (interrupted? add --resume ckpt)
+  llmq analyze model.gguf --identify-super-weights --format json | jq .super_weights
 )"},
         {"inspect", R"(llmq inspect MODEL
 

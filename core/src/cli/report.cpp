@@ -1,8 +1,10 @@
 #include "cli/report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <sstream>
+#include <vector>
 
 namespace llmq::cli {
 namespace {
@@ -71,6 +73,28 @@ std::string quantize_report(const nlohmann::json& r, bool verbose) {
             out << format("    %-28s %-8s %-14s %10s  %s\n", t["name"].get<std::string>().c_str(), t["type"].get<std::string>().c_str(),
                           shape_text(t["shape"]).c_str(), human_size(t["bytes"].get<double>()).c_str(),
                           t["reason"].get<std::string>().c_str());
+        }
+    }
+    if (r.contains("coherence") && r["coherence"].is_object()) {
+        // The overall score, then the weakest continuations: where a broken model shows first.
+        const auto& c = r["coherence"];
+        out << format("  coherence %.3f (threshold %.2f, %s) over %zu prompts, %.1f s\n", c["score"].get<double>(),
+                      c["threshold"].get<double>(), c["passed"].get<bool>() ? "passed" : "FAILED", c["prompts"].size(),
+                      c["duration_seconds"].get<double>());
+        std::vector<const nlohmann::json*> worst;
+        for (const auto& p : c["prompts"]) worst.push_back(&p);
+        std::sort(worst.begin(), worst.end(), [](const nlohmann::json* a, const nlohmann::json* b) { return (*a)["score"].get<double>() < (*b)["score"].get<double>(); });
+        for (size_t i = 0; i < std::min<size_t>(3, worst.size()); ++i) {
+            const auto& p = *worst[i];
+            std::string text = p["text"].get<std::string>();
+            for (char& ch : text) ch = ch == '\n' ? ' ' : ch;
+            if (text.size() > 70) {
+                size_t cut = 67;
+                while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
+                text = text.substr(0, cut) + "...";
+            }
+            out << format("    %.2f  (rep %.2f, ppl %.1f, agree %.2f) %s -> %s\n", p["score"].get<double>(), p["repetition"].get<double>(),
+                          p["original_ppl"].get<double>(), p["agreement"].get<double>(), p["prompt"].get<std::string>().c_str(), text.c_str());
         }
     }
     for (const auto& w : r["warnings"]) out << "warning: " << w.get<std::string>() << "\n";

@@ -5,7 +5,10 @@
 #include <map>
 #include <regex>
 
+#include "analysis/coherence_gate.hpp"
 #include "jobs/output_check.hpp"
+#include "jobs/ternary_check.hpp"
+#include "llmq/analysis/coherence.hpp"
 #include "llmq/error.hpp"
 #include "llmq/format/gguf.hpp"
 #include "llmq/format/imatrix.hpp"
@@ -221,6 +224,9 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
         fail(ExitCode::Usage, "unknown quantization level '" + options.level + "'", "choose one of: " + plan::preset_names());
     }
 
+    // A bad LLM_QUANTIZE_COHERENCE_THRESHOLD is an error before any work, whether or not the check runs.
+    const double coherence_threshold_value = coherence_threshold(host);
+
     ImatrixForModel imatrix;
     if (!options.imatrix_path.empty()) {
         std::unique_ptr<ByteSource> src;
@@ -275,6 +281,7 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
     }
 
     std::vector<std::string> warnings = plan.warnings;
+    if (auto w = jobs::ternary_warning(model, plan)) warnings.push_back(*w);
     for (const auto& w : warnings) log(host, LogLevel::Warning, w);
 
     auto sink = host.create_file(output_path);
@@ -302,6 +309,11 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
         throw;
     }
     jobs::validate_output(output_path, decls, written_size, host);
+    json coherence = nullptr;
+    if (options.coherence_check || coherence_automatic(preset->default_type)) {
+        coherence = run_coherence_gate(model, output_path, std::string(preset->name), options.coherence_check,
+                                       coherence_threshold_value, host, warnings);
+    }
 
     // Result.
     json tensors = json::array();
@@ -351,6 +363,7 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
                    {"tensors", tensors},
                    {"layer_summary", layers},
                    {"quality_report", nullptr},
+                   {"coherence", coherence},
                    {"warnings", warnings}};
     return result;
 }

@@ -54,6 +54,8 @@ public:
     static SuperWeightObserver restore(std::span<const uint8_t> bytes);  // Failure(Importance) if malformed
 
     struct LayerSpike;  // defined in the implementation
+    // Indexed by layer; read by find_super_weights.
+    const std::vector<LayerSpike>& layers() const { return spikes_; }
     ~SuperWeightObserver() override;
     SuperWeightObserver();
     SuperWeightObserver(SuperWeightObserver&&) noexcept;

@@ -23,6 +23,9 @@ struct QuantizeOptions {
     bool pure = false;
     bool leave_output_tensor = false;
     bool allow_requantize = false;
+    // Score the output's coherence (analysis/coherence.hpp) and fail with exit 12 below
+    // LLM_QUANTIZE_COHERENCE_THRESHOLD; IQ1_*/TQ* levels are checked anyway, warning only.
+    bool coherence_check = false;
     uint64_t chunk_bytes = 64ull << 20;  // bound on the row buffers of one chunk
 };
 

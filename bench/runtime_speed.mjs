@@ -1,0 +1,96 @@
+// Prompt-processing speed of the runtime, native (1 and 2 threads) against wasm in Node (single
+// thread): tokens/s for one sequence of ctx tokens (256 and 512) through the layer streamer
+// (weights streamed from the file on every run, as perplexity and calibration use it) and the
+// resident executor (weights loaded once, as generate). The same work on both sides: native
+// figures come from bench_forward, wasm figures from the module's forwardSpeed (the same ids).
+// Never part of `make test`.
+//
+//   node bench/runtime_speed.mjs [--reps N] [--no-big] [MODEL.gguf...]
+//
+// Default models: the two fixture models and the synthetic TinyLlama-1.1B-shaped F16 model
+// (build/bench/, made with make_synthetic_model when missing; streamed only and one rep in
+// wasm: resident F16 weights of 2.2 GB leave little of the 4 GB wasm heap). Needs a native build
+// with bench_forward and make_synthetic_model (LLMQ_NATIVE names its llmq; default
+// build/native/llmq) and the staged module (`make node-stage`).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const nativeDir = path.dirname(process.env.LLMQ_NATIVE ?? path.join(root, 'build', 'native', 'llmq'));
+const fixtures = process.env.LLMQ_FIXTURES ?? path.resolve(root, '..', 'shared', 'fixtures');
+const dist = path.join(root, 'node', 'dist');
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(name);
+  if (i < 0) return fallback;
+  const [, value] = args.splice(i, 2);
+  return value;
+};
+const reps = Number(option('--reps', '2'));
+const big = !args.includes('--no-big');
+const listed = args.filter((a) => !a.startsWith('--'));
+const ctxs = [256, 512];
+
+function bigModel() {
+  const file = path.join(root, 'build', 'bench', 'synthetic-llama-1.1b-f16.gguf');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    console.error(`generating ${file} ...`);
+    const r = spawnSync(path.join(nativeDir, 'make_synthetic_model'), [file], { stdio: 'inherit' });
+    if (r.status !== 0) process.exit(1);
+  }
+  return file;
+}
+
+const models = listed.length
+  ? listed.map((file) => ({ file, big: false }))
+  : [
+    ...['tinyllama-spm', 'tinyqwen-bpe'].map((n) => ({ file: path.join(fixtures, 'models', `${n}.bf16.gguf`), big: false })),
+    ...(big ? [{ file: bigModel(), big: true }] : []),
+  ];
+
+// bench_forward's table: model ctx threads streamed resident.
+function nativeFigures(model) {
+  const r = spawnSync(path.join(nativeDir, 'bench_forward'),
+    [model.file, '--ctx', ctxs.join(','), '--threads', '1,2', '--reps', String(model.big ? 1 : reps)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bench_forward failed: ${r.stderr}`);
+  const rows = [];
+  for (const line of r.stdout.trim().split('\n').slice(1)) {
+    const [, ctx, threads, streamed, resident] = line.trim().split(/\s+/);
+    rows.push({ ctx: Number(ctx), threads: Number(threads), streamed: Number(streamed), resident: Number(resident) });
+  }
+  return rows;
+}
+
+const { loadLlmq } = await import(path.join(dist, 'llmq-core.mjs'));
+const { nodeHost } = await import(path.join(dist, 'node-files.mjs'));
+
+async function wasmFigures(model) {
+  // A fresh instance per model: the heap only grows, and the 1.1B model needs most of it.
+  const llmq = await loadLlmq({ wasmBinary: fs.readFileSync(path.join(dist, 'llmq.wasm')) });
+  llmq.setWorkingDirectory(process.cwd());
+  const rows = [];
+  for (const ctx of ctxs) {
+    const r = llmq.forwardSpeed({ model: model.file, ctx, reps: model.big ? 1 : reps, resident: !model.big }, nodeHost({ stderr: (t) => process.stderr.write(t) }));
+    if (!r.ok) throw new Error(`wasm forwardSpeed: ${r.error.message}`);
+    rows.push({ ctx, threads: 1, streamed: r.streamed_tokens_per_second, resident: r.resident_tokens_per_second });
+  }
+  return rows;
+}
+
+const fmt = (x) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(1));
+console.log('prompt processing, tokens/s (best of runs; streamed = layer streamer, resident = KV-cache executor)');
+console.log(`${'model'.padEnd(34)} ${'ctx'.padStart(5)} ${'native 1t str'.padStart(14)} ${'2t str'.padStart(9)} ${'wasm str'.padStart(9)} ${'native 1t res'.padStart(14)} ${'2t res'.padStart(9)} ${'wasm res'.padStart(9)} ${'wasm/1t'.padStart(8)}`);
+for (const model of models) {
+  const n = nativeFigures(model);
+  const w = await wasmFigures(model);
+  for (const ctx of ctxs) {
+    const n1 = n.find((r) => r.ctx === ctx && r.threads === 1);
+    const n2 = n.find((r) => r.ctx === ctx && r.threads === 2);
+    const wr = w.find((r) => r.ctx === ctx);
+    console.log(`${path.basename(model.file).padEnd(34)} ${String(ctx).padStart(5)} ${fmt(n1.streamed).padStart(14)} ${fmt(n2.streamed).padStart(9)} ${fmt(wr.streamed).padStart(9)} ${fmt(n1.resident).padStart(14)} ${fmt(n2.resident).padStart(9)} ${fmt(wr.resident).padStart(9)} ${(wr.streamed / n1.streamed).toFixed(2).padStart(8)}`);
+  }
+}
