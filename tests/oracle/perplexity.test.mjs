@@ -7,11 +7,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { getLlama } from "node-llama-cpp";
+import { llamaCppScores, perplexity } from "./llama_cpp_scores.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const llmq = process.env.LLMQ_BIN ?? join(root, "build", "native", "llmq");
@@ -23,39 +24,8 @@ const nCtx = 256, nChunks = 8;
 
 const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
 
-// Per scored token: the probability llama.cpp gives the next token, and (when asked) the full
-// distribution (a Map from token id to probability, most likely first).
-async function llamaCppScores(modelPath, tokensFrom, withDistributions = false) {
-  const model = await llama.loadModel({ modelPath });
-  let tokens = tokensFrom ?? model.tokenize(readFileSync(text, "utf8"), false);
-  const addBos = model.tokens.shouldPrependBosToken;
-  if (!tokensFrom && addBos) tokens = [model.tokens.bos, ...tokens];
-  const context = await model.createContext({ contextSize: nCtx, batchSize: nCtx });
-  const sequence = context.getSequence();
-  const first = nCtx / 2;
-  const out = [];
-  for (let k = 0; k < nChunks; ++k) {
-    const chunk = tokens.slice(k * nCtx, (k + 1) * nCtx);
-    if (addBos) chunk[0] = model.tokens.bos;
-    await sequence.clearHistory();
-    const input = chunk.map((t, i) => (i >= first && i < nCtx - 1 ? [t, { generateNext: { probabilities: true } }] : t));
-    const results = await sequence.controlledEvaluate(input);
-    for (let i = first; i < nCtx - 1; ++i) {
-      const probs = results[i].next.probabilities;
-      const target = tokens[k * nCtx + i + 1];
-      out.push({ p: probs.get(target) ?? 0, dist: withDistributions ? probs : null });
-    }
-  }
-  await context.dispose();
-  await model.dispose();
-  return { tokens, scores: out };
-}
-
-function perplexity(scores) {
-  let sum = 0;
-  for (const { p } of scores) sum -= Math.log(p);
-  return Math.exp(sum / scores.length);
-}
+const scoresOf = (modelPath, tokensFrom = null, withDistributions = false) =>
+  llamaCppScores(llama, { modelPath, textPath: text, nCtx, nChunks, tokensFrom, withDistributions });
 
 function llmqPerplexity(modelPath, extra = []) {
   const out = execFileSync(llmq, ["perplexity", modelPath, "-f", text, "--ctx", String(nCtx), "--chunks", String(nChunks), "--format", "json", "--quiet", ...extra], {
@@ -81,7 +51,7 @@ for (const [name, make] of cases) {
   test(`perplexity of ${name} agrees with llama.cpp within 0.5%`, async () => {
     const path = make();
     const ours = llmqPerplexity(path);
-    const { scores } = await llamaCppScores(path);
+    const { scores } = await scoresOf(path);
     const theirs = perplexity(scores);
     console.log(`# ${name}: llmq ${ours.perplexity.toFixed(4)}, llama.cpp ${theirs.toFixed(4)} (${(100 * (ours.perplexity / theirs - 1)).toFixed(3)}%)`);
     assert.equal(ours.scored_tokens, scores.length);
@@ -93,8 +63,8 @@ test("KL divergence of Q4_K_M against the original agrees with llama.cpp's distr
   const original = join(models, "tinyllama-spm.bf16.gguf");
   const quantized = quantize("Q4_K_M");
   const ours = llmqPerplexity(quantized, ["--kld-base", original]).kld;
-  const base = await llamaCppScores(original, null, true);
-  const q = await llamaCppScores(quantized, base.tokens, true);
+  const base = await scoresOf(original, null, true);
+  const q = await scoresOf(quantized, base.tokens, true);
   let kld = 0, same = 0;
   for (let i = 0; i < base.scores.length; ++i) {
     const pb = base.scores[i].dist, pq = q.scores[i].dist;
