@@ -71,6 +71,21 @@ TEST(CoherenceCli, TernaryWithoutTheFlagWarnsOnly) {
     fs::remove_all(dir);
 }
 
+TEST(CoherenceCli, NoCoherenceCheckSkipsTheAutomaticCheck) {
+    const auto dir = test::temp_dir("coherence-cli-off");
+    const auto out = dir / "tq2.gguf";
+    const auto r = test::run_llmq({"quantize", kLlama, "-q", "TQ2_0", "-o", out.string(), "--no-coherence-check", "--format", "json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json j = parse(r);
+    EXPECT_TRUE(j["coherence"].is_null());
+    EXPECT_FALSE(has_warning(j, "is below the threshold")) << j["warnings"].dump();
+    EXPECT_TRUE(has_warning(j, "is not ternary-trained"));  // the warning before starting stays
+    const auto both = test::run_llmq({"quantize", kLlama, "-q", "TQ2_0", "-o", out.string(), "--no-coherence-check", "--coherence-check"});
+    EXPECT_EQ(both.exit_code, 2);
+    EXPECT_NE(both.err.find("contradict"), std::string::npos) << both.err;
+    fs::remove_all(dir);
+}
+
 TEST(CoherenceCli, GoodLevelPassesAndTheReportShowsTheScore) {
     const auto dir = test::temp_dir("coherence-cli-q4");
     const auto out = dir / "q4.gguf";

@@ -83,7 +83,7 @@ CoherenceReport check_coherence(const ModelView& original, const ModelView& quan
     ParallelFor& parallel = host.parallel ? *host.parallel : serial;
     Progress* progress = host.progress;
     const auto n_prompts = static_cast<uint64_t>(prompts.size());
-    if (progress) progress->begin("coherence check", 2 * n_prompts);
+    if (progress) progress->begin("coherence check", 2 * n_prompts, ProgressUnit::steps("prompt passes"));
 
     std::vector<Generated> generated(prompts.size());
     int64_t longest = 0;

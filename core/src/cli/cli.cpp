@@ -100,6 +100,7 @@ json run_quantize_command(const std::vector<std::string>& args, Host& host) {
         {{"--allow-requantize"}, false, false},
         {{"--chunk-mb"}, true, false},
         {{"--coherence-check"}, false, false},
+        {{"--no-coherence-check"}, false, false},
     };
     const auto p = cli::parse_args(args, specs, "quantize");
     QuantizeOptions o;
@@ -130,6 +131,10 @@ json run_quantize_command(const std::vector<std::string>& args, Host& host) {
     o.leave_output_tensor = p.has("--leave-output-tensor");
     o.allow_requantize = p.has("--allow-requantize");
     o.coherence_check = p.has("--coherence-check");
+    o.no_coherence_check = p.has("--no-coherence-check");
+    if (o.coherence_check && o.no_coherence_check) {
+        fail(ExitCode::Usage, "--coherence-check and --no-coherence-check contradict each other", "keep one of them");
+    }
     if (auto c = p.value("--chunk-mb")) o.chunk_bytes = static_cast<uint64_t>(cli::parse_int(*c, "--chunk-mb", 1, 65536)) << 20;
     return run_quantize(o, host);
 }

@@ -78,6 +78,8 @@ only when complete, then re-opened and validated.
                           0.5) exit 12, keeping the file. IQ1_S, IQ1_M, TQ1_0, TQ2_0 are
                           checked anyway (warning only). TQ1_0/TQ2_0 also warn before starting
                           when the weights are not ternary-trained.
+  --no-coherence-check    skip the automatic check (it is skipped with a warning anyway when
+                          the input is over 4 GB; --coherence-check forces it)
 
 Examples:
   llmq quantize model.gguf -q Q4_K_M

@@ -56,7 +56,7 @@ private:
 class ProgressScope {
 public:
     ProgressScope(Progress* p, uint64_t total) : p_(p) {
-        if (p_) p_->begin("analyze", total);
+        if (p_) p_->begin("analyze", total, ProgressUnit::steps("layers"));
     }
     ~ProgressScope() {
         if (p_) p_->end();

@@ -26,7 +26,7 @@ nlohmann::json run_generate(const GenerateOptions& o, Host& host) {
     Sampler sampler(o.temperature, o.seed);
 
     Progress* progress = host.progress;
-    if (progress) progress->begin("generate", static_cast<uint64_t>(o.max_tokens));
+    if (progress) progress->begin("generate", static_cast<uint64_t>(o.max_tokens), ProgressUnit::steps("tokens"));
     const double t_prompt = now();
     std::vector<float> logits = session.eval(prompt);
     const double t_gen = now();

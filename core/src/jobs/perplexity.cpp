@@ -142,7 +142,7 @@ json run_perplexity_resolved(const PerplexityOptions& o, Host& host, double t0) 
     const ChunkResults r = score_chunks(model, base ? &*base : nullptr, tokens, scoring, parallel, [&](uint64_t done, uint64_t total) {
         if (progress) {
             if (progress->cancelled()) fail(ExitCode::Interrupted, "perplexity interrupted");
-            if (!begun) progress->begin("perplexity", total);
+            if (!begun) progress->begin("perplexity", total, ProgressUnit::steps("stages"));
             begun = true;
             progress->update(done, "");
         }

@@ -310,7 +310,16 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
     }
     jobs::validate_output(output_path, decls, written_size, host);
     json coherence = nullptr;
-    if (options.coherence_check || coherence_automatic(preset->default_type)) {
+    // The automatic check generates with the original and the quantized model resident; past a
+    // few GB that costs more memory and time than the quantization itself, so it then asks.
+    constexpr uint64_t kAutomaticCoherenceMaxBytes = 4ull << 30;
+    const bool automatic = coherence_automatic(preset->default_type) && !options.no_coherence_check;
+    if (automatic && !options.coherence_check && model.source_bytes > kAutomaticCoherenceMaxBytes) {
+        const std::string message = "the automatic coherence check was skipped: " + options.model_path +
+                                    " is too large to generate with quickly; run with --coherence-check to score the output anyway";
+        warnings.push_back(message);
+        if (host.log) host.log(LogLevel::Warning, message);
+    } else if (options.coherence_check || automatic) {
         coherence = run_coherence_gate(model, output_path, std::string(preset->name), options.coherence_check,
                                        coherence_threshold_value, host, warnings);
     }

@@ -31,11 +31,22 @@ public:
     }
 };
 
-// Progress of a long job, in abstract units (bytes of output for quantize).
+// What a job's progress counts: bytes (shown as MB with a rate) or steps of a kind named by a
+// plural label ("layers", "stages"), shown as "3/6 layers".
+struct ProgressUnit {
+    enum class Kind { Bytes, Steps };
+    Kind kind = Kind::Bytes;
+    std::string_view label = "bytes";
+    static constexpr ProgressUnit bytes() { return {}; }
+    static constexpr ProgressUnit steps(std::string_view label) { return {Kind::Steps, label}; }
+};
+
+// Progress of a long job, in units named at begin (bytes of output for quantize).
 class Progress {
 public:
     virtual ~Progress() = default;
-    virtual void begin(std::string_view task, uint64_t total) = 0;
+    // Overriders repeat the default (calls go through Progress*, which binds it anyway).
+    virtual void begin(std::string_view task, uint64_t total, ProgressUnit unit = ProgressUnit::bytes()) = 0;
     // done: units finished so far; item: what is being worked on (a tensor name).
     virtual void update(uint64_t done, std::string_view item) = 0;
     virtual void end() = 0;
@@ -45,7 +56,7 @@ public:
 
 class NullProgress final : public Progress {
 public:
-    void begin(std::string_view, uint64_t) override {}
+    void begin(std::string_view, uint64_t, ProgressUnit = ProgressUnit::bytes()) override {}
     void update(uint64_t, std::string_view) override {}
     void end() override {}
 };

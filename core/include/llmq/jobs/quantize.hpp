@@ -26,6 +26,9 @@ struct QuantizeOptions {
     // Score the output's coherence (analysis/coherence.hpp) and fail with exit 12 below
     // LLM_QUANTIZE_COHERENCE_THRESHOLD; IQ1_*/TQ* levels are checked anyway, warning only.
     bool coherence_check = false;
+    // --no-coherence-check: skip the automatic check of IQ1_*/TQ* (it is also skipped, with a
+    // warning, when the input is too large to hold in memory for generation).
+    bool no_coherence_check = false;
     uint64_t chunk_bytes = 64ull << 20;  // bound on the row buffers of one chunk
 };
 
