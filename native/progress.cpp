@@ -25,9 +25,11 @@ std::atomic<bool>& StderrProgress::cancel_requested() {
     return flag;
 }
 
-void StderrProgress::begin(std::string_view task, uint64_t total) {
+void StderrProgress::begin(std::string_view task, uint64_t total, ProgressUnit unit) {
     task_ = task;
     total_ = total;
+    bytes_ = unit.kind == ProgressUnit::Kind::Bytes;
+    label_ = unit.label;
     active_ = true;
     last_item_.clear();
     start_ = last_draw_ = Clock::now();
@@ -37,8 +39,14 @@ void StderrProgress::draw(uint64_t done, std::string_view item, bool final) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
     const double frac = total_ ? static_cast<double>(done) / static_cast<double>(total_) : 1.0;
     const double eta = frac > 0.0 ? elapsed * (1.0 - frac) / frac : 0.0;
-    const double mb = static_cast<double>(done) / 1e6;
-    const double rate = elapsed > 0.0 ? mb / elapsed : 0.0;
+    // Bytes: "12.3/45.6 MB 7.8 MB/s"; steps: "3/6 layers".
+    char amount[160];
+    if (bytes_) {
+        const double mb = static_cast<double>(done) / 1e6;
+        std::snprintf(amount, sizeof amount, "%.1f/%.1f MB %.1f MB/s", mb, static_cast<double>(total_) / 1e6, elapsed > 0.0 ? mb / elapsed : 0.0);
+    } else {
+        std::snprintf(amount, sizeof amount, "%llu/%llu %s", static_cast<unsigned long long>(done), static_cast<unsigned long long>(total_), label_.c_str());
+    }
     char line[512];
     if (tty_) {
         constexpr int kWidth = 28;
@@ -46,14 +54,14 @@ void StderrProgress::draw(uint64_t done, std::string_view item, bool final) {
         std::string bar(static_cast<size_t>(filled), '=');
         if (filled < kWidth) bar += '>';
         bar.resize(kWidth, ' ');
-        std::snprintf(line, sizeof line, "\r\033[2K%s [%s] %5.1f%% %.1f/%.1f MB %.1f MB/s  elapsed %s  ETA %s  %.*s", task_.c_str(),
-                      bar.c_str(), 100.0 * frac, mb, static_cast<double>(total_) / 1e6, rate, clock_text(elapsed).c_str(),
+        std::snprintf(line, sizeof line, "\r\033[2K%s [%s] %5.1f%% %s  elapsed %s  ETA %s  %.*s", task_.c_str(), bar.c_str(),
+                      100.0 * frac, amount, clock_text(elapsed).c_str(),
                       final ? "0s" : clock_text(eta).c_str(), static_cast<int>(std::min<size_t>(item.size(), 40)), item.data());
         std::fputs(line, stderr);
         if (final) std::fputs("\n", stderr);
     } else {
-        std::snprintf(line, sizeof line, "%s: %5.1f%% %.1f/%.1f MB, elapsed %s, ETA %s, %.*s\n", task_.c_str(), 100.0 * frac, mb,
-                      static_cast<double>(total_) / 1e6, clock_text(elapsed).c_str(), clock_text(eta).c_str(),
+        std::snprintf(line, sizeof line, "%s: %5.1f%% %s, elapsed %s, ETA %s, %.*s\n", task_.c_str(), 100.0 * frac, amount,
+                      clock_text(elapsed).c_str(), clock_text(eta).c_str(),
                       static_cast<int>(item.size()), item.data());
         std::fputs(line, stderr);
     }

@@ -1,4 +1,5 @@
-// Progress on stderr: a redrawn bar with percentage, amount, elapsed time and ETA on a TTY;
+// Progress on stderr: a redrawn bar with percentage, amount (MB and MB/s, or "3/6 layers"),
+// elapsed time and ETA on a TTY;
 // plain lines (one per item, at most one per second otherwise) when stderr is a file or pipe.
 #pragma once
 
@@ -13,7 +14,7 @@ namespace llmq::native {
 class StderrProgress final : public Progress {
 public:
     StderrProgress(bool tty, bool enabled) : tty_(tty), enabled_(enabled) {}
-    void begin(std::string_view task, uint64_t total) override;
+    void begin(std::string_view task, uint64_t total, ProgressUnit unit = ProgressUnit::bytes()) override;
     void update(uint64_t done, std::string_view item) override;
     void end() override;
     bool cancelled() const override { return cancel_requested().load(); }
@@ -30,6 +31,8 @@ private:
     bool active_ = false;
     std::string task_;
     uint64_t total_ = 0;
+    bool bytes_ = true;
+    std::string label_;  // of steps: "layers"
     std::string last_item_;
     Clock::time_point start_;
     Clock::time_point last_draw_;

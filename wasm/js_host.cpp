@@ -18,8 +18,10 @@ bool has_method(const val& object, const char* name) {
 class JsProgress final : public Progress {
 public:
     explicit JsProgress(val host) : host_(std::move(host)), js_(host_["progress"]) {}
-    void begin(std::string_view task, uint64_t total) override {
-        if (has_method(js_, "begin")) js_.call<void>("begin", std::string(task), static_cast<double>(total));
+    // unit: 'bytes', or the plural label of the steps counted ('layers', 'stages', ...).
+    void begin(std::string_view task, uint64_t total, ProgressUnit unit = ProgressUnit::bytes()) override {
+        const std::string name = unit.kind == ProgressUnit::Kind::Bytes ? std::string("bytes") : std::string(unit.label);
+        if (has_method(js_, "begin")) js_.call<void>("begin", std::string(task), static_cast<double>(total), name);
     }
     void update(uint64_t done, std::string_view item) override {
         if (has_method(js_, "update")) js_.call<void>("update", static_cast<double>(done), std::string(item));

@@ -3,7 +3,8 @@
 //   openFiles(path) -> fileset | error     openFile(path) -> source | error
 //   createFile(path) -> sink | error       exists(path) -> boolean      removeFile(path)
 //   stdout(text)  stderr(text)             now() -> seconds             peakMemory?() -> bytes
-//   progress?: {begin(task, total), update(done, item), end()}          cancelled?() -> boolean
+//   progress?: {begin(task, total, unit), update(done, item), end()}    cancelled?() -> boolean
+//              (unit: 'bytes' or the plural name of the steps counted: 'layers', 'stages', ...)
 //   configure?({format, verbosity, threads})
 //   makeDirectories?(path) -> undefined | error          env?(name) -> string | undefined
 //   bundledFile?(name) -> path (for openFile) | ''       (absent: no directories / environment / data)

@@ -81,7 +81,7 @@ export function guardHost(host) {
     cancelled: () => attempt('cancelled', () => Boolean(host.cancelled?.()), false),
     configure: (options) => attempt('configure', () => host.configure?.(options), null),
     progress: {
-      begin: (task, total) => attempt('progress', () => progress.begin?.(task, total), null),
+      begin: (task, total, unit) => attempt('progress', () => progress.begin?.(task, total, unit ?? 'bytes'), null),
       update: (done, item) => attempt('progress', () => progress.update?.(done, item), null),
       end: () => attempt('progress', () => progress.end?.(), null),
     },
