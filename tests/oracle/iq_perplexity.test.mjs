@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { getLlama } from "node-llama-cpp";
+import { gguf } from "@huggingface/gguf";
 import { llamaCppScores, perplexity } from "./llama_cpp_scores.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -29,6 +30,29 @@ const llamaCppFigures = { IQ1_S: 366, IQ1_M: 301, IQ2_XXS: 218, IQ3_XXS: 121.5, 
 const run = (args) => execFileSync(llmq, [...args, "--quiet"], { encoding: "utf8", env: { ...process.env, LLM_QUANTIZE_IMATRIX_CACHE: join(work, "cache") } });
 const imatrix = join(work, "tinyllama.imatrix");
 run(["analyze", original, "--calibration-data", join(fixtures, "text", "tinystories_train.txt"), "--ctx", String(nCtx), "-o", imatrix]);
+
+// The imatrix is llama.cpp's GGUF imatrix (reference §4.2), as an independent parser reads it.
+test("@huggingface/gguf reads llmq's imatrix as llama.cpp's GGUF imatrix layout", async () => {
+  const { metadata, tensorInfos } = await gguf(imatrix, { allowLocalFile: true });
+  assert.equal(metadata["general.type"], "imatrix");
+  assert.equal(metadata["general.architecture"], undefined);
+  assert.deepEqual(metadata["imatrix.datasets"], [join(fixtures, "text", "tinystories_train.txt")]);
+  assert.equal(metadata["imatrix.chunk_count"], 512);
+  assert.equal(metadata["imatrix.chunk_size"], nCtx);
+  const names = tensorInfos.map((t) => t.name);
+  // Entries sorted by weight name, each as <weight>.in_sum2 then <weight>.counts.
+  const weights = names.filter((_, i) => i % 2 === 0).map((n) => n.replace(/\.in_sum2$/, ""));
+  assert.deepEqual(weights, [...weights].sort());
+  assert.deepEqual(names, weights.flatMap((w) => [`${w}.in_sum2`, `${w}.counts`]));
+  // Every matrix of the 6 blocks (q k v o gate up down), no output.weight (llama-imatrix's default).
+  assert.equal(names.length, 2 * 6 * 7);
+  assert.ok(!names.some((n) => n.startsWith("output.")));
+  for (const t of tensorInfos) {
+    assert.equal(t.dtype, 0 /* F32 */);
+    if (t.name.endsWith(".counts")) assert.deepEqual(t.shape.map(Number), [1]);
+    else assert.ok(t.name.endsWith(".in_sum2") && t.shape.length === 1);
+  }
+});
 
 const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
 
