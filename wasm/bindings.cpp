@@ -1,6 +1,6 @@
 // Embind entry points of the wasm module: the command layer (runCli, the grammar of CLI.md with
 // the native CLI's messages, JSON and exit codes) and the jobs (quantize, inspect, perplexity,
-// generate) for the ESM
+// generate, analyze) for the ESM
 // API, each over a host implemented in JS (js_host.hpp). No exception crosses into JS: jobs
 // return {ok: true, json} or {ok: false, error: {code, type, message, hint}}.
 #include <emscripten/bind.h>
@@ -18,6 +18,7 @@
 #include "level_facts.hpp"
 #include "llmq/cli/cli.hpp"
 #include "llmq/error.hpp"
+#include "llmq/jobs/analyze.hpp"
 #include "llmq/jobs/generate.hpp"
 #include "llmq/jobs/inspect.hpp"
 #include "llmq/jobs/perplexity.hpp"
@@ -145,6 +146,32 @@ GenerateOptions generate_options(const val& o) {
     return g;
 }
 
+// Sample-count bounds are the job's (exit 15 outside), as for the CLI; only non-numbers are
+// usage errors here.
+AnalyzeOptions analyze_options(const val& o) {
+    AnalyzeOptions a;
+    a.model_path = text(o, "model");
+    if (a.model_path.empty()) fail(ExitCode::Usage, "analyze needs a model", "pass the path of a .gguf file or a model directory");
+    a.output_path = text(o, "output");
+    if (auto m = text(o, "method"); !m.empty()) a.method = m;
+    a.calibration_path = text(o, "calibrationData");
+    a.samples = static_cast<int64_t>(number(o, "calibrationSamples", static_cast<double>(a.samples), -static_cast<double>(1ll << 40),
+                                            static_cast<double>(1ll << 40), true));
+    a.ctx = static_cast<int64_t>(number(o, "ctx", static_cast<double>(a.ctx), kMinAnalyzeCtx, kMaxAnalyzeCtx, true));
+    a.identify_super_weights = flag(o, "identifySuperWeights");
+    const val coverage = o["coverage"];
+    if (!coverage.isUndefined() && !coverage.isNull()) {
+        if (!a.identify_super_weights) fail(ExitCode::Usage, "coverage needs identifySuperWeights", "set identifySuperWeights: true");
+        a.coverage = number(o, "coverage", a.coverage, 0, 1, false);
+    }
+    if (auto f = text(o, "imatrixFormat"); !f.empty()) a.imatrix_format = f;
+    a.checkpoint_dir = text(o, "checkpointDir");
+    a.resume_dir = text(o, "resume");
+    const val cache = o["cache"];
+    a.use_cache = cache.isUndefined() || cache.isNull() || cache.isTrue();
+    return a;
+}
+
 int run_cli_js(val args, val js_host) {
     try {
         JsHost host(js_host);
@@ -186,6 +213,13 @@ val generate_js(val options, val js_host) {
     return guarded([&] {
         JsHost host(js_host);
         return run_generate(generate_options(options), host.host());
+    });
+}
+
+val analyze_js(val options, val js_host) {
+    return guarded([&] {
+        JsHost host(js_host);
+        return run_analyze(analyze_options(options), host.host());
     });
 }
 
@@ -232,6 +266,7 @@ EMSCRIPTEN_BINDINGS(llmq) {
     emscripten::function("inspect", &inspect_js);
     emscripten::function("perplexity", &perplexity_js);
     emscripten::function("generate", &generate_js);
+    emscripten::function("analyze", &analyze_js);
     emscripten::function("levels", &levels_js);
     emscripten::function("version", &version_js);
     emscripten::function("heapBytes", &heap_bytes_js);

@@ -13,16 +13,23 @@ export class LlmqError extends Error {
 }
 
 export interface ProgressEvent {
-  /** 'quantize', 'perplexity' (executor stages) or 'generate' (tokens) */
+  /** 'quantize', 'analyze' (layers), 'perplexity' (executor stages), 'coherence check' (prompt
+   *  passes) or 'generate' (tokens) */
   task: string;
-  /** Units done so far (bytes of output for quantize) and the total. */
+  /** What done and total count: 'bytes' (quantize) or the plural name of the steps ('layers',
+   *  'stages', 'prompt passes', 'tokens'). */
+  unit: string;
+  /** Units done so far and the total. */
   done: number;
   total: number;
   /** done / total, from 0 to 1. */
   fraction: number;
-  /** The tensor being worked on ('' at the start and the end). */
+  /** What is being worked on: a tensor, 'layer 3', a prompt ('' at the start and the end). */
   item: string;
   elapsedSeconds: number;
+  /** Units per second (bytes per second for unit 'bytes'). */
+  rate: number;
+  /** Bytes per second when unit is 'bytes', else 0. */
   bytesPerSecond: number;
   etaSeconds: number | null;
 }
@@ -189,6 +196,76 @@ export interface GenerateResult {
   [field: string]: unknown;
 }
 
+export interface AnalyzeOptions extends JobOptions {
+  /** Output path; default <model-name>.imatrix in the current directory. */
+  output?: string;
+  /** Text, .json or .jsonl file; default: the bundled WikiText-2 test text. */
+  calibrationData?: string;
+  /** Samples of ctx tokens (default 512; 128..1024, else code 15). */
+  calibrationSamples?: number;
+  /** Tokens per sample (default 512; 16..65536). */
+  ctx?: number;
+  /** 'activation' (default); 'gradient' and 'fisher' are not implemented (code 2). */
+  method?: string;
+  /** 'gguf' (default, llama.cpp's GGUF imatrix) or 'dat' (legacy). */
+  imatrixFormat?: 'gguf' | 'dat';
+  /** Also find super weights; the mask goes to OUTPUT.superweights.json. */
+  identifySuperWeights?: boolean;
+  /** Fraction of weights protected by |w|²·imatrix (default 0.0001, max 0.01). */
+  coverage?: number;
+  /** Write a checkpoint after each layer into this directory. */
+  checkpointDir?: string;
+  /** Continue from the newest checkpoint in this directory. */
+  resume?: string;
+  /** false skips the cache (the CLI's --no-cache). */
+  cache?: boolean;
+}
+
+export interface LayerImportance {
+  layer: number;
+  /** = block_influence: mean of 1 - cos(input, output hidden state). */
+  score: number;
+  block_influence: number;
+  /** imatrix-weighted relative quantization error of the layer's matrices. */
+  sensitivity: number;
+}
+
+export interface SuperWeightLocation {
+  tensor: string;
+  layer: number;
+  row: number;
+  col: number;
+  value: number;
+  activation: number;
+  output_activation: number;
+}
+
+export interface AnalyzeResult {
+  status: 'success';
+  output_path: string;
+  model_path: string;
+  method: string;
+  imatrix_format: 'gguf' | 'dat';
+  num_layers: number;
+  calibration_samples: number;
+  ctx: number;
+  calibration: { source: string; tokens: number; text_tokens: number; sha256: string };
+  global_statistics: { min: number | null; max: number | null; mean: number | null; std: number | null };
+  layer_importance: LayerImportance[];
+  super_weights: {
+    identified: boolean;
+    coverage: number;
+    total_protected: number;
+    locations: SuperWeightLocation[];
+    mask_path: string;
+  } | null;
+  cached: boolean;
+  duration_seconds: number;
+  tokens_per_second: number;
+  peak_memory_bytes: number;
+  [field: string]: unknown;
+}
+
 export interface Level {
   name: string;
   description: string;
@@ -208,6 +285,9 @@ export function inspect(model: string, options?: JobOptions): Promise<InspectRes
 
 /** Perplexity (and with kldBase the KL divergence against the original) on a text. */
 export function perplexity(model: string, options?: PerplexityOptions): Promise<PerplexityResult>;
+
+/** Importance matrix, layer importance and optionally super weights from calibration text. */
+export function analyze(model: string, options?: AnalyzeOptions): Promise<AnalyzeResult>;
 
 /** A continuation of a prompt (greedy at temp 0). */
 export function generate(model: string, options: GenerateOptions): Promise<GenerateResult>;

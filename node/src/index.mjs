@@ -154,6 +154,31 @@ export async function generate(model, options = {}) {
 }
 
 /**
+ * Importance analysis (`llmq analyze`): writes an importance matrix (GGUF imatrix, or the legacy
+ * .dat with imatrixFormat 'dat') and resolves with the JSON result of `llmq analyze --format json`
+ * (layer importance, global statistics, super weights). Calibration text defaults to the bundled
+ * WikiText-2 test text; the cache (LLM_QUANTIZE_IMATRIX_CACHE) is used unless cache is false.
+ */
+export async function analyze(model, options = {}) {
+  const params = {
+    model: String(model),
+    output: options.output,
+    method: options.method,
+    calibrationData: options.calibrationData,
+    calibrationSamples: options.calibrationSamples,
+    ctx: options.ctx,
+    imatrixFormat: options.imatrixFormat,
+    identifySuperWeights: options.identifySuperWeights,
+    coverage: options.coverage,
+    checkpointDir: options.checkpointDir,
+    resume: options.resume,
+    cache: options.cache,
+  };
+  const m = await inWorker({ mode: 'job', job: 'analyze', params }, { signal: options.signal, onMessage: jobMessages(options) });
+  return m.result;
+}
+
+/**
  * Runs a command line of CLI.md (without the program name) and resolves with its exit code.
  * stdout/stderr receive the text the CLI would print (default: this process's streams).
  */

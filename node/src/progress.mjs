@@ -1,5 +1,5 @@
 // The native CLI's progress display on stderr, for `npx llmq`: on a TTY a bar redrawn at most
-// every 100 ms (percentage, amount, rate, elapsed, ETA, tensor); otherwise one line per tensor at
+// every 100 ms (percentage, amount — MB and MB/s, or "3/6 layers" —, elapsed, ETA, item); otherwise one line per tensor at
 // most once a second. Same layout as native/progress.cpp, so both CLIs look alike.
 
 export function clockText(seconds) {
@@ -18,6 +18,7 @@ export class StderrProgress {
   #active = false;
   #task = '';
   #total = 0;
+  #unit = 'bytes';
   #lastItem = '';
   #start = 0;
   #lastDraw = 0;
@@ -33,9 +34,11 @@ export class StderrProgress {
     this.#enabled = verbosity !== 'quiet';
   }
 
-  begin(task, total) {
+  /** unit: 'bytes' or the plural name of the steps counted ('layers'). */
+  begin(task, total, unit = 'bytes') {
     this.#task = task;
     this.#total = total;
+    this.#unit = unit;
     this.#active = true;
     this.#lastItem = '';
     this.#start = this.#lastDraw = performance.now();
@@ -62,16 +65,19 @@ export class StderrProgress {
     const elapsed = (performance.now() - this.#start) / 1000;
     const frac = this.#total ? done / this.#total : 1;
     const eta = frac > 0 ? (elapsed * (1 - frac)) / frac : 0;
-    const mb = done / 1e6;
-    const rate = elapsed > 0 ? mb / elapsed : 0;
     const pct = (100 * frac).toFixed(1).padStart(5);
-    const amount = `${mb.toFixed(1)}/${(this.#total / 1e6).toFixed(1)} MB`;
+    // Bytes: "12.3/45.6 MB 7.8 MB/s"; steps: "3/6 layers".
+    let amount = `${done}/${this.#total} ${this.#unit}`;
+    if (this.#unit === 'bytes') {
+      const mb = done / 1e6;
+      amount = `${mb.toFixed(1)}/${(this.#total / 1e6).toFixed(1)} MB ${(elapsed > 0 ? mb / elapsed : 0).toFixed(1)} MB/s`;
+    }
     if (this.#tty) {
       const filled = Math.trunc(frac * WIDTH);
       let bar = '='.repeat(Math.max(0, filled));
       if (filled < WIDTH) bar += '>';
       bar = bar.padEnd(WIDTH).slice(0, WIDTH);
-      this.#write(`\r\x1b[2K${this.#task} [${bar}] ${pct}% ${amount} ${rate.toFixed(1)} MB/s  elapsed ${clockText(elapsed)}  ` +
+      this.#write(`\r\x1b[2K${this.#task} [${bar}] ${pct}% ${amount}  elapsed ${clockText(elapsed)}  ` +
         `ETA ${final ? '0s' : clockText(eta)}  ${item.slice(0, 40)}${final ? '\n' : ''}`);
     } else {
       this.#write(`${this.#task}: ${pct}% ${amount}, elapsed ${clockText(elapsed)}, ETA ${clockText(eta)}, ${item}\n`);
@@ -79,10 +85,12 @@ export class StderrProgress {
   }
 }
 
-/** Progress as events for the API: {task, done, total, fraction, item, elapsedSeconds, bytesPerSecond, etaSeconds}. */
+/** Progress as events for the API: {task, unit, done, total, fraction, item, elapsedSeconds, rate,
+ *  bytesPerSecond, etaSeconds}; unit is 'bytes' or the plural name of the steps ('layers'). */
 export class EventProgress {
   #emit;
   #task = '';
+  #unit = 'bytes';
   #total = 0;
   #start = 0;
   #last = 0;
@@ -92,8 +100,9 @@ export class EventProgress {
     this.#emit = emit;
   }
 
-  begin(task, total) {
+  begin(task, total, unit = 'bytes') {
     this.#task = task;
+    this.#unit = unit;
     this.#total = total;
     this.#start = performance.now();
     this.#last = 0;
@@ -117,14 +126,17 @@ export class EventProgress {
   #send(done, item) {
     const elapsedSeconds = (performance.now() - this.#start) / 1000;
     const fraction = this.#total ? Math.min(1, done / this.#total) : 1;
+    const rate = elapsedSeconds > 0 ? done / elapsedSeconds : 0;
     this.#emit({
       task: this.#task,
+      unit: this.#unit,
       done,
       total: this.#total,
       fraction,
       item,
       elapsedSeconds,
-      bytesPerSecond: elapsedSeconds > 0 ? done / elapsedSeconds : 0,
+      rate,
+      bytesPerSecond: this.#unit === 'bytes' ? rate : 0,
       etaSeconds: fraction > 0 ? (elapsedSeconds * (1 - fraction)) / fraction : null,
     });
   }

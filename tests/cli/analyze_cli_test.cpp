@@ -17,12 +17,14 @@
 #include "llmq/format/imatrix.hpp"
 #include "llmq/io/memory.hpp"
 #include "llmq/jobs/analyze.hpp"
+#include "support/cli_json.hpp"
 #include "support/run_cli.hpp"
 
 namespace llmq {
 namespace {
 
 using nlohmann::json;
+using test::parse_json;
 namespace fs = std::filesystem;
 
 const std::string kLlama = test::fixture("models/tinyllama-spm.bf16.gguf").string();
@@ -35,14 +37,6 @@ std::vector<std::string> cat(std::vector<std::string> a, const std::vector<std::
     return a;
 }
 
-json parse_json(const test::CliResult& r) {
-    try {
-        return json::parse(r.out);
-    } catch (...) {
-        ADD_FAILURE() << "stdout is not JSON: " << r.out << "\nstderr: " << r.err;
-        return json::object();
-    }
-}
 
 ImatrixData read_imatrix_file(const fs::path& p) { return read_imatrix(MemorySource(test::read_file(p), p.string())); }
 

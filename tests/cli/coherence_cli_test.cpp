@@ -4,26 +4,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/cli_json.hpp"
 #include "support/run_cli.hpp"
 
 namespace llmq {
 namespace {
 
 using nlohmann::json;
+using test::parse_json;
 namespace fs = std::filesystem;
 
 const std::string kLlama = test::fixture("models/tinyllama-spm.bf16.gguf").string();
 const std::string kQwen = test::fixture("models/tinyqwen-bpe.bf16.gguf").string();
 constexpr const char* kThreshold = "LLM_QUANTIZE_COHERENCE_THRESHOLD";
 
-json parse(const test::CliResult& r) {
-    try {
-        return json::parse(r.out);
-    } catch (...) {
-        ADD_FAILURE() << "stdout is not JSON: " << r.out << "\nstderr: " << r.err;
-        return json::object();
-    }
-}
 
 bool has_warning(const json& j, const std::string& part) {
     for (const auto& w : j.value("warnings", json::array()))
@@ -36,7 +30,7 @@ TEST(CoherenceCli, TernaryOfANormalModelFailsWithTheFlagAndKeepsTheFile) {
     const auto out = dir / "tq1.gguf";
     const auto r = test::run_llmq({"quantize", kLlama, "-q", "TQ1_0", "-o", out.string(), "--coherence-check", "--format", "json"});
     EXPECT_EQ(r.exit_code, 12) << r.err;
-    const json j = parse(r);
+    const json j = parse_json(r);
     EXPECT_EQ(j["status"], "error");
     EXPECT_EQ(j["error_code"], 12);
     const std::string message = j.value("message", "");
@@ -55,7 +49,7 @@ TEST(CoherenceCli, TernaryWithoutTheFlagWarnsOnly) {
     const auto out = dir / "tq2.gguf";
     const auto r = test::run_llmq({"quantize", kLlama, "-q", "TQ2_0", "-o", out.string(), "--format", "json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    const json j = parse(r);
+    const json j = parse_json(r);
     EXPECT_TRUE(has_warning(j, "is not ternary-trained")) << j["warnings"].dump();
     EXPECT_TRUE(has_warning(j, "dynamic profile"));
     EXPECT_TRUE(has_warning(j, "is below the threshold")) << j["warnings"].dump();
@@ -76,7 +70,7 @@ TEST(CoherenceCli, NoCoherenceCheckSkipsTheAutomaticCheck) {
     const auto out = dir / "tq2.gguf";
     const auto r = test::run_llmq({"quantize", kLlama, "-q", "TQ2_0", "-o", out.string(), "--no-coherence-check", "--format", "json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    const json j = parse(r);
+    const json j = parse_json(r);
     EXPECT_TRUE(j["coherence"].is_null());
     EXPECT_FALSE(has_warning(j, "is below the threshold")) << j["warnings"].dump();
     EXPECT_TRUE(has_warning(j, "is not ternary-trained"));  // the warning before starting stays
@@ -96,7 +90,7 @@ TEST(CoherenceCli, GoodLevelPassesAndTheReportShowsTheScore) {
     // A level outside the automatic set and no flag: no check, "coherence": null.
     const auto plain = test::run_llmq({"quantize", kQwen, "-q", "Q8_0", "-o", (dir / "q8.gguf").string(), "--format", "json"});
     ASSERT_EQ(plain.exit_code, 0) << plain.err;
-    const json j = parse(plain);
+    const json j = parse_json(plain);
     EXPECT_TRUE(j.contains("coherence") && j["coherence"].is_null());
     EXPECT_FALSE(has_warning(j, "ternary"));
     fs::remove_all(dir);
@@ -109,7 +103,7 @@ TEST(CoherenceCli, ThresholdFromTheEnvironment) {
     const auto strict = test::run_llmq({"quantize", kQwen, "-q", "Q4_K_M", "-o", out.string(), "--coherence-check", "--format", "json"},
                                        "coherence", {{kThreshold, "0.999"}});
     EXPECT_EQ(strict.exit_code, 12) << strict.err;
-    EXPECT_NE(parse(strict).value("message", "").find("threshold 0.999"), std::string::npos);
+    EXPECT_NE(parse_json(strict).value("message", "").find("threshold 0.999"), std::string::npos);
     fs::remove_all(dir);
     fs::create_directories(dir);
     // Invalid values are usage errors, found before anything is written.
@@ -117,7 +111,7 @@ TEST(CoherenceCli, ThresholdFromTheEnvironment) {
         const auto r = test::run_llmq({"quantize", kQwen, "-q", "Q4_K_M", "-o", out.string(), "--coherence-check", "--format", "json"},
                                       "coherence", {{kThreshold, bad}});
         EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
-        EXPECT_NE(parse(r).value("message", "").find(kThreshold), std::string::npos);
+        EXPECT_NE(parse_json(r).value("message", "").find(kThreshold), std::string::npos);
         EXPECT_FALSE(fs::exists(out)) << bad;
     }
     fs::remove_all(dir);

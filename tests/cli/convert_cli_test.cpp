@@ -9,25 +9,19 @@
 #include "llmq/format/model.hpp"
 #include "posix_io.hpp"
 #include "support/hf_builder.hpp"
+#include "support/cli_json.hpp"
 #include "support/run_cli.hpp"
 
 namespace llmq {
 namespace {
 
 using nlohmann::json;
+using test::parse_json;
 namespace fs = std::filesystem;
 
 std::string model_dir(const std::string& name) { return test::fixture("models/" + name).string(); }
 std::string reference_gguf(const std::string& name) { return test::fixture("models/" + name + ".bf16.gguf").string(); }
 
-json parse_json(const test::CliResult& r) {
-    try {
-        return json::parse(r.out);
-    } catch (...) {
-        ADD_FAILURE() << "stdout is not JSON: " << r.out << "\nstderr: " << r.err;
-        return json::object();
-    }
-}
 
 ModelView open_file(const fs::path& p) { return open_gguf_model(std::make_shared<native::FileSource>(p)); }
 

@@ -6,25 +6,19 @@
 #include "llmq/format/gguf.hpp"
 #include "llmq/format/imatrix.hpp"
 #include "llmq/io/memory.hpp"
+#include "support/cli_json.hpp"
 #include "support/run_cli.hpp"
 
 namespace llmq {
 namespace {
 
 using nlohmann::json;
+using test::parse_json;
 namespace fs = std::filesystem;
 
 const std::string kLlama = test::fixture("models/tinyllama-spm.bf16.gguf").string();
 const std::string kQwen = test::fixture("models/tinyqwen-bpe.bf16.gguf").string();
 
-json parse_json(const test::CliResult& r) {
-    try {
-        return json::parse(r.out);
-    } catch (...) {
-        ADD_FAILURE() << "stdout is not JSON: " << r.out << "\nstderr: " << r.err;
-        return json::object();
-    }
-}
 
 std::map<std::string, std::string> types_by_name(const json& result) {
     std::map<std::string, std::string> m;

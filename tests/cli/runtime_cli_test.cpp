@@ -4,26 +4,20 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "support/cli_json.hpp"
 #include "support/run_cli.hpp"
 
 namespace llmq {
 namespace {
 
 using nlohmann::json;
+using test::parse_json;
 
 const std::string kLlama = test::fixture("models/tinyllama-spm.bf16.gguf").string();
 const std::string kQwen = test::fixture("models/tinyqwen-bpe.bf16.gguf").string();
 const std::string kTrain = test::fixture("text/tinystories_train.txt").string();
 const std::string kHeldOut = test::fixture("text/tinystories_heldout.txt").string();
 
-json parse_json(const test::CliResult& r) {
-    try {
-        return json::parse(r.out);
-    } catch (...) {
-        ADD_FAILURE() << "stdout is not JSON: " << r.out << "\nstderr: " << r.err;
-        return json::object();
-    }
-}
 
 const json& reference() {
     static const json ref = [] {

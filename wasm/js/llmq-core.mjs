@@ -163,6 +163,13 @@ export class LlmqModule {
     return this.#job(() => this.#module.generate(options, guardHost(host)));
   }
 
+  /** The analyze job ({model, output?, calibrationData?, calibrationSamples?, ctx?, method?,
+   *  imatrixFormat?, identifySuperWeights?, coverage?, checkpointDir?, resume?, cache?}):
+   *  {ok, result | error}. */
+  analyze(options, host) {
+    return this.#job(() => this.#module.analyze(options, guardHost(host)));
+  }
+
   /** bench/ only: prompt-processing speed ({model, ctx, reps?, resident?}), see forward_speed.cpp. */
   forwardSpeed(options, host) {
     const r = this.#call(() => this.#module.forwardSpeed(options, guardHost(host)));
