@@ -40,13 +40,15 @@ build/wasm/build.ninja: CMakeLists.txt CMakePresets.json | deps-all
 wasm: deps-all build/wasm/build.ninja
 	cmake --build --preset wasm -j $(JOBS)
 
-# The static page: build/web/ (deployable as is) with the module under build/web/wasm/.
+# The static page: build/web/ (deployable as is) with the module under build/web/wasm/ and the
+# default calibration text (WikiText-2, for the Analyze step) under build/web/data/.
 WEB_SOURCES := $(wildcard web/*.html web/*.mjs web/*.css)
 WASM_FOR_WEB := llmq.mjs llmq.wasm llmq-core.mjs llmq-errors.mjs blob-files.mjs opfs-files.mjs
 web: wasm
-	@rm -rf build/web && mkdir -p build/web/wasm
+	@rm -rf build/web && mkdir -p build/web/wasm build/web/data
 	cp $(WEB_SOURCES) build/web/
 	cp $(addprefix build/wasm/,$(WASM_FOR_WEB)) build/web/wasm/
+	cp data/wikitext-2-test.raw data/README.md build/web/data/
 
 # The npm package (node/) takes the module and the page from build/ (also its `npm pack` step).
 node-stage: wasm web

@@ -1,9 +1,13 @@
-// The page: choose or drop a model, see what is in it, pick a level, quantize in a Worker with
-// progress and Cancel, save the result and read the report. The body's data-state attribute
-// (loading, ready, inspecting, model, running, done, cancelled, error) tells where it stands.
+// The page: choose or drop a model, see what is in it, optionally analyze it (importance matrix,
+// layer importance, super weights), pick a level, quantize in a Worker with progress and Cancel,
+// save the result and read the report. The body's data-state attribute (loading, ready,
+// inspecting, model, running, analyzed, done, cancelled, error) tells where it stands.
 import { droppedModel, folderFromFileList } from './wasm/blob-files.mjs';
 import { removeOpfsOutputs } from './wasm/opfs-files.mjs';
-import { formatBytes, formatCount, formatSeconds, renderChart, renderFacts, renderTensorTable } from './report.mjs';
+import {
+  formatBytes, formatCount, formatSeconds, renderChart, renderCoherenceTable, renderFacts, renderLayerBars, renderSuperWeightTable,
+  renderTensorTable,
+} from './report.mjs';
 import { offerSave, outputFile } from './save.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -16,6 +20,8 @@ const pending = new Map(); // id → {resolve, onProgress}
 let running = null; // {id, cancel: Int32Array | null, timer}
 let outputEdited = false;
 let imatrix = null; // {name, file}: the importance matrix chosen for the job, or none
+let calibration = null; // {name, file}: the Analyze step's text, or none (the bundled WikiText-2)
+let analysis = null; // {name, file}: the importance matrix the Analyze step made
 // Accepted spellings the module resolves to a level (the CLI's aliases) shown in the picker.
 const aliases = { TERNARY: 'TQ1_0' };
 
@@ -116,6 +122,12 @@ function describeLevel() {
   note.classList.toggle('ok', !blocked);
   show('level-imatrix', blocked || Boolean(imatrix));
   $('start').disabled = blocked || running !== null;
+  $('analyze-start').disabled = running !== null;
+  $('calibration-name').textContent = calibration ? calibration.name : 'WikiText-2 test text (bundled)';
+  show('calibration-clear', Boolean(calibration));
+  const inUse = Boolean(analysis && imatrix?.file === analysis.file);
+  $('analysis-use').disabled = inUse;
+  $('analysis-use').textContent = inUse ? 'Used for quantizing' : 'Use for quantizing';
 }
 
 // As the CLI names it: <model-name>-<LEVEL>.gguf.
@@ -128,7 +140,9 @@ async function choose(model) {
   if (!model || running) return;
   input = model;
   outputEdited = false;
-  for (const id of ['error', 'model', 'quantize', 'progress', 'result']) show(id, false);
+  for (const id of ['error', 'model', 'analyze', 'analysis', 'quantize', 'progress', 'result']) show(id, false);
+  if (analysis && imatrix === analysis) imatrix = null; // it belongs to the previous model
+  analysis = null;
   setState('inspecting');
   const { done } = request({ type: 'inspect', input });
   const r = await done;
@@ -140,6 +154,7 @@ async function choose(model) {
   renderModel(r.result);
   describeLevel();
   show('model', true);
+  show('analyze', true);
   show('quantize', true);
   setState('model');
 }
@@ -159,30 +174,32 @@ function renderModel(m) {
   renderTensorTable($('model-table').tBodies[0], m.tensors);
 }
 
+// Bytes (quantize) show a rate; steps show how many: "3/6 layers".
 function renderProgress(e) {
   $('progress-bar').value = e.fraction;
   $('progress-percent').textContent = `${(100 * e.fraction).toFixed(1)}%`;
   $('progress-tensor').textContent = e.item;
-  $('progress-rate').textContent = e.bytesPerSecond ? `${(e.bytesPerSecond / 1e6).toFixed(1)} MB/s` : '';
+  if (e.task === 'coherence check') $('progress-title').textContent = 'Checking coherence…';
+  if (e.unit && e.unit !== 'bytes') $('progress-rate').textContent = `${e.done}/${e.total} ${e.unit}`;
+  else $('progress-rate').textContent = e.bytesPerSecond ? `${(e.bytesPerSecond / 1e6).toFixed(1)} MB/s` : '';
   $('progress-eta').textContent = e.etaSeconds !== null && e.fraction > 0 && e.fraction < 1 ? `ETA ${formatSeconds(e.etaSeconds)}` : '';
 }
 
-async function start() {
-  if (!input || running) return;
-  const output = $('output-name').value.trim() || defaultOutputName(input.name, $('level').value);
-  for (const id of ['error', 'result']) show(id, false);
+// Runs a job of the Worker with the progress card and Cancel; resolves with its result message.
+async function runJob(message, title, hide) {
+  for (const id of ['error', ...hide]) show(id, false);
+  $('progress-title').textContent = title;
   renderProgress({ fraction: 0, item: '', bytesPerSecond: 0, etaSeconds: null });
   show('progress', true);
   $('progress').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   $('start').disabled = true;
+  $('analyze-start').disabled = true;
   $('cancel').disabled = false;
   setState('running');
-  await removeOpfsOutputs();
   // With cross-origin isolation the job can be asked to stop between chunks; otherwise Cancel
   // stops its Worker.
   const cancelBuffer = globalThis.crossOriginIsolated ? new SharedArrayBuffer(4) : null;
-  const options = { level: $('level').value, output, ...(imatrix ? { imatrix: imatrix.name } : {}) };
-  const job = request({ type: 'quantize', input, imatrix, options, cancel: cancelBuffer }, renderProgress);
+  const job = request({ ...message, cancel: cancelBuffer }, renderProgress);
   running = { id: job.id, cancel: cancelBuffer ? new Int32Array(cancelBuffer) : null, timer: null };
   const r = await job.done;
   clearTimeout(running.timer);
@@ -192,11 +209,114 @@ async function start() {
   if (!r.ok) {
     showError(r.error);
     setState(r.error.code === 130 ? 'cancelled' : 'error');
+  }
+  return r;
+}
+
+async function start() {
+  if (!input || running) return;
+  const output = $('output-name').value.trim() || defaultOutputName(input.name, $('level').value);
+  show('result', false);
+  await removeOpfsOutputs();
+  const options = { level: $('level').value, output, ...(imatrix ? { imatrix: imatrix.name } : {}) };
+  const r = await runJob({ type: 'quantize', input, imatrix, options }, 'Quantizing…', ['result']);
+  if (!r.ok) {
     if (r.output?.discard) removeOpfsOutputs();
     return;
   }
   await renderResult(r);
   setState('done');
+}
+
+// As the CLI names it: <model-name>.imatrix.
+function imatrixName(name) {
+  return `${name.replace(/\/+$/, '').replace(/\.gguf$/i, '') || 'model'}.imatrix`;
+}
+
+// A whole number from an input, or undefined to leave the core's default (and its checks).
+function wholeNumber(id) {
+  const text = $(id).value.trim();
+  return text === '' ? undefined : Number(text);
+}
+
+async function startAnalysis() {
+  if (!input || running) return;
+  const options = {
+    output: imatrixName(input.name),
+    calibrationSamples: wholeNumber('analyze-samples'),
+    ctx: wholeNumber('analyze-ctx'),
+    identifySuperWeights: $('analyze-super-weights').checked,
+  };
+  const r = await runJob({ type: 'analyze', input, calibration, options }, 'Analyzing…', ['analysis']);
+  if (!r.ok) return;
+  analysis = { name: r.output.name, file: r.output.blob };
+  imatrix = analysis; // what the analysis is for: the quantize step takes it at once
+  renderAnalysis(r);
+  describeLevel();
+  setState('analyzed');
+}
+
+function downloadLink(link, blob, name) {
+  if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+}
+
+function renderAnalysis(r) {
+  const a = r.result;
+  $('analysis-name').textContent = r.output.name;
+  const g = a.global_statistics;
+  const stat = (v) => (v === null ? '–' : v.toPrecision(4));
+  renderFacts($('analysis-facts'), [
+    ['calibration', a.calibration.source.replace(/^.*\//, '')],
+    ['samples × tokens', `${a.calibration_samples} × ${a.ctx}`],
+    ['layers', String(a.num_layers)],
+    ['importance min / max', `${stat(g.min)} / ${stat(g.max)}`],
+    ['importance mean ± std', `${stat(g.mean)} ± ${stat(g.std)}`],
+    ['time', formatSeconds(a.duration_seconds)],
+    ['speed', `${Math.round(a.tokens_per_second)} tokens/s`],
+    ['memory used', formatBytes(a.peak_memory_bytes)],
+  ]);
+  renderLayerBars($('importance-chart'), a.layer_importance.map((l) => l.block_influence), { label: 'block influence', digits: 3 });
+  renderLayerBars($('sensitivity-chart'), a.layer_importance.map((l) => l.sensitivity), { label: 'sensitivity', digits: 4, cls: 'second' });
+  const sw = a.super_weights;
+  show('super-weights', Boolean(sw));
+  if (sw) {
+    $('super-weights-summary').textContent = sw.identified
+      ? `${sw.locations.length} super weight${sw.locations.length === 1 ? '' : 's'} identified; ${sw.total_protected} weights protected `
+        + `(coverage ${sw.coverage}). The mask is for quantize --protect-super-weights.`
+      : `None identified: no activation spike stood out in the down-projections. ${sw.total_protected} weights protected by coverage (${sw.coverage}).`;
+    renderSuperWeightTable($('super-weights-table').tBodies[0], sw.locations);
+    show('super-weights-wrap', sw.locations.length > 0);
+  }
+  downloadLink($('analysis-download'), r.output.blob, r.output.name);
+  show('analysis-mask', Boolean(r.mask));
+  if (r.mask) downloadLink($('analysis-mask'), r.mask.blob, r.mask.name);
+  $('analysis-status').textContent = `The quantize step below uses ${r.output.name}; download it to reuse it with llmq or llama.cpp.`;
+  show('analysis', true);
+  $('analysis').scrollIntoView({ block: 'start', behavior: 'smooth' });
+}
+
+// The quantize report's coherence check (IQ1_*, TQ* and --coherence-check): score, threshold,
+// verdict and the prompts that fared worst, with what the quantized model wrote.
+function renderCoherence(c) {
+  show('coherence', Boolean(c));
+  if (!c) return;
+  const passing = c.prompts.filter((p) => p.score >= c.threshold).length;
+  const verdict = $('coherence-verdict');
+  verdict.textContent = c.passed
+    ? `Passed: the quantized model still writes coherent text (score ${c.score.toFixed(3)} ≥ ${c.threshold}).`
+    : `Below the threshold: the quantized model may write incoherent text (score ${c.score.toFixed(3)} < ${c.threshold}). `
+      + 'Try a level with more bits (IQ1_M, Q2_K) or a dynamic profile.';
+  verdict.classList.toggle('failed', !c.passed);
+  renderFacts($('coherence-facts'), [
+    ['score', c.score.toFixed(3)],
+    ['threshold', String(c.threshold)],
+    ['passed', c.passed ? 'yes' : 'no'],
+    ['prompts passing', `${passing} of ${c.prompts.length}`],
+    ['time', formatSeconds(c.duration_seconds)],
+  ]);
+  renderCoherenceTable($('coherence-table').tBodies[0], c.prompts);
 }
 
 async function renderResult(r) {
@@ -210,6 +330,7 @@ async function renderResult(r) {
     ['time', formatSeconds(q.duration_seconds)],
     ['memory used', formatBytes(q.peak_memory_bytes)],
   ]);
+  renderCoherence(q.coherence ?? null);
   renderChart($('chart'), q.layer_summary);
   $('result-tensor-count').textContent = String(q.tensors.length);
   renderTensorTable($('result-table').tBodies[0], q.tensors, { reasons: true });
@@ -279,6 +400,21 @@ function wireInputs() {
     outputEdited = true;
   });
   $('start').addEventListener('click', start);
+  $('analyze-start').addEventListener('click', startAnalysis);
+  $('calibration-input').addEventListener('change', (e) => {
+    const file = e.target.files[0];
+    if (file) calibration = { name: file.name, file };
+    e.target.value = '';
+    describeLevel();
+  });
+  $('calibration-clear').addEventListener('click', () => {
+    calibration = null;
+    describeLevel();
+  });
+  $('analysis-use').addEventListener('click', () => {
+    if (analysis) imatrix = analysis;
+    describeLevel();
+  });
   $('cancel').addEventListener('click', cancel);
 }
 

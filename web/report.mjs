@@ -1,5 +1,6 @@
-// Rendering of a model (inspect) and of a quantization report: facts, tensor tables and the
-// bits-per-layer chart (SVG). Pure DOM building from the jobs' JSON; no state.
+// Rendering of a model (inspect), of a quantization report (facts, tensor tables, the
+// bits-per-layer chart in SVG, the coherence check) and of an importance analysis (per-layer
+// charts, super weights). Pure DOM building from the jobs' JSON; no state.
 
 export function formatBytes(n) {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
@@ -130,4 +131,74 @@ export function renderChart(container, layers) {
   });
   root.append(svg('text', { x: left + plotW / 2, y: H - 4, 'text-anchor': 'middle' }, 'layer (embd = token embeddings, out = output)'));
   container.replaceChildren(root);
+}
+
+/**
+ * One bar per layer of analyze's layer_importance: values[i] for layer i, on an axis from 0 to
+ * the largest value (rounded up to a readable step). label names the axis; cls colours the bars.
+ */
+export function renderLayerBars(container, values, { label, digits = 3, cls = '' }) {
+  const W = 960;
+  const H = 220;
+  const left = 58;
+  const right = 10;
+  const topPad = 18;
+  const bottom = 34;
+  const plotW = W - left - right;
+  const plotH = H - topPad - bottom;
+  const biggest = Math.max(0, ...values.filter(Number.isFinite));
+  // Axis top: 1, 2 or 5 times a power of ten at or above the largest value.
+  let top = 1;
+  if (biggest > 0) {
+    const p = 10 ** Math.floor(Math.log10(biggest));
+    top = [1, 2, 5, 10].map((m) => m * p).find((t) => t >= biggest);
+  }
+  const y = (v) => topPad + plotH - (Math.max(0, Math.min(v, top)) / top) * plotH;
+  const step = plotW / Math.max(1, values.length);
+  const barW = Math.max(2, Math.min(36, step * 0.7));
+
+  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${label} of each layer` });
+  for (let k = 0; k <= 4; ++k) {
+    const t = (top * k) / 4;
+    root.append(svg('line', { class: k === 0 ? 'axis' : 'grid', x1: left, x2: W - right, y1: y(t), y2: y(t) }));
+    root.append(svg('text', { x: left - 6, y: y(t) + 4, 'text-anchor': 'end' }, Number(t.toPrecision(3)).toString()));
+  }
+  root.append(svg('text', { x: 12, y: topPad + plotH / 2, transform: `rotate(-90 12 ${topPad + plotH / 2})`, 'text-anchor': 'middle' }, label));
+  const labelEvery = Math.ceil(values.length / 40);
+  values.forEach((v, i) => {
+    const value = Number.isFinite(v) ? v : 0;
+    const cx = left + step * (i + 0.5);
+    const bar = svg('rect', { class: `bar ${cls}`.trim(), x: cx - barW / 2, y: y(value), width: barW, height: Math.max(1, topPad + plotH - y(value)), rx: 2 });
+    bar.append(svg('title', {}, `layer ${i}: ${label} ${value.toPrecision(4)}`));
+    root.append(bar);
+    if (values.length <= 48) root.append(svg('text', { class: 'value', x: cx, y: y(value) - 4, 'text-anchor': 'middle' }, value.toFixed(digits)));
+    if (i % labelEvery === 0) root.append(svg('text', { x: cx, y: H - bottom + 16, 'text-anchor': 'middle' }, String(i)));
+  });
+  root.append(svg('text', { x: left + plotW / 2, y: H - 4, 'text-anchor': 'middle' }, 'layer'));
+  container.replaceChildren(root);
+}
+
+/** Rows of the super-weight table (analyze's super_weights.locations). */
+export function renderSuperWeightTable(tbody, locations) {
+  tbody.replaceChildren(...locations.map((l) => {
+    const tr = element('tr');
+    tr.append(
+      element('td', { class: 'mono' }, l.tensor),
+      element('td', { class: 'num' }, String(l.row)),
+      element('td', { class: 'num' }, String(l.col)),
+      element('td', { class: 'num' }, l.value.toPrecision(4)),
+      element('td', { class: 'num' }, l.activation.toPrecision(4)),
+    );
+    return tr;
+  }));
+}
+
+/** The worst prompts of a coherence report (quantize's coherence.prompts), lowest score first. */
+export function renderCoherenceTable(tbody, prompts, count = 5) {
+  const worst = [...prompts].sort((a, b) => a.score - b.score).slice(0, count);
+  tbody.replaceChildren(...worst.map((p) => {
+    const tr = element('tr');
+    tr.append(element('td', { class: 'wrap' }, p.prompt), element('td', { class: 'wrap mono' }, p.text), element('td', { class: 'num' }, p.score.toFixed(3)));
+    return tr;
+  }));
 }

@@ -3,11 +3,14 @@
 // range with FileReaderSync; the output goes to an OPFS file through a sync access handle (or
 // to Blobs where OPFS is missing). Messages:
 //   in   {type: 'inspect', id, input}    {type: 'quantize', id, input, imatrix?, options, cancel?}
+//        {type: 'analyze', id, input, calibration?, options, cancel?}
 //        input: {kind: 'file', name, file} | {kind: 'folder', name, files: Map<path, File>}
 //        imatrix: {name, file}, opened when options.imatrix names it
+//        calibration: {name, file}; without it the page's data/wikitext-2-test.raw
 //   out  {type: 'ready', version, levels} | {type: 'failed', error}
 //        {type: 'progress', id, event}   {type: 'log', id, text}
-//        {type: 'result', id, ok, result | error, output?: {name, entry} | {name, blob}}
+//        {type: 'result', id, ok, result | error, output?: {name, entry} | {name, blob},
+//         mask?: {name, blob} (analyze with identifySuperWeights)}
 import { loadLlmq, llmqError, ExitCode } from './wasm/llmq-core.mjs';
 import { blobFileSet, blobSource } from './wasm/blob-files.mjs';
 import { memoryOutput, openOpfsOutput, opfsAvailable } from './wasm/opfs-files.mjs';
@@ -19,9 +22,11 @@ async function module() {
   return llmq;
 }
 
-// Progress as at most ten messages a second, plus one per new tensor.
+// Progress as at most ten messages a second, plus one per new item (tensor, layer). unit: 'bytes'
+// or the plural name of the steps counted ('layers', 'prompt passes').
 function progressReporter(id) {
   let task = '';
+  let unit = 'bytes';
   let total = 0;
   let start = 0;
   let last = 0;
@@ -33,15 +38,16 @@ function progressReporter(id) {
       type: 'progress',
       id,
       event: {
-        task, done, total, fraction, item, elapsedSeconds,
-        bytesPerSecond: elapsedSeconds > 0 ? done / elapsedSeconds : 0,
+        task, unit, done, total, fraction, item, elapsedSeconds,
+        bytesPerSecond: unit === 'bytes' && elapsedSeconds > 0 ? done / elapsedSeconds : 0,
         etaSeconds: fraction > 0 ? (elapsedSeconds * (1 - fraction)) / fraction : null,
       },
     });
   };
   return {
-    begin(t, n) {
+    begin(t, n, u = 'bytes') {
       task = t;
+      unit = u;
       total = n;
       start = performance.now();
       send(0, '');
@@ -64,7 +70,14 @@ function pageHost(id, input, output, cancelFlag, imatrix = null) {
   const notFound = (path) => llmqError(ExitCode.modelNotFound, `${path}: no such file or directory`,
     'give the path of a .gguf file or of a HuggingFace model directory');
   return {
-    openFiles: (path) => (path === input.name ? blobFileSet(input.name, input.kind === 'folder' ? input.files : input.file) : notFound(path)),
+    openFiles(path) {
+      if (path === input.name) return blobFileSet(input.name, input.kind === 'folder' ? input.files : input.file);
+      // The finished output as a model: the coherence check generates with it.
+      if (output && path === output.name && output.finished) {
+        return { name: path, isDirectory: false, list: () => [path.slice(path.lastIndexOf('/') + 1)], exists: () => true, open: () => output.source() };
+      }
+      return notFound(path);
+    },
     openFile(path) {
       if (output && path === output.name && output.finished) return output.source();
       if (input.kind === 'file' && path === input.name) return blobSource(input.file, input.name);
@@ -109,10 +122,61 @@ async function quantize({ id, input, imatrix, options, cancel }) {
   postMessage({ type: 'result', id, ...r, output: saved, heapBytes: llmqModule.heapBytes() });
 }
 
+// The default calibration text, fetched from the page's data/ once; null when the page has none.
+let bundledText;
+async function bundledCalibration() {
+  if (bundledText === undefined) {
+    try {
+      const response = await fetch(new URL('./data/wikitext-2-test.raw', import.meta.url));
+      bundledText = response.ok ? await response.blob() : null;
+    } catch {
+      bundledText = null;
+    }
+  }
+  return bundledText;
+}
+
+// The analyze job: reads the model and the calibration text; its outputs (the importance matrix
+// and, with super weights, the mask) are small and kept in memory.
+async function analyze({ id, input, calibration, options, cancel }) {
+  const llmqModule = await module();
+  const bundledName = 'data/wikitext-2-test.raw';
+  const text = calibration ?? null;
+  const bundled = text ? null : await bundledCalibration();
+  const outputs = new Map();
+  const base = pageHost(id, input, null, cancel ? new Int32Array(cancel) : null);
+  const host = {
+    ...base,
+    openFile(path) {
+      if (text && path === text.name) return blobSource(text.file, text.name);
+      if (bundled && path === bundledName) return blobSource(bundled, bundledName);
+      return base.openFile(path);
+    },
+    createFile(path) {
+      const output = memoryOutput(path);
+      outputs.set(path, output);
+      return output.sink();
+    },
+    exists: (path) => base.exists(path) || (text !== null && path === text.name) || (bundled !== null && path === bundledName)
+      || Boolean(outputs.get(path)?.finished),
+    removeFile: (path) => outputs.delete(path),
+    bundledFile: (name) => (bundled && name === 'wikitext-2-test.raw' ? bundledName : ''),
+  };
+  const r = llmqModule.analyze({ ...options, model: input.name, ...(text ? { calibrationData: text.name } : {}) }, host);
+  if (!r.ok) {
+    postMessage({ type: 'result', id, ...r });
+    return;
+  }
+  const file = (name) => (outputs.get(name)?.finished ? { name, blob: outputs.get(name).blob() } : null);
+  const mask = r.result.super_weights ? file(r.result.super_weights.mask_path) : null;
+  postMessage({ type: 'result', id, ...r, output: file(r.result.output_path), mask, heapBytes: llmqModule.heapBytes() });
+}
+
 onmessage = async ({ data }) => {
   try {
     if (data.type === 'inspect') await inspect(data);
     else if (data.type === 'quantize') await quantize(data);
+    else if (data.type === 'analyze') await analyze(data);
   } catch (e) {
     // Only a failure outside the module gets here (OPFS refused, module failed to load).
     const error = e?.name === 'QuotaExceededError'

@@ -1,5 +1,6 @@
 // Stages the build outputs into the package: build/wasm (module + JS adapters) → dist/, and the
-// page of build/web (without its own copy of the module: `llmq web` serves dist/ for /wasm/) →
+// page of build/web (without its own copies of the module and the data: `llmq web` serves dist/
+// for /wasm/ and data/ for /data/) →
 // web/, and the repository's data/ (the default perplexity text) → data/. Runs before `npm pack`
 // and before the tests; needs `make wasm web` first.
 import fs from 'node:fs';
@@ -27,7 +28,9 @@ for (const f of wasmFiles) fs.copyFileSync(path.join(build, 'wasm', f), path.joi
 
 const web = path.join(pkg, 'web');
 fs.rmSync(web, { recursive: true, force: true });
-fs.cpSync(path.join(build, 'web'), web, { recursive: true, filter: (src) => path.basename(src) !== 'wasm' || !fs.statSync(src).isDirectory() });
+// Nor its data/: `llmq web` serves the package's data/ for /data/.
+const shared = new Set([path.join(build, 'web', 'wasm'), path.join(build, 'web', 'data')]);
+fs.cpSync(path.join(build, 'web'), web, { recursive: true, filter: (src) => !shared.has(src) });
 // data/: the default perplexity text (WikiText-2 test, CC BY-SA 3.0) and its license note.
 const dataFiles = ['wikitext-2-test.raw', 'README.md'];
 const data = path.join(pkg, 'data');

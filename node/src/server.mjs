@@ -1,6 +1,6 @@
 // `llmq web`: serves the static page on this machine. Nothing happens on the server but file
 // delivery; the page quantizes in the browser. The module files under /wasm/ come from the
-// package's dist/ (the same ones the CLI runs). Cross-origin isolation headers are sent so the
+// package's dist/ (the same ones the CLI runs), /data/ from its data/. Cross-origin isolation headers are sent so the
 // page gets SharedArrayBuffer (cancelling a running job without killing its Worker).
 import fs from 'node:fs';
 import http from 'node:http';
@@ -11,7 +11,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8', '.wasm': 'application/wasm', '.svg': 'image/svg+xml', '.png': 'image/png',
-  '.json': 'application/json', '.ico': 'image/x-icon', '.txt': 'text/plain; charset=utf-8',
+  '.json': 'application/json', '.ico': 'image/x-icon', '.txt': 'text/plain; charset=utf-8', '.md': 'text/markdown; charset=utf-8',
 };
 
 // The file for a URL path under one of the roots, or null (never outside them).
@@ -37,9 +37,11 @@ function locate(urlPath, roots) {
 
 /**
  * Starts the server; resolves with the http.Server once listening. root: the page
- * (default: the package's web/), wasmDir: where /wasm/ files come from when root has none.
+ * (default: the package's web/), wasmDir: where /wasm/ files come from when root has none,
+ * dataDir: the same for /data/ (the Analyze step's default calibration text).
  */
-export function serveWeb({ port = 8080, host = '127.0.0.1', root = path.join(here, '..', 'web'), wasmDir = path.join(here, '..', 'dist') } = {}) {
+export function serveWeb({ port = 8080, host = '127.0.0.1', root = path.join(here, '..', 'web'), wasmDir = path.join(here, '..', 'dist'),
+  dataDir = path.join(here, '..', 'data') } = {}) {
   const pageRoot = path.resolve(root);
   const server = http.createServer((req, res) => {
     const headers = {
@@ -60,6 +62,7 @@ export function serveWeb({ port = 8080, host = '127.0.0.1', root = path.join(her
     const urlPath = new URL(req.url, 'http://localhost').pathname;
     let file = locate(urlPath, [pageRoot]);
     if (!file && urlPath.startsWith('/wasm/')) file = locate(urlPath.slice('/wasm'.length), [path.resolve(wasmDir)]);
+    if (!file && urlPath.startsWith('/data/')) file = locate(urlPath.slice('/data'.length), [path.resolve(dataDir)]);
     if (!file) {
       res.writeHead(404, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
       return;

@@ -37,8 +37,12 @@ function nativeAnalyze(output, extra = []) {
 test('npx llmq analyze writes the native GGUF and .dat imatrix and JSON', () => {
   for (const format of ['gguf', 'dat']) {
     const n = nativeAnalyze(out(`native.${format}.imatrix`), ['--imatrix-format', format]);
-    const w = runNode(['analyze', model, ...small, '-o', out(`node.${format}.imatrix`), '--format', 'json', '--quiet', '--no-cache', '--imatrix-format', format]);
+    const w = runNode(['analyze', model, ...small, '-o', out(`node.${format}.imatrix`), '--format', 'json', '--no-cache', '--imatrix-format', format]);
     assert.equal(w.code, 0, w.stderr);
+    // Progress counts layers (at most a line a second on a pipe), never megabytes.
+    for (const line of w.stderr.split('\n').filter((l) => l.startsWith('analyze:'))) {
+      assert.match(line, /^analyze: +[\d.]+% [0-6]\/6 layers, elapsed [\d.]+s, ETA [\d.]+s, layer [0-5]$/);
+    }
     assert.equal(sha256(out(`node.${format}.imatrix`)), sha256(out(`native.${format}.imatrix`)), format);
     const j = JSON.parse(w.stdout);
     assert.deepEqual(comparable(j), comparable(n));
@@ -95,13 +99,15 @@ test('an aborted analyze() keeps its checkpoint; resuming (Node or native) gives
   assert.ok(!fs.existsSync(out('cut.imatrix')));
   const kept = fs.readdirSync(dir).filter((f) => f.endsWith('.ckpt'));
   assert.equal(kept.length, 1, kept.join());
+  const nextLayer = Number(kept[0].match(/(\d+)\.ckpt$/)[1]);
+  assert.ok(nextLayer >= 2 && nextLayer < 6, kept[0]);
   const copy = out('ckpt-copy');
   fs.cpSync(dir, copy, { recursive: true });
 
   const events = [];
   const r = await analyze(model, { ...options, output: out('resumed.imatrix'), resume: dir, onProgress: (e) => events.push(e) });
   assert.equal(sha256(out('resumed.imatrix')), sha256(reference));
-  assert.ok(events[0].done >= 2, 'the resumed run starts after the checkpointed layers');
+  assert.equal(events.find((e) => e.item !== '').item, `layer ${nextLayer}`, 'the resumed run starts after the checkpointed layers');
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.ckpt')), [], 'checkpoints are removed after success');
   assert.equal(r.status, 'success');
 

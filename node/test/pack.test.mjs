@@ -85,6 +85,11 @@ test('the installed `llmq web` serves the page and the module with isolation hea
     const worker = await fetch(new URL('worker.mjs', url));
     assert.match(worker.headers.get('content-type'), /^text\/javascript/);
     assert.equal((await fetch(new URL('wasm/node-files.mjs', url))).status, 200);
+    // The Analyze step's default calibration text, from the package's data/ (not a second copy).
+    const text = await fetch(new URL('data/wikitext-2-test.raw', url));
+    assert.equal(text.status, 200);
+    assert.equal(Buffer.from(await text.arrayBuffer()).equals(fs.readFileSync(path.join(project, 'node_modules', 'llmq', 'data', 'wikitext-2-test.raw'))), true);
+    assert.ok(!fs.existsSync(path.join(project, 'node_modules', 'llmq', 'web', 'data')));
     assert.equal((await fetch(new URL('%2e%2e/package.json', url))).status, 404);
     assert.equal((await fetch(new URL('nothing-here', url))).status, 404);
   } finally {

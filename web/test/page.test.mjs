@@ -299,3 +299,138 @@ test('a HuggingFace folder reaches the core as a directory file set', { skip: !f
   }
   await page.close();
 });
+
+const trainText = process.env.LLMQ_FIXTURES ? path.join(process.env.LLMQ_FIXTURES, 'text', 'tinystories_train.txt')
+  : path.join(root, '..', 'shared', 'fixtures', 'text', 'tinystories_train.txt');
+
+// Every text the element with this id shows while the page runs (progress moves fast).
+async function recordTexts(page, id) {
+  await page.evaluate((target) => {
+    window.seenTexts = [];
+    const e = document.getElementById(target);
+    new MutationObserver(() => window.seenTexts.push(e.textContent)).observe(e, { childList: true, characterData: true, subtree: true });
+  }, id);
+}
+
+test('Analyze writes the native imatrix and mask, charts each layer and hands the matrix to quantize', { skip: !fs.existsSync(trainText) && 'no fixtures' }, async () => {
+  // The page names the text by its file name: run the native CLI where that name resolves.
+  const reference = path.join(work, 'native.imatrix');
+  const n = runNative(['analyze', sample, '--calibration-data', path.basename(trainText), '--calibration-samples', '128', '--ctx', '64',
+    '--identify-super-weights', '-o', reference, '--format', 'json', '--quiet'], path.dirname(trainText));
+  assert.equal(n.status, 0, n.stderr);
+  const expected = JSON.parse(n.stdout);
+  const { page, problems } = await openPage();
+  await page.setInputFiles('#file-input', sample);
+  await page.waitForSelector('body[data-state="model"]');
+  assert.equal(await page.isVisible('#analyze'), true);
+  assert.match(await page.textContent('#calibration-name'), /WikiText-2/);
+  await page.setInputFiles('#calibration-input', trainText);
+  assert.equal(await page.textContent('#calibration-name'), 'tinystories_train.txt');
+  await page.fill('#analyze-samples', '128');
+  await page.fill('#analyze-ctx', '64');
+  await page.check('#analyze-super-weights');
+  await recordTexts(page, 'progress-rate');
+  await page.click('#analyze-start');
+  await page.waitForSelector('body[data-state="analyzed"]', { timeout: 120_000 });
+  const seen = await page.evaluate(() => window.seenTexts);
+  assert.ok(seen.some((t) => /^[1-6]\/6 layers$/.test(t)), `progress per layer: ${seen.join(' | ')}`);
+
+  const download = page.waitForEvent('download');
+  await page.click('#analysis-download');
+  const saved = path.join(work, 'page.imatrix');
+  await (await download).saveAs(saved);
+  assert.equal((await download).suggestedFilename(), 'tinyllama-spm.bf16.imatrix');
+  assert.equal(sha256(saved), sha256(reference));
+  const maskDownload = page.waitForEvent('download');
+  await page.click('#analysis-mask');
+  const mask = path.join(work, 'page-mask.json');
+  await (await maskDownload).saveAs(mask);
+  assert.equal(fs.readFileSync(mask, 'utf8'), fs.readFileSync(expected.super_weights.mask_path, 'utf8'));
+
+  // One bar per layer in both charts; the super weights as the CLI found them.
+  assert.equal(await page.locator('#importance-chart svg rect.bar').count(), expected.num_layers);
+  assert.equal(await page.locator('#sensitivity-chart svg rect.bar').count(), expected.num_layers);
+  const titles = await page.$$eval('#importance-chart svg rect.bar title', (ts) => ts.map((t) => t.textContent));
+  assert.match(titles[0], new RegExp(`^layer 0: block influence ${expected.layer_importance[0].block_influence.toPrecision(4)}$`));
+  const sw = expected.super_weights;
+  assert.match(await page.textContent('#super-weights-summary'), sw.identified ? /identified/ : /^None identified/);
+  assert.equal(await page.locator('#super-weights-table tbody tr').count(), sw.locations.length);
+  assert.match(await page.textContent('#analysis-facts'), /128 × 64/);
+  await page.screenshot({ path: path.join(shots, 'analysis.png'), fullPage: true });
+
+  // The quantize step takes the matrix: IQ2_XXS (which needs one) can start, with the native bytes.
+  assert.equal(await page.textContent('#imatrix-name'), 'tinyllama-spm.bf16.imatrix');
+  await page.selectOption('#level', 'IQ2_XXS');
+  assert.equal(await page.isDisabled('#start'), false);
+  const quantized = path.join(work, 'native-analyzed-IQ2_XXS.gguf');
+  fs.copyFileSync(reference, path.join(work, 'tinyllama-spm.bf16.imatrix'));
+  const q = runNative(['quantize', sample, '-q', 'IQ2_XXS', '--imatrix', 'tinyllama-spm.bf16.imatrix', '-o', quantized, '--quiet'], work);
+  assert.equal(q.status, 0, q.stderr);
+  const qDownload = page.waitForEvent('download');
+  await page.click('#start');
+  await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
+  const pageQuantized = path.join(work, 'page-analyzed-IQ2_XXS.gguf');
+  await (await qDownload).saveAs(pageQuantized);
+  assert.equal(sha256(pageQuantized), sha256(quantized));
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('a TQ1_0 report shows the coherence check: score below the threshold and the worst prompts', async () => {
+  const out = path.join(work, 'native-TQ1_0.gguf');
+  const n = runNative(['quantize', sample, '-q', 'TQ1_0', '-o', out, '--format', 'json', '--quiet']);
+  assert.equal(n.status, 0, n.stderr);
+  const coherence = JSON.parse(n.stdout).coherence;
+  const { page, problems } = await openPage();
+  await page.setInputFiles('#file-input', sample);
+  await page.waitForSelector('body[data-state="model"]');
+  await page.selectOption('#level', 'TQ1_0');
+  await recordTexts(page, 'progress-rate');
+  await page.click('#start');
+  await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
+  const seen = await page.evaluate(() => window.seenTexts);
+  assert.ok(seen.some((t) => /prompt passes$/.test(t)), `the check reports its progress: ${seen.join(' | ')}`);
+  assert.equal(await page.isVisible('#coherence'), true);
+  const facts = await page.textContent('#coherence-facts');
+  const score = Number(/score([\d.]+)/.exec(facts)[1]);
+  assert.ok(score < 0.5, facts);
+  assert.equal(score.toFixed(3), coherence.score.toFixed(3));
+  assert.match(facts, /passedno/);
+  assert.match(await page.textContent('#coherence-verdict'), /Below the threshold/);
+  const rows = await page.$$eval('#coherence-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  const worst = [...coherence.prompts].sort((a, b) => a.score - b.score).slice(0, 5);
+  assert.deepEqual(rows, worst.map((p) => [p.prompt, p.text, p.score.toFixed(3)]));
+  await page.screenshot({ path: path.join(shots, 'coherence.png'), fullPage: true });
+
+  // A level without the check shows none.
+  await page.selectOption('#level', 'Q8_0');
+  await page.click('#start');
+  await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
+  assert.equal(await page.isVisible('#coherence'), false);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('Analyze without a calibration file uses the page\'s WikiText-2 text (data/), as the CLI does', async () => {
+  // The page names the bundled text data/wikitext-2-test.raw: the repository's copy under that name.
+  const reference = path.join(work, 'native-wikitext.imatrix');
+  const n = runNative(['analyze', sample, '--calibration-data', 'data/wikitext-2-test.raw', '--calibration-samples', '128', '--ctx', '64',
+    '-o', reference, '--quiet', '--no-cache'], root);
+  assert.equal(n.status, 0, n.stderr);
+  const { page, problems } = await openPage();
+  await page.setInputFiles('#file-input', sample);
+  await page.waitForSelector('body[data-state="model"]');
+  await page.fill('#analyze-ctx', '64');
+  await page.click('#analyze-start');
+  await page.waitForSelector('body[data-state="analyzed"], body[data-state="error"]', { timeout: 120_000 });
+  assert.equal(await page.getAttribute('body', 'data-state'), 'analyzed', await page.textContent('#error'));
+  assert.match(await page.textContent('#analysis-facts'), /wikitext-2-test\.raw/);
+  assert.equal(await page.isVisible('#super-weights'), false);
+  const download = page.waitForEvent('download');
+  await page.click('#analysis-download');
+  const saved = path.join(work, 'page-wikitext.imatrix');
+  await (await download).saveAs(saved);
+  assert.equal(sha256(saved), sha256(reference));
+  assert.deepEqual(problems, []);
+  await page.close();
+});
