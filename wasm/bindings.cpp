@@ -97,6 +97,11 @@ QuantizeOptions quantize_options(const val& o) {
     q.pure = flag(o, "pure");
     q.leave_output_tensor = flag(o, "leaveOutputTensor");
     q.allow_requantize = flag(o, "allowRequantize");
+    q.coherence_check = flag(o, "coherenceCheck");
+    q.no_coherence_check = flag(o, "noCoherenceCheck");
+    if (q.coherence_check && q.no_coherence_check) {
+        fail(ExitCode::Usage, "coherenceCheck and noCoherenceCheck contradict each other", "keep one of them");
+    }
     const val chunk = o["chunkMb"];
     if (!chunk.isUndefined() && !chunk.isNull()) {
         const double mb = chunk.isNumber() ? chunk.as<double>() : 0.0;

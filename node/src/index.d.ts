@@ -59,6 +59,11 @@ export interface QuantizeOptions extends JobOptions {
   pure?: boolean;
   leaveOutputTensor?: boolean;
   allowRequantize?: boolean;
+  /** Score the output's coherence afterwards and reject (exit 12, LlmqError) below
+   *  LLM_QUANTIZE_COHERENCE_THRESHOLD; IQ1_S/IQ1_M/TQ1_0/TQ2_0 are checked anyway (warning only). */
+  coherenceCheck?: boolean;
+  /** Skip that automatic check. */
+  noCoherenceCheck?: boolean;
   /** Bound of the row buffers in MiB (default 64). Smaller uses less memory. */
   chunkMb?: number;
 }
@@ -79,6 +84,29 @@ export interface LayerSummary {
   is_protected: boolean;
 }
 
+export interface CoherencePrompt {
+  prompt: string;
+  text: string;
+  score: number;
+  repetition: number;
+  original_ppl: number;
+  agreement: number;
+  distinct_2: number;
+  distinct_3: number;
+  longest_repeat: number;
+  first_divergence: number;
+  n_tokens: number;
+}
+
+/** docs/coherence.md: overall score in [0,1] = mean of the per-prompt scores. */
+export interface CoherenceResult {
+  score: number;
+  threshold: number;
+  passed: boolean;
+  duration_seconds: number;
+  prompts: CoherencePrompt[];
+}
+
 export interface QuantizeResult {
   status: 'success';
   output_path: string;
@@ -97,6 +125,8 @@ export interface QuantizeResult {
   tensors: TensorResult[];
   layer_summary: LayerSummary[];
   quality_report: unknown | null;
+  /** The coherence check's result when it ran (coherenceCheck, or IQ1_*/TQ* levels), else null. */
+  coherence: CoherenceResult | null;
   warnings: string[];
   [field: string]: unknown;
 }

@@ -91,6 +91,13 @@ function tensorTypePairs(value) {
   });
 }
 
+// One job in a worker: its progress and log messages go to options' callbacks; resolves with
+// the job's JSON result, rejects with an LlmqError.
+async function runJob(job, params, options) {
+  const m = await inWorker({ mode: 'job', job, params }, { signal: options.signal, onMessage: jobMessages(options) });
+  return m.result;
+}
+
 /**
  * Quantizes a GGUF model (a file path; HuggingFace directories once the core reads them).
  * Resolves with the JSON result of `llmq quantize --format json` plus wasm_heap_bytes.
@@ -107,6 +114,8 @@ export async function quantize(model, options = {}) {
     pure: options.pure,
     leaveOutputTensor: options.leaveOutputTensor,
     allowRequantize: options.allowRequantize,
+    coherenceCheck: options.coherenceCheck,
+    noCoherenceCheck: options.noCoherenceCheck,
     chunkMb: options.chunkMb,
   };
   const m = await inWorker({ mode: 'job', job: 'quantize', params }, { signal: options.signal, onMessage: jobMessages(options) });
@@ -116,8 +125,7 @@ export async function quantize(model, options = {}) {
 
 /** A model's metadata and tensors (the JSON of `llmq inspect --format json`). */
 export async function inspect(model, options = {}) {
-  const m = await inWorker({ mode: 'job', job: 'inspect', params: { model: String(model) } }, { signal: options.signal, onMessage: jobMessages(options) });
-  return m.result;
+  return runJob('inspect', { model: String(model) }, options);
 }
 
 /**
@@ -134,8 +142,7 @@ export async function perplexity(model, options = {}) {
     chunks: options.chunks,
     kldBase: options.kldBase,
   };
-  const m = await inWorker({ mode: 'job', job: 'perplexity', params }, { signal: options.signal, onMessage: jobMessages(options) });
-  return m.result;
+  return runJob('perplexity', params, options);
 }
 
 /**
@@ -149,8 +156,7 @@ export async function generate(model, options = {}) {
     temp: options.temp,
     seed: options.seed,
   };
-  const m = await inWorker({ mode: 'job', job: 'generate', params }, { signal: options.signal, onMessage: jobMessages(options) });
-  return m.result;
+  return runJob('generate', params, options);
 }
 
 /**
@@ -174,8 +180,7 @@ export async function analyze(model, options = {}) {
     resume: options.resume,
     cache: options.cache,
   };
-  const m = await inWorker({ mode: 'job', job: 'analyze', params }, { signal: options.signal, onMessage: jobMessages(options) });
-  return m.result;
+  return runJob('analyze', params, options);
 }
 
 /**

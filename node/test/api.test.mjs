@@ -48,6 +48,22 @@ test('errors reject with LlmqError: code, type, message and hint', async () => {
   assert.deepEqual(fs.readdirSync(work).filter((f) => f.startsWith('x.gguf')), []);
 });
 
+test('coherenceCheck scores the output; below the threshold it rejects with 12 and keeps the file', async () => {
+  const good = await quantize(sample, { level: 'Q8_0', output: path.join(work, 'q8.gguf'), coherenceCheck: true });
+  assert.ok(good.coherence.passed);
+  assert.ok(good.coherence.score >= 0.5 && good.coherence.prompts.length >= 20);
+  const tq = path.join(work, 'tq1.gguf');
+  await assert.rejects(quantize(sample, { level: 'TQ1_0', output: tq, coherenceCheck: true }), (e) => {
+    assert.equal(e.code, 12);
+    assert.match(e.message, /coherence score 0\.\d+ is below the threshold 0\.500/);
+    return true;
+  });
+  assert.ok(fs.existsSync(tq));
+  const skipped = await quantize(sample, { level: 'TQ2_0', output: path.join(work, 'tq2.gguf'), noCoherenceCheck: true });
+  assert.equal(skipped.coherence, null);
+  await assert.rejects(quantize(sample, { level: 'TQ2_0', output: path.join(work, 'x.gguf'), coherenceCheck: true, noCoherenceCheck: true }), { code: 2 });
+});
+
 test('an aborted signal stops the job between chunks: code 130, nothing written', async () => {
   const model = smallSyntheticModel(work);
   const out = path.join(work, 'cancelled.gguf');
