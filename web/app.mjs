@@ -319,6 +319,17 @@ function renderCoherence(c) {
   renderCoherenceTable($('coherence-table').tBodies[0], c.prompts);
 }
 
+// What the job warned about (a ternary level on a model not trained ternary, ...), as the CLI
+// prints them: one item each.
+function renderWarnings(list, warnings) {
+  list.replaceChildren(...warnings.map((w) => {
+    const li = document.createElement('li');
+    li.textContent = w;
+    return li;
+  }));
+  list.hidden = warnings.length === 0;
+}
+
 async function renderResult(r) {
   const q = r.result;
   $('result-name').textContent = r.output.name;
@@ -330,6 +341,7 @@ async function renderResult(r) {
     ['time', formatSeconds(q.duration_seconds)],
     ['memory used', formatBytes(q.peak_memory_bytes)],
   ]);
+  renderWarnings($('result-warnings'), q.warnings ?? []);
   renderCoherence(q.coherence ?? null);
   renderChart($('chart'), q.layer_summary);
   $('result-tensor-count').textContent = String(q.tensors.length);

@@ -397,6 +397,12 @@ test('a TQ1_0 report shows the coherence check: score below the threshold and th
   assert.equal(score.toFixed(3), coherence.score.toFixed(3));
   assert.match(facts, /passedno/);
   assert.match(await page.textContent('#coherence-verdict'), /Below the threshold/);
+  // The job's warnings are listed as the CLI prints them (the ternary one first).
+  const warnings = await page.$$eval('#result-warnings li', (lis) => lis.map((li) => li.textContent));
+  // Each names a file first (the page's names differ from the native run's paths).
+  const withoutPath = (w) => w.replace(/^\S+?(:? )/, '$1');
+  assert.deepEqual(warnings.map(withoutPath), JSON.parse(n.stdout).warnings.map(withoutPath));
+  assert.match(warnings[0], /is not ternary-trained/);
   const rows = await page.$$eval('#coherence-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
   const worst = [...coherence.prompts].sort((a, b) => a.score - b.score).slice(0, 5);
   assert.deepEqual(rows, worst.map((p) => [p.prompt, p.text, p.score.toFixed(3)]));
@@ -407,6 +413,7 @@ test('a TQ1_0 report shows the coherence check: score below the threshold and th
   await page.click('#start');
   await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
   assert.equal(await page.isVisible('#coherence'), false);
+  assert.equal(await page.isVisible('#result-warnings'), false);
   assert.deepEqual(problems, []);
   await page.close();
 });
