@@ -176,7 +176,8 @@ samples of --ctx tokens; each sample's first token is replaced by BOS when the v
   --identify-super-weights
                           find super weights (Yu et al. 2024: activation spikes at early
                           down-projections) and the top --coverage fraction by |w|^2 * imatrix;
-                          writes the mask OUT.superweights.json for quantize --protect-super-weights
+                          writes the mask OUT.superweights.json (for quantize's
+                          --protect-super-weights, which is not in this version yet)
   --coverage F            fraction of weights protected (default 0.0001, at most 0.01)
   --checkpoint-dir D      write a checkpoint to D after each layer (hidden states + statistics);
                           Ctrl-C exits 130 keeping it; the files are deleted after success
