@@ -264,6 +264,20 @@ TEST(AnalyzeCli, ErrorsHaveTheContractExitCodes) {
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("LLM_QUANTIZE_IMATRIX_CACHE"), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(out));
+
+    // Mistakes that would otherwise surface only after the whole computation fail at once:
+    // a --resume directory that does not exist (nothing is created), an unwritable output.
+    const fs::path missing = work_dir() / "no-such-checkpoints";
+    r = test::run_llmq({"analyze", kLlama, "-o", out, "--resume", missing.string()});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("no such checkpoint directory"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(missing));
+    r = test::run_llmq({"analyze", kLlama, "-o", (work_dir() / "no-dir" / "x.imatrix").string(), "--format", "json"});
+    EXPECT_EQ(r.exit_code, 7);
+    EXPECT_EQ(parse_json(r)["error_code"], 7);
+    EXPECT_LT(parse_json(r).dump().size(), 2000u);
+    r = test::run_llmq({"analyze", kLlama, "-o", out, "--identify-super-weights", "--coverage", "0.5"});
+    EXPECT_NE(r.err.find("--coverage 0.5 is outside"), std::string::npos) << r.err;
 }
 
 float bf16_at(const std::vector<uint8_t>& b, uint64_t at) {

@@ -3,6 +3,7 @@
 // total order, so the result does not depend on the thread count).
 #include "analysis/super_weight_coverage.hpp"
 
+#include <cstdio>
 #include <algorithm>
 #include <cmath>
 
@@ -32,7 +33,9 @@ bool better(const Entry& a, const Entry& b) {
 
 std::vector<CoverageWeight> coverage_set(const ModelView& model, const ImatrixData& imatrix, double coverage, ParallelFor& parallel) {
     if (!(coverage > 0.0 && coverage <= 0.01)) {
-        fail(ExitCode::Usage, "--coverage " + std::to_string(coverage) + " is outside (0, 0.01]", "the default is 0.0001 (0.01 %)");
+        char shown[32];
+        std::snprintf(shown, sizeof shown, "%g", coverage);
+        fail(ExitCode::Usage, std::string("--coverage ") + shown + " is outside (0, 0.01]", "the default is 0.0001 (0.01 %)");
     }
     const std::vector<WeightedMatrix> matrices = weighted_matrices(model, imatrix);
     double total = 0;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 
@@ -82,6 +83,12 @@ std::string model_fingerprint(const ModelView& model) {
     h.update(gguf::encode_header(model.metadata, decls));
     h.update("\nsize " + std::to_string(model.source_bytes));
     return h.hex();
+}
+
+std::string format_number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
 }
 
 std::string normal_path(const std::string& p) { return std::filesystem::path(p).lexically_normal().string(); }
@@ -175,7 +182,7 @@ void validate(const AnalyzeOptions& o) {
         fail(ExitCode::Usage, "invalid --imatrix-format '" + o.imatrix_format + "'", "use gguf (default) or dat");
     }
     if (!(o.coverage > 0.0 && o.coverage <= 0.01)) {
-        fail(ExitCode::Usage, "--coverage " + std::to_string(o.coverage) + " is outside (0, 0.01]", "the default is 0.0001 (0.01% of the weights)");
+        fail(ExitCode::Usage, "--coverage " + format_number(o.coverage) + " is outside (0, 0.01]", "the default is 0.0001 (0.01% of the weights)");
     }
     if (o.samples < kMinCalibrationSamples || o.samples > kMaxCalibrationSamples) {
         fail(ExitCode::Calibration, "--calibration-samples " + std::to_string(o.samples) + " is outside the accepted range " +
@@ -219,6 +226,14 @@ json run_analyze(const AnalyzeOptions& options, Host& host) {
 
     if (o.output_path.empty()) o.output_path = default_imatrix_name(o.model_path);
     if (normal_path(o.output_path) == normal_path(o.model_path)) fail(ExitCode::Usage, "the output " + o.output_path + " is the input model", "choose another path with -o");
+    if (!o.resume_dir.empty() && !host.exists(o.resume_dir)) {
+        fail(ExitCode::Usage, "--resume " + o.resume_dir + ": no such checkpoint directory",
+             "give the --checkpoint-dir of the interrupted run, or use --checkpoint-dir to start a resumable one");
+    }
+    // The outputs are written at the end of a possibly long run: an unwritable path fails now.
+    for (const std::string& path : {o.output_path, o.identify_super_weights ? o.output_path + ".superweights.json" : std::string()}) {
+        if (!path.empty()) host.create_file(path)->abort();
+    }
     if (o.calibration_path.empty()) {
         if (host.bundled_file) o.calibration_path = host.bundled_file("wikitext-2-test.raw");
         if (o.calibration_path.empty()) {
