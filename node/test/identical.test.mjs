@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { levels, quantize } from '../src/index.mjs';
 import { native, root, runNative, runNode, sample, sha256, tempDir, withoutMeasurements } from './helpers.mjs';
+import { writeSyntheticDatImatrix } from './imatrix-dat.mjs';
 
 const work = tempDir();
 after(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -84,34 +85,9 @@ test('the API takes tensorTypes as an object, pairs or REGEX=TYPE strings alike'
   }
 });
 
-// A legacy .dat importance matrix for the sample model (deterministic positive values), so the
-// imatrix-weighted quantizers are compared too.
+// A legacy .dat importance matrix for the sample model (node/test/imatrix-dat.mjs).
 function writeImatrix(file) {
-  const model = JSON.parse(runNative(['inspect', sample, '--format', 'json']).stdout);
-  const entries = model.tensors.filter((t) => t.shape.length === 2 && t.name !== 'token_embd.weight')
-    .sort((a, b) => (a.name < b.name ? -1 : 1));
-  const parts = [];
-  const i32 = (v) => { const b = Buffer.alloc(4); b.writeInt32LE(v); parts.push(b); };
-  i32(entries.length);
-  let seed = 12345;
-  for (const t of entries) {
-    const name = Buffer.from(t.name);
-    i32(name.length);
-    parts.push(name);
-    i32(1);
-    i32(t.shape[0]);
-    const values = Buffer.alloc(4 * t.shape[0]);
-    for (let i = 0; i < t.shape[0]; ++i) {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      values.writeFloatLE(0.05 + (seed / 2147483648) * (i % 7 === 0 ? 8 : 1), 4 * i);
-    }
-    parts.push(values);
-  }
-  i32(10);
-  const dataset = Buffer.from('synthetic');
-  i32(dataset.length);
-  parts.push(dataset);
-  fs.writeFileSync(file, Buffer.concat(parts));
+  writeSyntheticDatImatrix(file, JSON.parse(runNative(['inspect', sample, '--format', 'json']).stdout).tensors);
 }
 
 test('with an importance matrix the imatrix-weighted quantizers give the native bytes too', () => {

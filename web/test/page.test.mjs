@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { writeSyntheticDatImatrix } from '../../node/test/imatrix-dat.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const native = process.env.LLMQ_NATIVE ?? path.join(root, 'build', 'native', 'llmq');
@@ -108,37 +109,9 @@ test('the page quantizes the sample model to Q4_K_M with the native CLI\'s bytes
   await page.close();
 });
 
-// A legacy .dat importance matrix for the sample model (deterministic positive values).
+// A legacy .dat importance matrix for the sample model (node/test/imatrix-dat.mjs).
 function writeImatrix(file) {
-  const model = JSON.parse(runNative(['inspect', sample, '--format', 'json']).stdout);
-  const entries = model.tensors.filter((t) => t.shape.length === 2 && t.name !== 'token_embd.weight')
-    .sort((a, b) => (a.name < b.name ? -1 : 1));
-  const parts = [];
-  const i32 = (v) => {
-    const b = Buffer.alloc(4);
-    b.writeInt32LE(v);
-    parts.push(b);
-  };
-  i32(entries.length);
-  let seed = 777;
-  for (const t of entries) {
-    const name = Buffer.from(t.name);
-    i32(name.length);
-    parts.push(name);
-    i32(1);
-    i32(t.shape[0]);
-    const values = Buffer.alloc(4 * t.shape[0]);
-    for (let i = 0; i < t.shape[0]; ++i) {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      values.writeFloatLE(0.1 + (seed / 2147483648) * (i % 5 === 0 ? 6 : 1), 4 * i);
-    }
-    parts.push(values);
-  }
-  i32(4);
-  const dataset = Buffer.from('page-test');
-  i32(dataset.length);
-  parts.push(dataset);
-  fs.writeFileSync(file, Buffer.concat(parts));
+  writeSyntheticDatImatrix(file, JSON.parse(runNative(['inspect', sample, '--format', 'json']).stdout).tensors);
 }
 
 test('the level picker offers the IQ and ternary levels; those needing an imatrix say so and take one', async () => {
