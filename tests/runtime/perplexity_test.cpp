@@ -51,7 +51,8 @@ std::vector<int32_t> held_out_documents(const Tokenizer& tok) {
 
 struct ReferenceCase {
     std::string model, entry;
-    double tolerance;  // relative
+    RopeFrequencies rope;  // BFloat16: as the reference run (see forward_test.cpp)
+    double tolerance;      // relative
 };
 
 class ReferencePerplexityTest : public ::testing::TestWithParam<ReferenceCase> {};
@@ -66,23 +67,30 @@ TEST_P(ReferencePerplexityTest, IndependentChunksMatchTransformers) {
     s.n_ctx = ref["ctx"].get<int64_t>();
     s.n_chunks = std::min<int64_t>(static_cast<int64_t>(ids.size()) / s.n_ctx, ref["chunks"].get<int64_t>());
     s.first = 0;  // all positions 1..ctx-1 scored, no BOS overwrite
+    s.rope_frequencies = c.rope;
     ASSERT_EQ(s.n_chunks, ref["chunks"].get<int64_t>());
     native::ThreadPool pool(2);
     const ChunkResults r = score_chunks(model, nullptr, ids, s, pool);
     EXPECT_EQ(r.nll.count, ref["scored_tokens"].get<int64_t>());
     const double expected = ref["ppl"].get<double>();
-    std::printf("[ %s %s ] ppl %.4f, reference %.4f (%+.3f%%)\n", c.model.c_str(), c.entry.c_str(), r.nll.ppl(), expected, 100.0 * (r.nll.ppl() / expected - 1.0));
+    std::printf("[ %s %s ] ppl %.4f, reference %.4f (%+.2e)\n", c.model.c_str(), c.entry.c_str(), r.nll.ppl(), expected, r.nll.ppl() / expected - 1.0);
     EXPECT_NEAR(r.nll.ppl() / expected, 1.0, c.tolerance);
 }
 
+// Exact frequencies: within 0.012%; as the reference run: within 2e-7.
 INSTANTIATE_TEST_SUITE_P(Fixtures, ReferencePerplexityTest,
-                         ::testing::Values(ReferenceCase{"tinyllama-spm", "ppl_held_out_stories", 1e-3},
-                                           ReferenceCase{"tinyqwen-bpe", "ppl_held_out_stories", 1e-3},
-                                           ReferenceCase{"tinyqwen-bpe", "ppl_wiki_test", 1e-3},
-                                           ReferenceCase{"tinyllama-spm", "ppl_wiki_test", 1e-3}),
+                         ::testing::Values(ReferenceCase{"tinyllama-spm", "ppl_held_out_stories", RopeFrequencies::Exact, 1e-3},
+                                           ReferenceCase{"tinyqwen-bpe", "ppl_held_out_stories", RopeFrequencies::Exact, 1e-3},
+                                           ReferenceCase{"tinyqwen-bpe", "ppl_wiki_test", RopeFrequencies::Exact, 1e-3},
+                                           ReferenceCase{"tinyllama-spm", "ppl_wiki_test", RopeFrequencies::Exact, 1e-3},
+                                           ReferenceCase{"tinyllama-spm", "ppl_held_out_stories", RopeFrequencies::BFloat16, 2e-6},
+                                           ReferenceCase{"tinyqwen-bpe", "ppl_held_out_stories", RopeFrequencies::BFloat16, 2e-6},
+                                           ReferenceCase{"tinyqwen-bpe", "ppl_wiki_test", RopeFrequencies::BFloat16, 2e-6},
+                                           ReferenceCase{"tinyllama-spm", "ppl_wiki_test", RopeFrequencies::BFloat16, 2e-6}),
                          [](const auto& info) {
                              return std::string(info.param.model == "tinyllama-spm" ? "Llama" : "Qwen") +
-                                    (info.param.entry == "ppl_wiki_test" ? "Wiki" : "HeldOut");
+                                    (info.param.entry == "ppl_wiki_test" ? "Wiki" : "HeldOut") +
+                                    (info.param.rope == RopeFrequencies::BFloat16 ? "AsReferenceRun" : "Exact");
                          });
 
 std::string fixture_model(const std::string& file) { return test::fixture("models/" + file).string(); }

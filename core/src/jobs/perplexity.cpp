@@ -36,10 +36,12 @@ ChunkResults score_chunks(const ModelView& model, const ModelView* base, std::sp
     if (s.n_chunks < 1 || s.n_chunks * n_ctx > static_cast<int64_t>(tokens.size())) {
         fail(ExitCode::General, "internal: " + std::to_string(s.n_chunks) + " chunks of " + std::to_string(n_ctx) + " tokens from " + std::to_string(tokens.size()));
     }
-    LayerStreamer streamer(model, parallel);
+    StreamerOptions options;
+    options.rope_frequencies = s.rope_frequencies;
+    LayerStreamer streamer(model, parallel, options);
     std::optional<LayerStreamer> base_streamer;
     if (base) {
-        base_streamer.emplace(*base, parallel);
+        base_streamer.emplace(*base, parallel, options);
         if (base_streamer->config().n_vocab != streamer.config().n_vocab) {
             fail(ExitCode::Usage, "the models have different vocabularies (" + std::to_string(streamer.config().n_vocab) + " and " +
                                       std::to_string(base_streamer->config().n_vocab) + " tokens)",

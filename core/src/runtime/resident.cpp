@@ -6,8 +6,9 @@
 
 namespace llmq {
 
-ResidentModel::ResidentModel(const ModelView& model, ParallelFor& parallel, uint64_t read_chunk_bytes)
-    : config_(model_config(model)), parallel_(parallel) {
+ResidentModel::ResidentModel(const ModelView& model, ParallelFor& parallel, ResidentOptions options)
+    : config_(model_config(model)), parallel_(parallel), rope_frequencies_(options.rope_frequencies) {
+    const uint64_t read_chunk_bytes = options.read_chunk_bytes;
     const ModelTensor* embd = model.find_tensor("token_embd.weight");
     token_embd_ = load_matrix(*embd, read_chunk_bytes);  // model_config checked that it exists
     layers_.reserve(static_cast<size_t>(config_.n_layer));
@@ -33,7 +34,7 @@ Session::Session(const ResidentModel& model, int64_t n_ctx) : model_(model), n_c
     if (n_ctx < 1) fail(ExitCode::Usage, "context size must be at least 1");
     k_cache_.assign(static_cast<size_t>(c.n_layer), std::vector<float>(static_cast<size_t>(n_ctx * c.kv_dim())));
     v_cache_.assign(static_cast<size_t>(c.n_layer), std::vector<float>(static_cast<size_t>(n_ctx * c.v_dim())));
-    rope_ = std::make_unique<runtime::RopeTable>(c, model.rope_factors_);
+    rope_ = std::make_unique<runtime::RopeTable>(c, model.rope_factors_, model.rope_frequencies_);
     rope_->reserve(n_ctx);
 }
 

@@ -1,18 +1,33 @@
 #include "runtime/rope.hpp"
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 
 #include "llmq/error.hpp"
 
 namespace llmq::runtime {
 
-RopeTable::RopeTable(const ModelConfig& config, std::vector<float> factors) : style_(config.rope), half_(config.n_rot / 2) {
+namespace {
+
+// Round to nearest even at bfloat16 precision (the frequencies are finite and positive).
+float to_bfloat16(float v) {
+    uint32_t u = std::bit_cast<uint32_t>(v);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    return std::bit_cast<float>(u & 0xFFFF0000u);
+}
+
+}  // namespace
+
+RopeTable::RopeTable(const ModelConfig& config, std::vector<float> factors, RopeFrequencies precision)
+    : style_(config.rope), precision_(precision), half_(config.n_rot / 2) {
     freq_.resize(static_cast<size_t>(half_));
     for (int64_t i = 0; i < half_; ++i) {
         // theta_i = base^(-2i/n_rot); angles in double so long contexts keep their precision.
         double f = std::pow(config.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(config.n_rot));
         f *= config.rope_freq_scale;
         if (!factors.empty()) f /= static_cast<double>(factors[static_cast<size_t>(i)]);
+        if (precision == RopeFrequencies::BFloat16) f = to_bfloat16(static_cast<float>(f));
         freq_[static_cast<size_t>(i)] = f;
     }
 }
@@ -23,6 +38,12 @@ void RopeTable::reserve(int64_t n_pos) {
     sin_.resize(static_cast<size_t>(n_pos * half_));
     for (int64_t p = n_pos_; p < n_pos; ++p) {
         for (int64_t i = 0; i < half_; ++i) {
+            if (precision_ == RopeFrequencies::BFloat16) {
+                const float a = static_cast<float>(p) * static_cast<float>(freq_[static_cast<size_t>(i)]);
+                cos_[static_cast<size_t>(p * half_ + i)] = std::cos(a);
+                sin_[static_cast<size_t>(p * half_ + i)] = std::sin(a);
+                continue;
+            }
             const double a = static_cast<double>(p) * freq_[static_cast<size_t>(i)];
             cos_[static_cast<size_t>(p * half_ + i)] = static_cast<float>(std::cos(a));
             sin_[static_cast<size_t>(p * half_ + i)] = static_cast<float>(std::sin(a));

@@ -12,7 +12,7 @@ namespace llmq::runtime {
 class RopeTable {
 public:
     // factors: rope_freqs.weight (n_rot/2 divisors of the frequencies) or empty.
-    RopeTable(const ModelConfig& config, std::vector<float> factors);
+    RopeTable(const ModelConfig& config, std::vector<float> factors, RopeFrequencies precision = RopeFrequencies::Exact);
     // Makes positions [0, n_pos) available. Not thread-safe; call before parallel work.
     void reserve(int64_t n_pos);
     // Rotates the first n_rot dimensions of one head (head_dim floats) at position pos.
@@ -20,6 +20,7 @@ public:
 
 private:
     RopeStyle style_;
+    RopeFrequencies precision_;
     int64_t half_;  // n_rot / 2
     std::vector<double> freq_;  // angle per unit position of each pair
     std::vector<float> cos_, sin_;  // [pos * half_ + i]

@@ -15,7 +15,7 @@ using runtime::Segment;
 int64_t StreamState::n_tokens() const { return std::accumulate(lengths.begin(), lengths.end(), int64_t{0}); }
 
 struct LayerStreamer::Work {
-    explicit Work(const ModelView& model, const ModelConfig& c) : rope(c, load_rope_factors(model, c)) {}
+    Work(const ModelView& model, const ModelConfig& c, RopeFrequencies frequencies) : rope(c, load_rope_factors(model, c), frequencies) {}
     runtime::RopeTable rope;
     runtime::LayerScratch scratch;
     LayerWeights weights;  // one layer at a time, in the same buffers
@@ -50,7 +50,7 @@ void LayerStreamer::run_layer(StreamState& state, MatmulObserver* observer, cons
         fail(ExitCode::General, "internal: layer " + std::to_string(state.next_layer) + " requested of a model with " + std::to_string(c.n_layer));
     }
     if (static_cast<int64_t>(state.hidden.size()) != state.n_tokens() * E) fail(ExitCode::General, "internal: hidden states do not match the sequence lengths");
-    if (!work_) work_ = std::make_unique<Work>(model_, c);
+    if (!work_) work_ = std::make_unique<Work>(model_, c, options_.rope_frequencies);
     Work& w = *work_;
     w.rope.reserve(state.lengths.empty() ? 1 : *std::max_element(state.lengths.begin(), state.lengths.end()));
     load_layer(model_, c, state.next_layer, w.weights, options_.read_chunk_bytes);

@@ -12,6 +12,7 @@
 
 #include "llmq/format/model.hpp"
 #include "llmq/jobs/host.hpp"
+#include "llmq/runtime/config.hpp"
 #include "llmq/runtime/scoring.hpp"
 
 namespace llmq {
@@ -31,6 +32,7 @@ struct ChunkScoring {
     int32_t bos = -1;      // >= 0: the first token of every chunk is replaced by it
     int64_t first = -1;    // first position whose logits are scored (predicting the next
                            // token, up to n_ctx-2); -1: n_ctx/2 as llama-perplexity
+    RopeFrequencies rope_frequencies = RopeFrequencies::Exact;
 };
 
 struct ChunkResults {

@@ -15,6 +15,13 @@ namespace llmq {
 // where dimension i pairs with i + n_rot/2 (GPT-NeoX style).
 enum class RopeStyle { Normal, NeoX };
 
+// How the RoPE frequencies base^(-2i/n_rot) are held. Exact: in double, angles in double (the
+// model's definition; long contexts keep their precision). BFloat16: each frequency rounded to
+// bfloat16, angles and their cos/sin in float32 — what transformers computes for a model that
+// was cast to bfloat16 and back to float32 (its inv_freq buffer keeps the bf16 values). Only
+// for reproducing such a run number for number; the difference is ~1e-3 of the logits.
+enum class RopeFrequencies { Exact, BFloat16 };
+
 struct ModelConfig {
     std::string arch;
     int64_t n_embd = 0;

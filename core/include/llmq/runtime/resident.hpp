@@ -20,10 +20,15 @@ namespace runtime {
 class RopeTable;
 }
 
+struct ResidentOptions {
+    uint64_t read_chunk_bytes = kDefaultReadChunk;  // bound on one read from the source
+    RopeFrequencies rope_frequencies = RopeFrequencies::Exact;
+};
+
 class ResidentModel {
 public:
-    // Reads every weight from the model (bounded reads of read_chunk_bytes).
-    ResidentModel(const ModelView& model, ParallelFor& parallel, uint64_t read_chunk_bytes = kDefaultReadChunk);
+    // Reads every weight from the model (bounded reads of options.read_chunk_bytes).
+    ResidentModel(const ModelView& model, ParallelFor& parallel, ResidentOptions options = {});
     ~ResidentModel();
     ResidentModel(const ResidentModel&) = delete;
     ResidentModel& operator=(const ResidentModel&) = delete;
@@ -39,6 +44,7 @@ private:
     std::vector<LayerWeights> layers_;
     OutputWeights head_;  // head_.output is empty when tied: token_embd_ is used
     std::vector<float> rope_factors_;
+    RopeFrequencies rope_frequencies_;
 
     const Matrix& output_matrix() const { return config_.tied_output ? token_embd_ : head_.output; }
 };

@@ -23,6 +23,7 @@ struct StreamerOptions {
     int64_t batch_tokens = 2048;  // tokens per pass through a layer (whole sequences; at least one)
     uint64_t read_chunk_bytes = 16ull << 20;  // bound on one read from the source
     uint64_t logits_bytes = 64ull << 20;      // bound on the logits buffer of one output batch
+    RopeFrequencies rope_frequencies = RopeFrequencies::Exact;
 };
 
 // Which positions of every sequence get logits: [begin, min(end, length)).
