@@ -63,13 +63,16 @@ std::string text(const val& object, const char* key) {
     return v.as<std::string>();
 }
 
-bool flag(const val& object, const char* key) { return object[key].isTrue(); }
+bool flag(const val& object, const char* key) {
+    return object[key].isTrue();
+}
 
 GgmlType writable_type(const std::string& name, const std::string& option) {
     const auto t = type_from_name(name);
     if (!t || !traits(*t).quantize) {
         fail(ExitCode::Usage, "invalid tensor type '" + name + "' for " + option,
-             "use a ggml type name llmq can write: f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K");
+             "use a ggml type name llmq can write: f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K "
+             "q4_K q5_K q6_K");
     }
     return *t;
 }
@@ -127,6 +130,15 @@ double number(const val& object, const char* key, double fallback, double min, d
     return x;
 }
 
+// ropeFreqs: 'exact' (default) or 'bf16', as the CLI's --rope-freqs.
+RopeFrequencies rope_frequencies(const val& o) {
+    const std::string name = text(o, "ropeFreqs");
+    if (name.empty()) return RopeFrequencies::Exact;
+    const auto f = rope_frequencies_from_name(name);
+    if (!f) fail(ExitCode::Usage, "invalid value '" + name + "' for ropeFreqs", "use 'exact' (the default) or 'bf16'");
+    return *f;
+}
+
 PerplexityOptions perplexity_options(const val& o) {
     PerplexityOptions p;
     p.model_path = text(o, "model");
@@ -135,6 +147,7 @@ PerplexityOptions perplexity_options(const val& o) {
     p.kld_base_path = text(o, "kldBase");
     p.n_ctx = static_cast<int64_t>(number(o, "ctx", static_cast<double>(p.n_ctx), 4, 1 << 20, true));
     p.max_chunks = static_cast<int64_t>(number(o, "chunks", 0, 1, static_cast<double>(1ll << 40), true));
+    p.rope_frequencies = rope_frequencies(o);
     return p;
 }
 
@@ -148,6 +161,8 @@ GenerateOptions generate_options(const val& o) {
     g.max_tokens = static_cast<int64_t>(number(o, "n", static_cast<double>(g.max_tokens), 0, 1 << 20, true));
     g.temperature = number(o, "temp", g.temperature, 0, 100, false);
     g.seed = static_cast<uint64_t>(number(o, "seed", 0, 0, static_cast<double>(1ll << 53), true));
+    g.ignore_eos = flag(o, "ignoreEos");
+    g.rope_frequencies = rope_frequencies(o);
     return g;
 }
 
@@ -160,8 +175,8 @@ AnalyzeOptions analyze_options(const val& o) {
     a.output_path = text(o, "output");
     if (auto m = text(o, "method"); !m.empty()) a.method = m;
     a.calibration_path = text(o, "calibrationData");
-    a.samples = static_cast<int64_t>(number(o, "calibrationSamples", static_cast<double>(a.samples), -static_cast<double>(1ll << 40),
-                                            static_cast<double>(1ll << 40), true));
+    a.samples = static_cast<int64_t>(
+        number(o, "calibrationSamples", static_cast<double>(a.samples), -static_cast<double>(1ll << 40), static_cast<double>(1ll << 40), true));
     a.ctx = static_cast<int64_t>(number(o, "ctx", static_cast<double>(a.ctx), kMinAnalyzeCtx, kMaxAnalyzeCtx, true));
     a.identify_super_weights = flag(o, "identifySuperWeights");
     const val coverage = o["coverage"];
@@ -243,9 +258,13 @@ val levels_js() {
     return list;
 }
 
-std::string version_js() { return LLMQ_VERSION; }
+std::string version_js() {
+    return LLMQ_VERSION;
+}
 
-double heap_bytes_js() { return static_cast<double>(heap_bytes()); }
+double heap_bytes_js() {
+    return static_cast<double>(heap_bytes());
+}
 
 // Mirrors the host's working directory in the module's in-memory file system, so the path
 // questions the core asks std::filesystem (is the output the input?) are answered as natively.

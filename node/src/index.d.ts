@@ -155,6 +155,9 @@ export interface PerplexityOptions extends JobOptions {
   chunks?: number;
   /** The original model: adds the KL divergence, top-1 agreement and Δp statistics. */
   kldBase?: string;
+  /** RoPE frequencies: 'exact' (default) or 'bf16' (rounded to bfloat16, as transformers with a
+   *  model cast to bfloat16 and back; to reproduce such a run's numbers). */
+  ropeFreqs?: 'exact' | 'bf16';
   /** Accepted like the CLI's -t; the WebAssembly module runs single-threaded. */
   threads?: number;
 }
@@ -177,6 +180,7 @@ export interface PerplexityResult {
   tokens: number;
   scored_tokens: number;
   bos_at_chunk_start: boolean;
+  rope_freqs: 'exact' | 'bf16';
   perplexity: number;
   perplexity_uncertainty: number;
   /** Running perplexity after each chunk. */
@@ -204,6 +208,10 @@ export interface GenerateOptions extends JobOptions {
   /** Sampling temperature; 0 (default) is greedy. */
   temp?: number;
   seed?: number;
+  /** Keep generating past the end-of-sequence token (always n tokens). */
+  ignoreEos?: boolean;
+  /** RoPE frequencies: 'exact' (default) or 'bf16' (see PerplexityOptions.ropeFreqs). */
+  ropeFreqs?: 'exact' | 'bf16';
 }
 
 export interface GenerateResult {
@@ -220,6 +228,7 @@ export interface GenerateResult {
   stop_reason: 'length' | 'eos';
   temperature: number;
   seed: number;
+  rope_freqs: 'exact' | 'bf16';
   prompt_tokens_per_second: number;
   tokens_per_second: number;
   duration_seconds: number;

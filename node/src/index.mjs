@@ -141,6 +141,7 @@ export async function perplexity(model, options = {}) {
     ctx: options.ctx,
     chunks: options.chunks,
     kldBase: options.kldBase,
+    ropeFreqs: options.ropeFreqs,
   };
   return runJob('perplexity', params, options);
 }
@@ -155,6 +156,8 @@ export async function generate(model, options = {}) {
     n: options.n,
     temp: options.temp,
     seed: options.seed,
+    ignoreEos: options.ignoreEos,
+    ropeFreqs: options.ropeFreqs,
   };
   return runJob('generate', params, options);
 }

@@ -62,6 +62,17 @@ for (const m of models) {
     // tie (logit gap 0.021) at its 15th token; all else is exact.
     assert.ok(exact >= (m.name === 'tinyqwen-bpe' ? 3 : 4), `${exact} of 4 continuations exact`);
   });
+
+  test(`npx llmq generate --rope-freqs bf16 --ignore-eos on ${m.name}: every reference continuation, as the reference ran`, () => {
+    for (const prompt of reference[m.name].prompts) {
+      const args = ['generate', m.file, '-p', prompt.text, '-n', '32', '--rope-freqs', 'bf16', '--ignore-eos', '--format', 'json'];
+      const n = json(runNative(args));
+      const w = json(runNode(args));
+      assert.deepEqual(comparable(w), comparable(n), prompt.text);
+      assert.equal(w.rope_freqs, 'bf16');
+      assert.deepEqual(w.tokens, prompt.greedy_ids, prompt.text);
+    }
+  });
 }
 
 test('perplexity with --kld-base (Q4_K_M against BF16) gives the native KL statistics', () => {
@@ -157,6 +168,14 @@ test('the API: perplexity() and generate() resolve with the native JSON, with pr
   assert.deepEqual(comparable(g), comparable(ng));
   assert.equal(g.text, prompt + g.completion);
 
+  const last = reference[qwen.name].prompts[3];
+  const asReference = await generate(qwen.file, { prompt: last.text, n: 32, ropeFreqs: 'bf16', ignoreEos: true });
+  assert.deepEqual(asReference.tokens, last.greedy_ids);
+  const pb = await perplexity(m.file, { text: heldout, ctx: 256, chunks: 2, ropeFreqs: 'bf16' });
+  const nb = json(runNative(['perplexity', m.file, '-f', heldout, '--ctx', '256', '--chunks', '2', '--rope-freqs', 'bf16', '--format', 'json']));
+  assert.deepEqual(comparable(pb), comparable(nb));
+  assert.notEqual(pb.perplexity, p.perplexity);
+
   const sampled = await generate(qwen.file, { prompt, n: 8, temp: 0.8, seed: 7 });
   const ns = json(runNative(['generate', qwen.file, '-p', prompt, '-n', '8', '--temp', '0.8', '--seed', '7', '--format', 'json']));
   assert.deepEqual(comparable(sampled), comparable(ns));
@@ -177,6 +196,7 @@ test('the API rejects bad input with LlmqError and the CLI codes', async () => {
   await assert.rejects(generate(m.file, {}), { code: 2, message: 'generate needs a prompt' });
   await assert.rejects(generate(m.file, { prompt: 'Hi', temp: -1 }), { code: 2, message: 'invalid value for temp' });
   await assert.rejects(generate(m.file, { prompt: 'Hi', n: '3' }), { code: 2 });
+  await assert.rejects(generate(m.file, { prompt: 'Hi', ropeFreqs: 'fp16' }), { code: 2, message: "invalid value 'fp16' for ropeFreqs" });
   const controller = new AbortController();
   controller.abort();
   await assert.rejects(generate(m.file, { prompt: 'Hi', signal: controller.signal }), { code: 130 });

@@ -18,7 +18,6 @@ const std::string kQwen = test::fixture("models/tinyqwen-bpe.bf16.gguf").string(
 const std::string kTrain = test::fixture("text/tinystories_train.txt").string();
 const std::string kHeldOut = test::fixture("text/tinystories_heldout.txt").string();
 
-
 const json& reference() {
     static const json ref = [] {
         const auto bytes = test::read_file(test::fixture("models/reference-outputs.json"));
@@ -85,7 +84,8 @@ TEST(RuntimeCli, PerplexityWithKldBase) {
     for (const char* line : {"Final estimate: PPL = ", "Mean PPL(base)", "Mean    KLD:", "99.0%   KLD", "Same top p:", "RMS Δp"}) {
         EXPECT_NE(r.err.find(line), std::string::npos) << line << "\n" << r.err;
     }
-    const json j = parse_json(test::run_llmq({"perplexity", q, "-f", kTrain, "--ctx", "256", "--chunks", "4", "--kld-base", kLlama, "--format", "json"}));
+    const json j =
+        parse_json(test::run_llmq({"perplexity", q, "-f", kTrain, "--ctx", "256", "--chunks", "4", "--kld-base", kLlama, "--format", "json"}));
     ASSERT_TRUE(j["kld"].is_object());
     EXPECT_EQ(j["kld"]["tokens"], 4 * 127);
     EXPECT_GT(j["kld"]["kld"]["mean"].get<double>(), 0.0);
@@ -137,9 +137,44 @@ TEST(RuntimeCli, GenerateGreedyContinuesLikeTransformers) {
     }
 }
 
+// The reference run's RoPE frequencies were bfloat16-rounded and it kept going past EOS
+// (tinyqwen's 4th continuation holds <|endoftext|>): with --rope-freqs bf16 --ignore-eos all
+// eight continuations are the reference's, token for token.
+TEST(RuntimeCli, GenerateReproducesEveryReferenceContinuationAsTheReferenceRan) {
+    int exact = 0;
+    for (const auto& [path, name] : {std::pair{kLlama, "tinyllama-spm"}, std::pair{kQwen, "tinyqwen-bpe"}}) {
+        for (const json& prompt : reference()[name]["prompts"]) {
+            const auto r =
+                test::run_llmq({"generate", path, "-p", prompt["text"], "-n", "32", "--rope-freqs", "bf16", "--ignore-eos", "--format", "json"});
+            ASSERT_EQ(r.exit_code, 0) << r.err;
+            const json j = parse_json(r);
+            EXPECT_EQ(j["rope_freqs"], "bf16");
+            EXPECT_EQ(j["prompt_tokens"], prompt["ids"]) << prompt["text"];
+            EXPECT_EQ(j["tokens"], prompt["greedy_ids"]) << prompt["text"];
+            exact += j["tokens"] == prompt["greedy_ids"];
+        }
+    }
+    EXPECT_EQ(exact, 8);
+    // Without --ignore-eos the same run stops at tinyqwen's <|endoftext|> (its 28th token).
+    const json& p4 = reference()["tinyqwen-bpe"]["prompts"][3];
+    const json stopped = parse_json(test::run_llmq({"generate", kQwen, "-p", p4["text"], "-n", "32", "--rope-freqs", "bf16", "--format", "json"}));
+    EXPECT_EQ(stopped["stop_reason"], "eos");
+    EXPECT_EQ(stopped["n_generated"], 27);
+    // Perplexity in that mode differs from the exact one, slightly.
+    const auto args = std::vector<std::string>{"perplexity", kQwen, "-f", kHeldOut, "-c", "128", "--chunks", "2", "--format", "json"};
+    auto bf16_args = args;
+    bf16_args.insert(bf16_args.end(), {"--rope-freqs", "bf16"});
+    const json exact_ppl = parse_json(test::run_llmq(args)), bf16_ppl = parse_json(test::run_llmq(bf16_args));
+    EXPECT_EQ(exact_ppl["rope_freqs"], "exact");
+    EXPECT_EQ(bf16_ppl["rope_freqs"], "bf16");
+    EXPECT_NE(exact_ppl["perplexity"], bf16_ppl["perplexity"]);
+    EXPECT_NEAR(exact_ppl["perplexity"].get<double>() / bf16_ppl["perplexity"].get<double>(), 1.0, 1e-3);
+}
+
 TEST(RuntimeCli, GenerateSamplingIsSeededAndPortable) {
     auto run = [](const std::string& seed, const std::string& threads) {
-        const auto r = test::run_llmq({"generate", kLlama, "-p", "Once upon a time", "-n", "24", "--temp", "0.9", "--seed", seed, "-t", threads, "--format", "json"});
+        const auto r = test::run_llmq(
+            {"generate", kLlama, "-p", "Once upon a time", "-n", "24", "--temp", "0.9", "--seed", seed, "-t", threads, "--format", "json"});
         EXPECT_EQ(r.exit_code, 0) << r.err;
         return parse_json(r)["tokens"];
     };
@@ -154,6 +189,10 @@ TEST(RuntimeCli, GenerateErrorsAndHelp) {
     EXPECT_EQ(test::run_llmq({"generate", kLlama}).exit_code, 2);
     EXPECT_EQ(test::run_llmq({"generate", kLlama, "-p", "x", "--temp", "-1"}).exit_code, 2);
     EXPECT_EQ(test::run_llmq({"generate", kLlama, "-p", "x", "-n", "many"}).exit_code, 2);
+    const auto bad_rope = test::run_llmq({"generate", kLlama, "-p", "x", "--rope-freqs", "fp16"});
+    EXPECT_EQ(bad_rope.exit_code, 2);
+    EXPECT_NE(bad_rope.err.find("use exact (the default) or bf16"), std::string::npos) << bad_rope.err;
+    EXPECT_EQ(test::run_llmq({"perplexity", kLlama, "-f", kHeldOut, "--rope-freqs", ""}).exit_code, 2);
     for (const char* command : {"perplexity", "generate"}) {
         const auto h = test::run_llmq({command, "--help"});
         EXPECT_EQ(h.exit_code, 0);

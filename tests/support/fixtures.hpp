@@ -1,8 +1,9 @@
 // Paths to the shared fixtures and small file helpers for tests.
 #pragma once
 
-#include <cstdint>
 #include <unistd.h>
+
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -14,7 +15,9 @@
 
 namespace llmq::test {
 
-inline std::filesystem::path source_dir() { return LLMQ_SOURCE_DIR; }
+inline std::filesystem::path source_dir() {
+    return LLMQ_SOURCE_DIR;
+}
 
 // ../shared/fixtures next to the repository (LLMQ_FIXTURES overrides).
 inline std::filesystem::path fixtures_dir() {
@@ -22,7 +25,9 @@ inline std::filesystem::path fixtures_dir() {
     return source_dir().parent_path() / "shared" / "fixtures";
 }
 
-inline std::filesystem::path fixture(const std::string& relative) { return fixtures_dir() / relative; }
+inline std::filesystem::path fixture(const std::string& relative) {
+    return fixtures_dir() / relative;
+}
 
 inline std::vector<uint8_t> read_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -42,12 +47,32 @@ inline void write_file(const std::filesystem::path& path, const std::vector<uint
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
+// The directories temp_dir made, removed when the test process exits (set LLMQ_KEEP_TEST_DIRS
+// to keep them for a look after a failure).
+class TempDirRegistry {
+public:
+    static TempDirRegistry& instance() {
+        static TempDirRegistry registry;
+        return registry;
+    }
+    void add(const std::filesystem::path& dir) { dirs_.push_back(dir); }
+    ~TempDirRegistry() {
+        if (std::getenv("LLMQ_KEEP_TEST_DIRS")) return;
+        std::error_code ec;
+        for (const auto& dir : dirs_) std::filesystem::remove_all(dir, ec);
+    }
+
+private:
+    std::vector<std::filesystem::path> dirs_;
+};
+
 // A fresh empty directory for one test, private to this process (parallel ctest runs and other
 // build trees running the same test at the same time must not collide).
 inline std::filesystem::path temp_dir(const std::string& name) {
     auto dir = std::filesystem::temp_directory_path() / ("llmq-test-" + name + "-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
+    TempDirRegistry::instance().add(dir);
     return dir;
 }
 

@@ -110,7 +110,8 @@ Examples:
   llmq convert ./TinyLlama -o tinyllama-bf16.gguf --outtype bf16
   llmq convert ./Qwen2.5-0.5B -o qwen.gguf --format json | jq .tensors[0]
 )"},
-        {"perplexity", R"(llmq perplexity MODEL [-f TEXT] [--ctx N] [--chunks N] [--kld-base ORIGINAL]
+        {"perplexity",
+         R"(llmq perplexity MODEL [-f TEXT] [--ctx N] [--chunks N] [--kld-base ORIGINAL] [--rope-freqs exact|bf16]
 
 Measures perplexity with llama.cpp's llama-perplexity procedure, so the numbers compare with
 published llama.cpp figures: the whole text is tokenized once (BOS first when the vocabulary adds
@@ -127,6 +128,10 @@ so memory stays near one layer plus the activations, whatever the model size.
                           the KL divergence of MODEL's next-token distributions from it: mean ±
                           uncertainty and percentiles, top-1 agreement, Δp statistics, and the
                           PPL ratio (as llama-perplexity --kl-divergence, without a logits file)
+  --rope-freqs MODE       exact (default): RoPE frequencies as the model defines them. bf16: each
+                          rounded to bfloat16, as transformers computes with a model that was cast
+                          to bfloat16 and back to float32; use it to reproduce such a run's
+                          numbers exactly (the difference is ~1e-3 of the logits)
 
 Use --verbose for the running perplexity after each chunk.
 
@@ -135,7 +140,7 @@ Examples:
   llmq perplexity model-Q4_K_M.gguf -f wiki.test.raw --ctx 256 --chunks 20 --kld-base model-f16.gguf
   llmq perplexity model.gguf -f text.txt --format json | jq .perplexity
 )"},
-        {"generate", R"(llmq generate MODEL -p PROMPT [-n N] [--temp T] [--seed S]
+        {"generate", R"(llmq generate MODEL -p PROMPT [-n N] [--temp T] [--seed S] [--ignore-eos]
 
 Continues PROMPT with the model and prints prompt + continuation on stdout (statistics on
 stderr). The prompt gets BOS when the vocabulary adds one; special tokens written in it (e.g.
@@ -146,6 +151,9 @@ stderr). The prompt gets BOS when the vocabulary adds one; special tokens writte
   --temp T                sampling temperature (default 0: greedy, always the most likely token)
   --seed S                seed of the sampler for --temp > 0 (default 0); the same seed gives the
                           same text on every platform and thread count
+  --ignore-eos            keep generating past the end-of-sequence token (always N tokens)
+  --rope-freqs MODE       exact (default) or bf16: RoPE frequencies rounded to bfloat16, to
+                          reproduce a transformers run of a model cast to bfloat16 and back
 
 Examples:
   llmq generate model-Q4_K_M.gguf -p "Once upon a time" -n 32

@@ -15,13 +15,14 @@ nlohmann::json run_generate(const GenerateOptions& o, Host& host) {
     if (!(o.temperature >= 0.0)) fail(ExitCode::Usage, "--temp must not be negative");
     const ModelView model = open_model(o.model_path, host);
     const Tokenizer tokenizer = Tokenizer::from_metadata(model);
-    // As llama.cpp's completion: BOS where the vocabulary adds it, special tokens in the prompt parsed.
+    // As llama.cpp's completion: BOS where the vocabulary adds it, special tokens in the prompt
+    // parsed.
     const std::vector<int32_t> prompt = tokenizer.encode(o.prompt, /*add_special=*/true, /*parse_special=*/true);
     if (prompt.empty()) fail(ExitCode::Usage, "the prompt is empty and the model adds no BOS token", "pass some text with -p");
 
     SerialFor serial;
     ParallelFor& parallel = host.parallel ? *host.parallel : serial;
-    const ResidentModel resident(model, parallel);
+    const ResidentModel resident(model, parallel, {.rope_frequencies = o.rope_frequencies});
     Session session(resident, static_cast<int64_t>(prompt.size()) + o.max_tokens);
     Sampler sampler(o.temperature, o.seed);
 
@@ -36,7 +37,7 @@ nlohmann::json run_generate(const GenerateOptions& o, Host& host) {
     while (static_cast<int64_t>(generated.size()) < o.max_tokens) {
         if (progress && progress->cancelled()) fail(ExitCode::Interrupted, "generation interrupted");
         const int32_t next = sampler.next(logits);
-        if (next == tokenizer.eos()) {
+        if (next == tokenizer.eos() && !o.ignore_eos) {
             stop_reason = "eos";
             break;
         }
@@ -60,6 +61,7 @@ nlohmann::json run_generate(const GenerateOptions& o, Host& host) {
             {"stop_reason", stop_reason},
             {"temperature", o.temperature},
             {"seed", o.seed},
+            {"rope_freqs", rope_frequencies_name(o.rope_frequencies)},
             {"prompt_tokens_per_second", t_gen > t_prompt ? static_cast<double>(prompt.size()) / (t_gen - t_prompt) : 0.0},
             {"tokens_per_second", gen_seconds > 0.0 ? static_cast<double>(generated.size()) / gen_seconds : 0.0},
             {"duration_seconds", t_end - t0}};

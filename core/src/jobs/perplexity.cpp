@@ -15,7 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr uint64_t kHiddenBudget = 256ull << 20;     // hidden states of one group of chunks
+constexpr uint64_t kHiddenBudget = 256ull << 20;      // hidden states of one group of chunks
 constexpr uint64_t kBaseLogitsBudget = 512ull << 20;  // base-model logits kept for KL divergence
 
 std::string read_text(const std::string& path, Host& host) {
@@ -28,13 +28,14 @@ std::string read_text(const std::string& path, Host& host) {
 
 }  // namespace
 
-ChunkResults score_chunks(const ModelView& model, const ModelView* base, std::span<const int32_t> tokens,
-                          const ChunkScoring& s, ParallelFor& parallel, const std::function<void(uint64_t, uint64_t)>& on_progress) {
+ChunkResults score_chunks(const ModelView& model, const ModelView* base, std::span<const int32_t> tokens, const ChunkScoring& s,
+                          ParallelFor& parallel, const std::function<void(uint64_t, uint64_t)>& on_progress) {
     const int64_t n_ctx = s.n_ctx;
     const int64_t first = s.first < 0 ? n_ctx / 2 : s.first;
     if (n_ctx < 2 || first > n_ctx - 2) fail(ExitCode::Usage, "context of " + std::to_string(n_ctx) + " tokens is too small to score");
     if (s.n_chunks < 1 || s.n_chunks * n_ctx > static_cast<int64_t>(tokens.size())) {
-        fail(ExitCode::General, "internal: " + std::to_string(s.n_chunks) + " chunks of " + std::to_string(n_ctx) + " tokens from " + std::to_string(tokens.size()));
+        fail(ExitCode::General,
+             "internal: " + std::to_string(s.n_chunks) + " chunks of " + std::to_string(n_ctx) + " tokens from " + std::to_string(tokens.size()));
     }
     StreamerOptions options;
     options.rope_frequencies = s.rope_frequencies;
@@ -43,8 +44,9 @@ ChunkResults score_chunks(const ModelView& model, const ModelView* base, std::sp
     if (base) {
         base_streamer.emplace(*base, parallel, options);
         if (base_streamer->config().n_vocab != streamer.config().n_vocab) {
-            fail(ExitCode::Usage, "the models have different vocabularies (" + std::to_string(streamer.config().n_vocab) + " and " +
-                                      std::to_string(base_streamer->config().n_vocab) + " tokens)",
+            fail(ExitCode::Usage,
+                 "the models have different vocabularies (" + std::to_string(streamer.config().n_vocab) + " and " +
+                     std::to_string(base_streamer->config().n_vocab) + " tokens)",
                  "--kld-base needs the original of the same model");
         }
     }
@@ -80,19 +82,29 @@ ChunkResults score_chunks(const ModelView& model, const ModelView* base, std::sp
         std::vector<NllStats> per_chunk(seqs.size());
         if (base) {
             base_logits.assign(seqs.size() * static_cast<size_t>(n_scored * c.n_vocab), 0.0f);
-            base_streamer->run(seqs, range, [&](size_t seq, int64_t pos, std::span<const float> logits) {
-                std::copy(logits.begin(), logits.end(), base_logits.begin() + static_cast<std::ptrdiff_t>((seq * static_cast<size_t>(n_scored) + static_cast<size_t>(pos - first)) * static_cast<size_t>(c.n_vocab)));
-            }, nullptr, stage);
+            base_streamer->run(
+                seqs, range,
+                [&](size_t seq, int64_t pos, std::span<const float> logits) {
+                    std::copy(
+                        logits.begin(), logits.end(),
+                        base_logits.begin() + static_cast<std::ptrdiff_t>((seq * static_cast<size_t>(n_scored) + static_cast<size_t>(pos - first)) *
+                                                                          static_cast<size_t>(c.n_vocab)));
+                },
+                nullptr, stage);
             stages_before += static_cast<uint64_t>(c.n_layer + 2);
         }
-        streamer.run(seqs, range, [&](size_t seq, int64_t pos, std::span<const float> logits) {
-            const int32_t t = target(seq, pos);
-            per_chunk[seq].add(token_nll(logits, t));
-            if (base) {
-                const float* b = base_logits.data() + (seq * static_cast<size_t>(n_scored) + static_cast<size_t>(pos - first)) * static_cast<size_t>(c.n_vocab);
-                r.kld->add(std::span<const float>(b, static_cast<size_t>(c.n_vocab)), logits, t);
-            }
-        }, nullptr, stage);
+        streamer.run(
+            seqs, range,
+            [&](size_t seq, int64_t pos, std::span<const float> logits) {
+                const int32_t t = target(seq, pos);
+                per_chunk[seq].add(token_nll(logits, t));
+                if (base) {
+                    const float* b = base_logits.data() +
+                                     (seq * static_cast<size_t>(n_scored) + static_cast<size_t>(pos - first)) * static_cast<size_t>(c.n_vocab);
+                    r.kld->add(std::span<const float>(b, static_cast<size_t>(c.n_vocab)), logits, t);
+                }
+            },
+            nullptr, stage);
         stages_before += static_cast<uint64_t>(c.n_layer + 2);
         // The sums run in chunk order, so the totals do not depend on the grouping.
         for (const NllStats& chunk : per_chunk) {
@@ -117,7 +129,8 @@ json run_perplexity_resolved(const PerplexityOptions& o, Host& host, double t0) 
     // Tokens come from the base model's vocabulary in KL mode (llama.cpp stores the base run's).
     const Tokenizer tokenizer = Tokenizer::from_metadata(base ? *base : model);
     if (tokenizer.add_eos()) {
-        fail(ExitCode::Unsupported, "the vocabulary of " + (base ? *base : model).path + " appends EOS to every text, which llama-perplexity's procedure does not allow");
+        fail(ExitCode::Unsupported,
+             "the vocabulary of " + (base ? *base : model).path + " appends EOS to every text, which llama-perplexity's procedure does not allow");
     }
     const std::vector<int32_t> tokens = tokenizer.encode(text, /*add_special=*/true, /*parse_special=*/false);
     const int64_t n_tokens = static_cast<int64_t>(tokens.size());
@@ -132,6 +145,7 @@ json run_perplexity_resolved(const PerplexityOptions& o, Host& host, double t0) 
     scoring.n_chunks = n_tokens / o.n_ctx;
     if (o.max_chunks > 0) scoring.n_chunks = std::min(scoring.n_chunks, o.max_chunks);
     scoring.bos = tokenizer.add_bos() ? tokenizer.bos() : -1;
+    scoring.rope_frequencies = o.rope_frequencies;
     if (host.log) {
         host.log(LogLevel::Verbose, "perplexity: " + std::to_string(n_tokens) + " tokens, " + std::to_string(scoring.n_chunks) + " chunks of " +
                                         std::to_string(o.n_ctx) + (scoring.bos >= 0 ? ", BOS at each chunk start" : ""));
@@ -161,6 +175,7 @@ json run_perplexity_resolved(const PerplexityOptions& o, Host& host, double t0) 
                    {"tokens", n_tokens},
                    {"scored_tokens", r.nll.count},
                    {"bos_at_chunk_start", scoring.bos >= 0},
+                   {"rope_freqs", rope_frequencies_name(o.rope_frequencies)},
                    {"perplexity", r.nll.ppl()},
                    {"perplexity_uncertainty", r.nll.ppl_uncertainty()},
                    {"chunk_perplexities", running},
@@ -179,8 +194,11 @@ json run_perplexity(const PerplexityOptions& o, Host& host) {
         // Default: the bundled WikiText-2 test text, as llama-perplexity is usually run.
         if (host.bundled_file) resolved.text_path = host.bundled_file("wikitext-2-test.raw");
         if (resolved.text_path.empty()) {
-            fail(ExitCode::Usage, "no text given and the bundled WikiText-2 text (data/wikitext-2-test.raw) was not found",
-                 "pass a plain-text file with -f TEXT, or set LLMQ_DATA_DIR to llmq's data/ directory");
+            fail(ExitCode::Usage,
+                 "no text given and the bundled WikiText-2 text (data/wikitext-2-test.raw) was not "
+                 "found",
+                 "pass a plain-text file with -f TEXT, or set LLMQ_DATA_DIR to llmq's data/ "
+                 "directory");
         }
     }
     return run_perplexity_resolved(resolved, host, t0);

@@ -32,8 +32,7 @@ public:
         const gguf::Value* v = find(suffix);
         if (!v) return std::nullopt;
         if (v->is_array()) {
-            fail(ExitCode::Unsupported,
-                 model_.path + ": " + arch_ + "." + suffix + " varies per layer, which llmq's runtime does not support",
+            fail(ExitCode::Unsupported, model_.path + ": " + arch_ + "." + suffix + " varies per layer, which llmq's runtime does not support",
                  "only models with the same attention shape in every layer can be run");
         }
         auto i = v->as_int();
@@ -64,8 +63,8 @@ private:
 
 void check_range(const ModelView& model, const char* what, int64_t value, int64_t lo, int64_t hi) {
     if (value < lo || value > hi) {
-        fail(ExitCode::CorruptInput, model.path + ": " + what + " = " + std::to_string(value) + " is out of range [" +
-                                         std::to_string(lo) + ", " + std::to_string(hi) + "]");
+        fail(ExitCode::CorruptInput,
+             model.path + ": " + what + " = " + std::to_string(value) + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
     }
 }
 
@@ -74,13 +73,22 @@ void expect_matrix(const ModelView& model, const std::string& name, int64_t ne0,
     const ModelTensor* t = model.find_tensor(name);
     if (!t) fail(ExitCode::CorruptInput, model.path + ": tensor " + name + " is missing");
     if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1) {
-        fail(ExitCode::CorruptInput, model.path + ": tensor " + name + " has shape [" + std::to_string(t->ne[0]) + ", " +
-                                         std::to_string(t->ne[1]) + "], expected [" + std::to_string(ne0) + ", " +
-                                         std::to_string(ne1) + "] from the metadata");
+        fail(ExitCode::CorruptInput, model.path + ": tensor " + name + " has shape [" + std::to_string(t->ne[0]) + ", " + std::to_string(t->ne[1]) +
+                                         "], expected [" + std::to_string(ne0) + ", " + std::to_string(ne1) + "] from the metadata");
     }
 }
 
 }  // namespace
+
+const char* rope_frequencies_name(RopeFrequencies f) {
+    return f == RopeFrequencies::BFloat16 ? "bf16" : "exact";
+}
+
+std::optional<RopeFrequencies> rope_frequencies_from_name(std::string_view name) {
+    if (name == "exact") return RopeFrequencies::Exact;
+    if (name == "bf16") return RopeFrequencies::BFloat16;
+    return std::nullopt;
+}
 
 std::string layer_tensor_name(int64_t layer, const char* what, const char* suffix) {
     return "blk." + std::to_string(layer) + "." + what + "." + suffix;
@@ -94,16 +102,17 @@ ModelConfig model_config(const ModelView& model) {
         if (c.arch == a.name) info = &a;
     if (!info) {
         fail(ExitCode::Unsupported,
-             model.path + ": architecture '" + (c.arch.empty() ? std::string("(none)") : c.arch) +
-                 "' is not supported by llmq's runtime",
-             "perplexity, generation and calibration support llama, mistral, qwen2 and qwen3 models");
+             model.path + ": architecture '" + (c.arch.empty() ? std::string("(none)") : c.arch) + "' is not supported by llmq's runtime",
+             "perplexity, generation and calibration support llama, mistral, qwen2 and qwen3 "
+             "models");
     }
     c.rope = info->rope;
     c.qk_norm = info->qk_norm;
     const Keys keys(model, c.arch);
 
     if (auto experts = keys.integer("expert_count"); experts && *experts > 0) {
-        fail(ExitCode::Unsupported, model.path + ": mixture-of-experts models (" + std::to_string(*experts) + " experts) are not supported by llmq's runtime");
+        fail(ExitCode::Unsupported,
+             model.path + ": mixture-of-experts models (" + std::to_string(*experts) + " experts) are not supported by llmq's runtime");
     }
     c.n_embd = keys.required("embedding_length");
     c.n_layer = keys.required("block_count");
@@ -114,7 +123,8 @@ ModelConfig model_config(const ModelView& model) {
     check_range(model, "attention.head_count", c.n_head, 1, 1 << 14);
     check_range(model, "attention.head_count_kv", c.n_head_kv, 1, c.n_head);
     if (c.n_head % c.n_head_kv != 0) {
-        fail(ExitCode::CorruptInput, model.path + ": head_count " + std::to_string(c.n_head) + " is not a multiple of head_count_kv " + std::to_string(c.n_head_kv));
+        fail(ExitCode::CorruptInput,
+             model.path + ": head_count " + std::to_string(c.n_head) + " is not a multiple of head_count_kv " + std::to_string(c.n_head_kv));
     }
     c.head_dim = keys.integer("attention.key_length").value_or(c.n_embd / c.n_head);
     c.head_dim_v = keys.integer("attention.value_length").value_or(c.head_dim);
@@ -125,9 +135,11 @@ ModelConfig model_config(const ModelView& model) {
     if (c.n_rot % 2 != 0) fail(ExitCode::CorruptInput, model.path + ": rope.dimension_count " + std::to_string(c.n_rot) + " is odd");
     c.n_ctx_train = keys.integer("context_length").value_or(0);
     c.rope_theta = keys.real("rope.freq_base").value_or(10000.0);
-    if (!(c.rope_theta > 0.0) || !std::isfinite(c.rope_theta)) fail(ExitCode::CorruptInput, model.path + ": rope.freq_base must be a positive number");
+    if (!(c.rope_theta > 0.0) || !std::isfinite(c.rope_theta))
+        fail(ExitCode::CorruptInput, model.path + ": rope.freq_base must be a positive number");
     c.rms_eps = static_cast<float>(keys.real("attention.layer_norm_rms_epsilon").value_or(1e-5));
-    if (!(c.rms_eps >= 0.0f) || !std::isfinite(c.rms_eps)) fail(ExitCode::CorruptInput, model.path + ": layer_norm_rms_epsilon must be a non-negative number");
+    if (!(c.rms_eps >= 0.0f) || !std::isfinite(c.rms_eps))
+        fail(ExitCode::CorruptInput, model.path + ": layer_norm_rms_epsilon must be a non-negative number");
 
     // RoPE scaling: only linear position interpolation changes what a forward pass computes at
     // the context lengths llmq evaluates; the others need formulas the runtime does not have.
@@ -152,7 +164,8 @@ ModelConfig model_config(const ModelView& model) {
     if (!c.tied_output) expect_matrix(model, "output.weight", c.n_embd, c.n_vocab);
     if (const ModelTensor* f = model.find_tensor("rope_freqs.weight")) {
         if (f->n_elements() != c.n_rot / 2) {
-            fail(ExitCode::CorruptInput, model.path + ": rope_freqs.weight has " + std::to_string(f->n_elements()) + " elements, expected " + std::to_string(c.n_rot / 2));
+            fail(ExitCode::CorruptInput,
+                 model.path + ": rope_freqs.weight has " + std::to_string(f->n_elements()) + " elements, expected " + std::to_string(c.n_rot / 2));
         }
         c.rope_freq_factors = true;
     }

@@ -39,9 +39,11 @@ void RopeTable::reserve(int64_t n_pos) {
     for (int64_t p = n_pos_; p < n_pos; ++p) {
         for (int64_t i = 0; i < half_; ++i) {
             if (precision_ == RopeFrequencies::BFloat16) {
+                // The angle in float32 as torch forms it; cos/sin through double so that every
+                // libm (glibc natively, musl in wasm) gives the same floats.
                 const float a = static_cast<float>(p) * static_cast<float>(freq_[static_cast<size_t>(i)]);
-                cos_[static_cast<size_t>(p * half_ + i)] = std::cos(a);
-                sin_[static_cast<size_t>(p * half_ + i)] = std::sin(a);
+                cos_[static_cast<size_t>(p * half_ + i)] = static_cast<float>(std::cos(static_cast<double>(a)));
+                sin_[static_cast<size_t>(p * half_ + i)] = static_cast<float>(std::sin(static_cast<double>(a)));
                 continue;
             }
             const double a = static_cast<double>(p) * freq_[static_cast<size_t>(i)];

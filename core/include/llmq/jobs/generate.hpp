@@ -6,15 +6,18 @@
 #include <string>
 
 #include "llmq/jobs/host.hpp"
+#include "llmq/runtime/config.hpp"
 
 namespace llmq {
 
 struct GenerateOptions {
     std::string model_path;
     std::string prompt;
-    int64_t max_tokens = 64;    // -n
-    double temperature = 0.0;   // 0: greedy
+    int64_t max_tokens = 64;   // -n
+    double temperature = 0.0;  // 0: greedy
     uint64_t seed = 0;
+    bool ignore_eos = false;  // keep generating past the end-of-sequence token
+    RopeFrequencies rope_frequencies = RopeFrequencies::Exact;
 };
 
 // Returns {"status","model_path","prompt","completion","text","prompt_tokens","tokens",

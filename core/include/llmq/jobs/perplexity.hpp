@@ -23,6 +23,7 @@ struct PerplexityOptions {
     std::string kld_base_path;  // empty: no KL divergence
     int64_t n_ctx = 512;
     int64_t max_chunks = 0;  // 0: all
+    RopeFrequencies rope_frequencies = RopeFrequencies::Exact;
 };
 
 // How consecutive chunks of a token list are scored.
@@ -46,9 +47,8 @@ struct ChunkResults {
 // in groups whose hidden states fit a fixed memory budget, each group streaming the model's
 // layers once. on_progress(done, total) counts executor stages (embedding, layers, head) over
 // the whole run; it may throw to stop (cancellation).
-ChunkResults score_chunks(const ModelView& model, const ModelView* base, std::span<const int32_t> tokens,
-                          const ChunkScoring& scoring, ParallelFor& parallel,
-                          const std::function<void(uint64_t, uint64_t)>& on_progress = {});
+ChunkResults score_chunks(const ModelView& model, const ModelView* base, std::span<const int32_t> tokens, const ChunkScoring& scoring,
+                          ParallelFor& parallel, const std::function<void(uint64_t, uint64_t)>& on_progress = {});
 
 // Runs the job; returns the JSON result. Throws Failure on error.
 nlohmann::json run_perplexity(const PerplexityOptions& options, Host& host);

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "llmq/format/model.hpp"
 
@@ -21,6 +23,9 @@ enum class RopeStyle { Normal, NeoX };
 // was cast to bfloat16 and back to float32 (its inv_freq buffer keeps the bf16 values). Only
 // for reproducing such a run number for number; the difference is ~1e-3 of the logits.
 enum class RopeFrequencies { Exact, BFloat16 };
+// "exact" / "bf16", as the CLI's --rope-freqs and the JSON results spell them.
+const char* rope_frequencies_name(RopeFrequencies f);
+std::optional<RopeFrequencies> rope_frequencies_from_name(std::string_view name);
 
 struct ModelConfig {
     std::string arch;
@@ -32,14 +37,14 @@ struct ModelConfig {
     int64_t head_dim_v = 0;  // value_length: width of one V head
     int64_t n_ff = 0;        // from metadata; each layer checks its own tensors
     int64_t n_vocab = 0;
-    int64_t n_rot = 0;       // rotated dimensions of each head (<= head_dim, even)
+    int64_t n_rot = 0;        // rotated dimensions of each head (<= head_dim, even)
     int64_t n_ctx_train = 0;  // 0 when unknown
     double rope_theta = 10000.0;
     double rope_freq_scale = 1.0;  // linear RoPE scaling: positions are multiplied by it
     float rms_eps = 1e-5f;
     RopeStyle rope = RopeStyle::Normal;
-    bool tied_output = false;  // no output.weight: the token embedding is the output matrix
-    bool qk_norm = false;      // qwen3: RMSNorm over each Q and K head before RoPE
+    bool tied_output = false;        // no output.weight: the token embedding is the output matrix
+    bool qk_norm = false;            // qwen3: RMSNorm over each Q and K head before RoPE
     bool rope_freq_factors = false;  // rope_freqs.weight divides each frequency (Llama 3.1)
 
     int64_t q_dim() const { return n_head * head_dim; }
