@@ -61,9 +61,8 @@ int main(int argc, char** argv) {
         StreamState state = streamer.embed(seqs);
         while (state.next_layer < c.n_layer) {
             const int64_t layer = state.next_layer;
-            streamer.run_layer(state, &imatrix, [&](std::span<const float> before, std::span<const float> after) {
-                influence.add(layer, before, after, c.n_embd);
-            });
+            streamer.run_layer(state, &imatrix,
+                               [&](std::span<const float> before, std::span<const float> after) { influence.add(layer, before, after, c.n_embd); });
         }
         MemorySink sink;
         write_imatrix_gguf(sink, imatrix.sums({"bench"}, static_cast<uint32_t>(samples), static_cast<uint32_t>(ctx)));

@@ -85,13 +85,17 @@ int main(int argc, char** argv) {
                     const std::vector<std::vector<int32_t>> seqs = {ids};
                     LayerStreamer streamer(model, pool);
                     float sink = 0.0f;
-                    const double streamed = best_seconds([&] {
-                        streamer.run(seqs, {ctx - 1, ctx}, [&](size_t, int64_t, std::span<const float> l) { sink += l[0]; });
-                    }, reps);
-                    const double held = best_seconds([&] {
-                        Session session(resident, ctx);
-                        sink += session.eval(ids)[0];
-                    }, reps);
+                    const double streamed = best_seconds(
+                        [&] {
+                            streamer.run(seqs, {ctx - 1, ctx}, [&](size_t, int64_t, std::span<const float> l) { sink += l[0]; });
+                        },
+                        reps);
+                    const double held = best_seconds(
+                        [&] {
+                            Session session(resident, ctx);
+                            sink += session.eval(ids)[0];
+                        },
+                        reps);
                     std::printf("%-34s %5lld %7lld %14.1f %14.1f\n", name.c_str(), static_cast<long long>(ctx), static_cast<long long>(t),
                                 static_cast<double>(ctx) / streamed, static_cast<double>(ctx) / held);
                     std::fflush(stdout);

@@ -41,8 +41,7 @@ std::vector<Matrix> synthetic(double mib) {
     Matrix m;
     m.name = "synthetic";
     m.n_per_row = 4096;
-    const auto rows =
-        std::max<int64_t>(1, static_cast<int64_t>(mib * 1024 * 1024 / 4) / m.n_per_row);
+    const auto rows = std::max<int64_t>(1, static_cast<int64_t>(mib * 1024 * 1024 / 4) / m.n_per_row);
     m.x.resize(static_cast<size_t>(rows * m.n_per_row));
     std::mt19937 rng(42);
     std::normal_distribution<float> normal(0.0f, 0.02f);
@@ -66,8 +65,7 @@ std::vector<Matrix> from_model(const std::string& path) {
         m.x.resize(static_cast<size_t>(t.n_elements()));
         llmq::dequantize(t.type, raw, m.x);
         m.imatrix.resize(static_cast<size_t>(m.n_per_row));
-        for (size_t c = 0; c < m.imatrix.size(); ++c)
-            m.imatrix[c] = 1.0f + static_cast<float>(c % 7);
+        for (size_t c = 0; c < m.imatrix.size(); ++c) m.imatrix[c] = 1.0f + static_cast<float>(c % 7);
         out.push_back(std::move(m));
     }
     return out;
@@ -78,8 +76,7 @@ double run(llmq::GgmlType type, const std::vector<Matrix>& ms, std::vector<uint8
     bytes.clear();
     double seconds = 0;
     for (const auto& m : ms) {
-        std::vector<uint8_t> out(m.x.size() / static_cast<size_t>(m.n_per_row) *
-                                 llmq::row_size(type, m.n_per_row));
+        std::vector<uint8_t> out(m.x.size() / static_cast<size_t>(m.n_per_row) * llmq::row_size(type, m.n_per_row));
         const double t0 = cpu_seconds();
         llmq::quantize_rows(type, m.x, out, m.n_per_row, m.imatrix);
         seconds += cpu_seconds() - t0;
@@ -111,10 +108,9 @@ int main(int argc, char** argv) try {
     size_t elements = 0;
     for (const auto& m : ms) elements += m.x.size();
     const double mb = static_cast<double>(elements) * 4 / 1e6;
-    std::printf("%s: %zu matrices, %zu weights (%.1f MB f32), one thread, imatrix on\n",
-                model.empty() ? "synthetic N(0,0.02)" : model.c_str(), ms.size(), elements, mb);
-    std::printf("%-8s %12s %12s %9s %10s %12s\n", "type", "scalar MB/s", "simd MB/s", "speedup",
-                "simd s", "simd ns/wt");
+    std::printf("%s: %zu matrices, %zu weights (%.1f MB f32), one thread, imatrix on\n", model.empty() ? "synthetic N(0,0.02)" : model.c_str(),
+                ms.size(), elements, mb);
+    std::printf("%-8s %12s %12s %9s %10s %12s\n", "type", "scalar MB/s", "simd MB/s", "speedup", "simd s", "simd ns/wt");
     int status = 0;
     std::stringstream list(types);
     for (std::string name; std::getline(list, name, ',');) {
@@ -125,9 +121,7 @@ int main(int argc, char** argv) try {
         }
         // Warm-up: the quantizer's lookup maps are built on first use, outside the timing.
         std::vector<Matrix> first(1);
-        first[0] = {ms[0].name, ms[0].n_per_row,
-                    std::vector<float>(ms[0].x.begin(), ms[0].x.begin() + ms[0].n_per_row),
-                    ms[0].imatrix};
+        first[0] = {ms[0].name, ms[0].n_per_row, std::vector<float>(ms[0].x.begin(), ms[0].x.begin() + ms[0].n_per_row), ms[0].imatrix};
         std::vector<uint8_t> a, b;
         run(*type, first, a);
         double ts = 0;
@@ -139,8 +133,7 @@ int main(int argc, char** argv) try {
         const double tv = run(*type, ms, b);
         const bool same = simd_only || a == b;
         if (!same) status = 1;
-        std::printf("%-8s %12.2f %12.2f %8.2fx %10.2f %12.1f%s\n", name.c_str(),
-                    simd_only ? 0.0 : mb / ts, mb / tv, simd_only ? 0.0 : ts / tv, tv,
+        std::printf("%-8s %12.2f %12.2f %8.2fx %10.2f %12.1f%s\n", name.c_str(), simd_only ? 0.0 : mb / ts, mb / tv, simd_only ? 0.0 : ts / tv, tv,
                     tv * 1e9 / static_cast<double>(elements), same ? "" : "  MISMATCH");
     }
     return status;

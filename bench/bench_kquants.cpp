@@ -14,8 +14,7 @@
 
 namespace {
 
-double seconds_for(llmq::GgmlType type, const std::vector<float>& x, std::vector<uint8_t>& out,
-                   int64_t n_per_row, std::span<const float> imatrix) {
+double seconds_for(llmq::GgmlType type, const std::vector<float>& x, std::vector<uint8_t>& out, int64_t n_per_row, std::span<const float> imatrix) {
     // Process CPU time: the figure should not depend on what else the machine is running.
     const auto cpu = [] {
         timespec t{};
@@ -42,28 +41,21 @@ int main(int argc, char** argv) {
     for (auto& v : imatrix) v = 0.05f + 4 * u(rng) * u(rng);
     const double mb = static_cast<double>(x.size()) * 4 / 1e6;
 
-    std::printf("%lld x %lld f32 (%.1f MB), one thread\n", static_cast<long long>(rows),
-                static_cast<long long>(n_per_row), mb);
-    std::printf("%-6s %-7s %12s %12s %9s %12s\n", "type", "imatrix", "scalar MB/s", "simd MB/s",
-                "speedup", "simd ns/wt");
+    std::printf("%lld x %lld f32 (%.1f MB), one thread\n", static_cast<long long>(rows), static_cast<long long>(n_per_row), mb);
+    std::printf("%-6s %-7s %12s %12s %9s %12s\n", "type", "imatrix", "scalar MB/s", "simd MB/s", "speedup", "simd ns/wt");
     int status = 0;
-    for (const auto type : {llmq::GgmlType::Q2_K, llmq::GgmlType::Q3_K, llmq::GgmlType::Q4_K,
-                            llmq::GgmlType::Q5_K, llmq::GgmlType::Q6_K}) {
+    for (const auto type : {llmq::GgmlType::Q2_K, llmq::GgmlType::Q3_K, llmq::GgmlType::Q4_K, llmq::GgmlType::Q5_K, llmq::GgmlType::Q6_K}) {
         for (const bool imat : {false, true}) {
-            const std::span<const float> w =
-                imat ? std::span<const float>(imatrix) : std::span<const float>();
-            std::vector<uint8_t> a(static_cast<size_t>(rows) * llmq::row_size(type, n_per_row)),
-                b(a.size());
+            const std::span<const float> w = imat ? std::span<const float>(imatrix) : std::span<const float>();
+            std::vector<uint8_t> a(static_cast<size_t>(rows) * llmq::row_size(type, n_per_row)), b(a.size());
             llmq::quant::set_kquant_simd(false);
             const double ts = seconds_for(type, x, a, n_per_row, w);
             llmq::quant::set_kquant_simd(true);
             const double tv = seconds_for(type, x, b, n_per_row, w);
             const bool same = a == b;
             if (!same) status = 1;
-            std::printf("%-6s %-7s %12.1f %12.1f %8.2fx %12.2f%s\n",
-                        std::string(llmq::type_name(type)).c_str(), imat ? "yes" : "no", mb / ts,
-                        mb / tv, ts / tv, tv * 1e9 / static_cast<double>(x.size()),
-                        same ? "" : "  MISMATCH");
+            std::printf("%-6s %-7s %12.1f %12.1f %8.2fx %12.2f%s\n", std::string(llmq::type_name(type)).c_str(), imat ? "yes" : "no", mb / ts,
+                        mb / tv, ts / tv, tv * 1e9 / static_cast<double>(x.size()), same ? "" : "  MISMATCH");
         }
     }
     return status;

@@ -41,8 +41,7 @@ int main(int argc, char** argv) {
 
     std::printf("%zu MiB of f32 (%zu x %lld), one thread, best of 3, MB/s\n", mib, rows, static_cast<long long>(n_per_row));
     std::printf("%-6s %12s %12s %12s\n", "type", "quantize", "+imatrix", "dequantize");
-    for (const GgmlType type : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
-                                GgmlType::F16, GgmlType::BF16}) {
+    for (const GgmlType type : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::F16, GgmlType::BF16}) {
         std::vector<uint8_t> q(rows * row_size(type, n_per_row));
         const double tq = best_seconds([&] { quantize_rows(type, x, q, n_per_row); }, 3);
         const double ti = best_seconds([&] { quantize_rows(type, x, q, n_per_row, imatrix); }, 1);

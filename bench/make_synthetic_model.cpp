@@ -45,11 +45,16 @@ int main(int argc, char** argv) {
     for (int i = 2; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
         const std::string v = argv[i + 1];
-        if (k == "--layers") layers = std::stoll(v);
-        else if (k == "--hidden") hidden = std::stoll(v);
-        else if (k == "--ffn") ffn = std::stoll(v);
-        else if (k == "--vocab") vocab = std::stoll(v);
-        else if (k == "--type") type = *llmq::type_from_name(v);
+        if (k == "--layers")
+            layers = std::stoll(v);
+        else if (k == "--hidden")
+            hidden = std::stoll(v);
+        else if (k == "--ffn")
+            ffn = std::stoll(v);
+        else if (k == "--vocab")
+            vocab = std::stoll(v);
+        else if (k == "--type")
+            type = *llmq::type_from_name(v);
     }
     const int64_t head_dim = hidden / heads;
     const int64_t kv_dim = head_dim * kv_heads;
@@ -57,7 +62,9 @@ int main(int argc, char** argv) {
     std::vector<KeyValue> kv = {
         {"general.architecture", Value::string("llama")},
         {"general.name", Value::string("synthetic-llama")},
-        {"general.file_type", Value::u32(type == GgmlType::F16 ? 1u : type == GgmlType::BF16 ? 32u : 0u)},
+        {"general.file_type", Value::u32(type == GgmlType::F16    ? 1u
+                                         : type == GgmlType::BF16 ? 32u
+                                                                  : 0u)},
         {"llama.block_count", Value::u32(static_cast<uint32_t>(layers))},
         {"llama.context_length", Value::u32(2048)},
         {"llama.embedding_length", Value::u32(static_cast<uint32_t>(hidden))},

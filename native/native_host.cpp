@@ -77,9 +77,7 @@ NativeHost::NativeHost() {
         const char* prefix = level == LogLevel::Warning ? "warning: " : "";
         std::fprintf(stderr, "%s%.*s\n", prefix, static_cast<int>(message.size()), message.data());
     };
-    host_.now_seconds = [] {
-        return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-    };
+    host_.now_seconds = [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
     host_.peak_memory_bytes = peak_rss_bytes;
     configure(GlobalOptions{});
 }

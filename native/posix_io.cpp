@@ -15,7 +15,9 @@ namespace {
 
 constexpr size_t kSinkBuffer = 4u << 20;
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+    return std::strerror(errno);
+}
 
 }  // namespace
 
@@ -41,9 +43,8 @@ FileSource::~FileSource() {
 
 void FileSource::read(uint64_t offset, std::span<uint8_t> out) const {
     if (offset > size_ || out.size() > size_ - offset) {
-        fail(ExitCode::CorruptInput, path_.string() + ": truncated (needs " + std::to_string(out.size()) +
-                                         " bytes at offset " + std::to_string(offset) + ", file has " +
-                                         std::to_string(size_) + ")");
+        fail(ExitCode::CorruptInput, path_.string() + ": truncated (needs " + std::to_string(out.size()) + " bytes at offset " +
+                                         std::to_string(offset) + ", file has " + std::to_string(size_) + ")");
     }
     size_t done = 0;
     while (done < out.size()) {
@@ -62,13 +63,14 @@ FileSink::FileSink(std::filesystem::path path) : path_(std::move(path)) {
     part_ += ".part";
     fd_ = ::open(part_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd_ < 0) {
-        fail(ExitCode::OutputIo, part_.string() + ": cannot create: " + errno_text(),
-             "check that the output directory exists and is writable");
+        fail(ExitCode::OutputIo, part_.string() + ": cannot create: " + errno_text(), "check that the output directory exists and is writable");
     }
     buffer_.reserve(kSinkBuffer);
 }
 
-FileSink::~FileSink() { abort(); }
+FileSink::~FileSink() {
+    abort();
+}
 
 void FileSink::flush_buffer() {
     size_t done = 0;

@@ -45,7 +45,8 @@ void StderrProgress::draw(uint64_t done, std::string_view item, bool final) {
         const double mb = static_cast<double>(done) / 1e6;
         std::snprintf(amount, sizeof amount, "%.1f/%.1f MB %.1f MB/s", mb, static_cast<double>(total_) / 1e6, elapsed > 0.0 ? mb / elapsed : 0.0);
     } else {
-        std::snprintf(amount, sizeof amount, "%llu/%llu %s", static_cast<unsigned long long>(done), static_cast<unsigned long long>(total_), label_.c_str());
+        std::snprintf(amount, sizeof amount, "%llu/%llu %s", static_cast<unsigned long long>(done), static_cast<unsigned long long>(total_),
+                      label_.c_str());
     }
     char line[512];
     if (tty_) {
@@ -54,15 +55,14 @@ void StderrProgress::draw(uint64_t done, std::string_view item, bool final) {
         std::string bar(static_cast<size_t>(filled), '=');
         if (filled < kWidth) bar += '>';
         bar.resize(kWidth, ' ');
-        std::snprintf(line, sizeof line, "\r\033[2K%s [%s] %5.1f%% %s  elapsed %s  ETA %s  %.*s", task_.c_str(), bar.c_str(),
-                      100.0 * frac, amount, clock_text(elapsed).c_str(),
-                      final ? "0s" : clock_text(eta).c_str(), static_cast<int>(std::min<size_t>(item.size(), 40)), item.data());
+        std::snprintf(line, sizeof line, "\r\033[2K%s [%s] %5.1f%% %s  elapsed %s  ETA %s  %.*s", task_.c_str(), bar.c_str(), 100.0 * frac, amount,
+                      clock_text(elapsed).c_str(), final ? "0s" : clock_text(eta).c_str(), static_cast<int>(std::min<size_t>(item.size(), 40)),
+                      item.data());
         std::fputs(line, stderr);
         if (final) std::fputs("\n", stderr);
     } else {
         std::snprintf(line, sizeof line, "%s: %5.1f%% %s, elapsed %s, ETA %s, %.*s\n", task_.c_str(), 100.0 * frac, amount,
-                      clock_text(elapsed).c_str(), clock_text(eta).c_str(),
-                      static_cast<int>(item.size()), item.data());
+                      clock_text(elapsed).c_str(), clock_text(eta).c_str(), static_cast<int>(item.size()), item.data());
         std::fputs(line, stderr);
     }
     std::fflush(stderr);

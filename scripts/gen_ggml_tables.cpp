@@ -27,21 +27,11 @@ struct Table {
 // The tables the codecs use: dequantization grids, sign and value tables, and the quantizer grids
 // (kgrid_*) the lookup maps are built from.
 const Table kTables[] = {
-    {"ksigns_iq2xs", "uint8_t", 128, "uint8"},
-    {"kvalues_iq4nl", "int8_t", 16, "int8"},
-    {"kvalues_fp4", "int8_t", 16, "int8"},
-    {"iq2xxs_grid", "uint64_t", 256, "uint64"},
-    {"iq2xs_grid", "uint64_t", 512, "uint64"},
-    {"iq2s_grid", "uint64_t", 1024, "uint64"},
-    {"iq3xxs_grid", "uint32_t", 256, "uint32"},
-    {"iq3s_grid", "uint32_t", 512, "uint32"},
-    {"iq1s_grid", "uint64_t", 2048, "uint64"},
-    {"kgrid_2bit_256", "uint16_t", 256, "uint16"},
-    {"kgrid_2bit_512", "uint16_t", 512, "uint16"},
-    {"kgrid_2bit_1024", "uint16_t", 1024, "uint16"},
-    {"kgrid_1bit_2048", "uint16_t", 2048, "uint16"},
-    {"kgrid_256", "uint16_t", 256, "uint16"},
-    {"kgrid_512", "uint16_t", 512, "uint16"},
+    {"ksigns_iq2xs", "uint8_t", 128, "uint8"},       {"kvalues_iq4nl", "int8_t", 16, "int8"},       {"kvalues_fp4", "int8_t", 16, "int8"},
+    {"iq2xxs_grid", "uint64_t", 256, "uint64"},      {"iq2xs_grid", "uint64_t", 512, "uint64"},     {"iq2s_grid", "uint64_t", 1024, "uint64"},
+    {"iq3xxs_grid", "uint32_t", 256, "uint32"},      {"iq3s_grid", "uint32_t", 512, "uint32"},      {"iq1s_grid", "uint64_t", 2048, "uint64"},
+    {"kgrid_2bit_256", "uint16_t", 256, "uint16"},   {"kgrid_2bit_512", "uint16_t", 512, "uint16"}, {"kgrid_2bit_1024", "uint16_t", 1024, "uint16"},
+    {"kgrid_1bit_2048", "uint16_t", 2048, "uint16"}, {"kgrid_256", "uint16_t", 256, "uint16"},      {"kgrid_512", "uint16_t", 512, "uint16"},
 };
 
 [[noreturn]] void die(const std::string& message) {
@@ -62,8 +52,7 @@ std::vector<std::string> literals(const nlohmann::json& j, const Table& t) {
         }
         // The decimal values must agree with the hex ones (catches a truncated file).
         const auto& dec = j.at("values");
-        if (dec.size() != hex.size())
-            die(std::string(t.name) + ": values/values_hex differ in length");
+        if (dec.size() != hex.size()) die(std::string(t.name) + ": values/values_hex differ in length");
         for (size_t i = 0; i < dec.size(); ++i) {
             if (std::stoull(hex[i].get<std::string>(), nullptr, 16) != dec[i].get<uint64_t>())
                 die(std::string(t.name) + ": values/values_hex disagree at " + std::to_string(i));
@@ -71,15 +60,12 @@ std::vector<std::string> literals(const nlohmann::json& j, const Table& t) {
     } else {
         for (const auto& v : j.at("values")) {
             const auto i = v.get<int64_t>();
-            const bool ok = type == "int8_t"    ? (i >= -128 && i <= 127)
-                            : type == "uint8_t" ? (i >= 0 && i <= 255)
-                                                : (i >= 0 && i <= 65535);
+            const bool ok = type == "int8_t" ? (i >= -128 && i <= 127) : type == "uint8_t" ? (i >= 0 && i <= 255) : (i >= 0 && i <= 65535);
             if (!ok) die(std::string(t.name) + ": value out of range");
             out.push_back(std::to_string(i));
         }
     }
-    if (out.size() != t.count)
-        die(std::string(t.name) + ": expected " + std::to_string(t.count) + " values");
+    if (out.size() != t.count) die(std::string(t.name) + ": expected " + std::to_string(t.count) + " values");
     return out;
 }
 
@@ -102,8 +88,7 @@ int main(int argc, char** argv) {
         if (!in) die("cannot open " + (dir / (std::string(t.name) + ".json")).string());
         const auto j = nlohmann::json::parse(in);
         if (j.at("name") != t.name) die(std::string(t.name) + ": name field differs");
-        if (j.at("element_type") != t.json_type)
-            die(std::string(t.name) + ": element type differs");
+        if (j.at("element_type") != t.json_type) die(std::string(t.name) + ": element type differs");
         if (j.at("count").get<size_t>() != t.count) die(std::string(t.name) + ": count differs");
         const auto values = literals(j, t);
         os << "\n// " << j.at("source").get<std::string>() << "\n";

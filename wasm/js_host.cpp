@@ -38,16 +38,22 @@ private:
 
 const char* verbosity_name(Verbosity v) {
     switch (v) {
-        case Verbosity::Quiet: return "quiet";
-        case Verbosity::Verbose: return "verbose";
-        case Verbosity::Debug: return "debug";
-        default: return "normal";
+        case Verbosity::Quiet:
+            return "quiet";
+        case Verbosity::Verbose:
+            return "verbose";
+        case Verbosity::Debug:
+            return "debug";
+        default:
+            return "normal";
     }
 }
 
 }  // namespace
 
-uint64_t heap_bytes() { return emscripten_get_heap_size(); }
+uint64_t heap_bytes() {
+    return emscripten_get_heap_size();
+}
 
 JsHost::JsHost(val js) : js_(std::move(js)) {
     progress_ = std::make_unique<JsProgress>(js_);
@@ -112,8 +118,12 @@ void JsHost::configure(const GlobalOptions& options) {
     js_.call<void>("configure", o);
 }
 
-void JsHost::write_stdout(std::string_view text) { js_.call<void>("stdout", std::string(text)); }
+void JsHost::write_stdout(std::string_view text) {
+    js_.call<void>("stdout", std::string(text));
+}
 
-void JsHost::write_stderr(std::string_view text) { js_.call<void>("stderr", std::string(text)); }
+void JsHost::write_stderr(std::string_view text) {
+    js_.call<void>("stderr", std::string(text));
+}
 
 }  // namespace llmq::wasm

@@ -16,9 +16,13 @@ constexpr size_t kSinkBuffer = 4u << 20;
 // One JS read at most: browsers refuse ArrayBuffers near 2 GiB.
 constexpr size_t kMaxRead = 256u << 20;
 
-val view(std::span<const uint8_t> bytes) { return val(emscripten::typed_memory_view(bytes.size(), bytes.data())); }
+val view(std::span<const uint8_t> bytes) {
+    return val(emscripten::typed_memory_view(bytes.size(), bytes.data()));
+}
 
-bool has_method(const val& object, const char* name) { return object[name].typeOf().as<std::string>() == "function"; }
+bool has_method(const val& object, const char* name) {
+    return object[name].typeOf().as<std::string>() == "function";
+}
 
 }  // namespace
 
@@ -34,8 +38,8 @@ JsSource::~JsSource() {
 
 void JsSource::read(uint64_t offset, std::span<uint8_t> out) const {
     if (offset > size_ || out.size() > size_ - offset) {
-        fail(ExitCode::CorruptInput, name_ + ": truncated (needs " + std::to_string(out.size()) + " bytes at offset " +
-                                         std::to_string(offset) + ", file has " + std::to_string(size_) + ")");
+        fail(ExitCode::CorruptInput, name_ + ": truncated (needs " + std::to_string(out.size()) + " bytes at offset " + std::to_string(offset) +
+                                         ", file has " + std::to_string(size_) + ")");
     }
     while (!out.empty()) {
         const size_t n = std::min(out.size(), kMaxRead);
@@ -50,7 +54,9 @@ JsSink::JsSink(val js) : js_(std::move(js)) {
     buffer_.reserve(kSinkBuffer);
 }
 
-JsSink::~JsSink() { abort(); }
+JsSink::~JsSink() {
+    abort();
+}
 
 void JsSink::flush() {
     if (buffer_.empty()) return;

@@ -114,7 +114,8 @@ TEST(LoadCalibration, JsonlFileAndErrors) {
     jsonl += nlohmann::json{{"text", text.substr(text.size() / 2)}}.dump() + "\n";
     mem.add("d.jsonl", jsonl);
     const Calibration c = load_calibration({"d.jsonl", 128, 64}, spm(), mem.host);
-    EXPECT_EQ(c.text_tokens, static_cast<int64_t>(spm().encode(text.substr(0, text.size() / 2) + "\n\n" + text.substr(text.size() / 2), true, false).size()));
+    EXPECT_EQ(c.text_tokens,
+              static_cast<int64_t>(spm().encode(text.substr(0, text.size() / 2) + "\n\n" + text.substr(text.size() / 2), true, false).size()));
     EXPECT_EQ(code_of([&] { load_calibration({"missing.txt", 128, 64}, spm(), mem.host); }), ExitCode::Calibration);
     mem.add("tiny.txt", "Once upon a time there was a cat.");
     const std::string m = message_of([&] { load_calibration({"tiny.txt", 128, 64}, spm(), mem.host); });

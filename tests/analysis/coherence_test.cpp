@@ -1,11 +1,12 @@
 // The coherence check: its repetition measure on hand-made token lists, its perplexity curve,
 // the threshold variable, and the scores of the fixture models quantized by the llmq executable.
+#include "llmq/analysis/coherence.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <map>
 
-#include "llmq/analysis/coherence.hpp"
 #include "llmq/error.hpp"
 #include "llmq/format/model.hpp"
 #include "posix_io.hpp"

@@ -48,7 +48,8 @@ void observe(const ModelView& model, ParallelFor& parallel, MatmulObserver& obse
     StreamerOptions options;
     options.batch_tokens = batch_tokens;
     LayerStreamer streamer(model, parallel, options);
-    streamer.run(calibration(model), LogitsRange{0, 0}, [](size_t, int64_t, std::span<const float>) {}, &observer);
+    streamer.run(
+        calibration(model), LogitsRange{0, 0}, [](size_t, int64_t, std::span<const float>) {}, &observer);
 }
 
 // The test's own statistic, independent of the detector: mean |x| per input column of one weight.
@@ -184,7 +185,9 @@ TEST(SuperWeights, FindsAPlantedSuperWeightFirst) {
     for (size_t i = 0; i < prot.size(); ++i) {
         if (prot[i]["tensor"] == kDown1 && prot[i]["row"] == planted.row && prot[i]["col"] == planted.col) ++hits;
         if (i > 0) {
-            const auto key = [](const json& e) { return std::make_tuple(e["tensor"].get<std::string>(), e["row"].get<int64_t>(), e["col"].get<int64_t>()); };
+            const auto key = [](const json& e) {
+                return std::make_tuple(e["tensor"].get<std::string>(), e["row"].get<int64_t>(), e["col"].get<int64_t>());
+            };
             EXPECT_LT(key(prot[i - 1]), key(prot[i])) << "protected list must be sorted and unique";
         }
     }
@@ -226,7 +229,11 @@ TEST(SuperWeights, ObserverKeepsFirstPeakAndItsInputRow) {
     const std::vector<float> x{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
     const std::vector<float> y{0.5f, -1, 3, 2, -3, 1, 0, 0};
     auto feed = [&](SuperWeightObserver& o, int64_t t0, int64_t n) {
-        const MatmulInput in{"blk.0.ffn_down.weight", 0, n_in, n_out, n,
+        const MatmulInput in{"blk.0.ffn_down.weight",
+                             0,
+                             n_in,
+                             n_out,
+                             n,
                              std::span<const float>(x).subspan(static_cast<size_t>(t0 * n_in), static_cast<size_t>(n * n_in))};
         o.on_matmul(in);
         o.on_matmul_output(in, std::span<const float>(y).subspan(static_cast<size_t>(t0 * n_out), static_cast<size_t>(n * n_out)));
@@ -346,9 +353,8 @@ TEST(SuperWeights, CoverageSetIsTheBruteForceTopK) {
             }
         }
     }
-    std::sort(all.begin(), all.end(), [](const Ranked& a, const Ranked& b) {
-        return std::tie(b.score, a.tensor, a.row, a.col) < std::tie(a.score, b.tensor, b.row, b.col);
-    });
+    std::sort(all.begin(), all.end(),
+              [](const Ranked& a, const Ranked& b) { return std::tie(b.score, a.tensor, a.row, a.col) < std::tie(a.score, b.tensor, b.row, b.col); });
     native::ThreadPool pool(2);
     for (double coverage : {0.0001, 0.003, 0.01}) {
         const auto got = find_super_weights(model, SuperWeightObserver(), im, coverage, pool);
@@ -391,19 +397,21 @@ TEST(SuperWeights, CoverageSetOnTheFixtureMatchesBruteForce) {
         total += w.size();
         // Only weights that can make the top set are kept (checked below: the set ends above 0.1).
         for (size_t i = 0; i < w.size(); ++i) {
-            if (std::fabs(w[i]) >= 0.1f) all.push_back({static_cast<double>(w[i]) * w[i], t.name, static_cast<int64_t>(i) / t.ne[0], static_cast<int64_t>(i) % t.ne[0], w[i]});
+            if (std::fabs(w[i]) >= 0.1f)
+                all.push_back({static_cast<double>(w[i]) * w[i], t.name, static_cast<int64_t>(i) / t.ne[0], static_cast<int64_t>(i) % t.ne[0], w[i]});
         }
     }
-    std::sort(all.begin(), all.end(), [](const Ranked& a, const Ranked& b) {
-        return std::tie(b.score, a.tensor, a.row, a.col) < std::tie(a.score, b.tensor, b.row, b.col);
-    });
+    std::sort(all.begin(), all.end(),
+              [](const Ranked& a, const Ranked& b) { return std::tie(b.score, a.tensor, a.row, a.col) < std::tie(a.score, b.tensor, b.row, b.col); });
     SerialFor serial;
     const auto got = find_super_weights(model, SuperWeightObserver(), im, 0.0001, serial);
     const auto k = static_cast<size_t>(std::ceil(0.0001 * static_cast<double>(total)));
     ASSERT_EQ(got.coverage_set.size(), k);
     ASSERT_GT(all.size(), k);
     for (size_t i = 0; i < k; ++i) {
-        EXPECT_EQ(std::tie(got.coverage_set[i].tensor, got.coverage_set[i].row, got.coverage_set[i].col), std::tie(all[i].tensor, all[i].row, all[i].col)) << i;
+        EXPECT_EQ(std::tie(got.coverage_set[i].tensor, got.coverage_set[i].row, got.coverage_set[i].col),
+                  std::tie(all[i].tensor, all[i].row, all[i].col))
+            << i;
     }
     std::printf("[ coverage ] %zu of %zu block weights, |w| from %g down to %g\n", k, total, std::fabs(got.coverage_set.front().value),
                 std::fabs(got.coverage_set.back().value));

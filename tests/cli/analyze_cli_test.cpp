@@ -37,8 +37,9 @@ std::vector<std::string> cat(std::vector<std::string> a, const std::vector<std::
     return a;
 }
 
-
-ImatrixData read_imatrix_file(const fs::path& p) { return read_imatrix(MemorySource(test::read_file(p), p.string())); }
+ImatrixData read_imatrix_file(const fs::path& p) {
+    return read_imatrix(MemorySource(test::read_file(p), p.string()));
+}
 
 const fs::path& work_dir() {
     static const fs::path dir = test::temp_dir("analyze-cli");
@@ -177,7 +178,8 @@ TEST(AnalyzeCli, SameBytesForAnyThreadCount) {
 TEST(AnalyzeCli, ASecondRunIsServedFromTheCache) {
     const Reference& ref = reference();
     const fs::path out = work_dir() / "cached.imatrix";
-    auto r = test::run_llmq(cat({"analyze", kLlama, "-o", out.string(), "--format", "json"}, kSmall), "analyze", {{"LLM_QUANTIZE_IMATRIX_CACHE", ref.cache.string()}});
+    auto r = test::run_llmq(cat({"analyze", kLlama, "-o", out.string(), "--format", "json"}, kSmall), "analyze",
+                            {{"LLM_QUANTIZE_IMATRIX_CACHE", ref.cache.string()}});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const json j = parse_json(r);
     EXPECT_TRUE(j["cached"].get<bool>());
@@ -185,8 +187,9 @@ TEST(AnalyzeCli, ASecondRunIsServedFromTheCache) {
     EXPECT_EQ(test::read_file(out), test::read_file(ref.imatrix));
     // Another context is another key.
     fs::remove(out);
-    r = test::run_llmq({"analyze", kLlama, "-o", out.string(), "--format", "json", "--calibration-data", kHeldOut, "--calibration-samples", "128", "--ctx", "16"},
-                       "analyze", {{"LLM_QUANTIZE_IMATRIX_CACHE", ref.cache.string()}});
+    r = test::run_llmq(
+        {"analyze", kLlama, "-o", out.string(), "--format", "json", "--calibration-data", kHeldOut, "--calibration-samples", "128", "--ctx", "16"},
+        "analyze", {{"LLM_QUANTIZE_IMATRIX_CACHE", ref.cache.string()}});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_FALSE(parse_json(r)["cached"].get<bool>());
     EXPECT_EQ(read_imatrix_file(out).chunk_size, 16u);
@@ -222,8 +225,8 @@ TEST(AnalyzeCli, CtrlCExits130KeepingTheCheckpointThenResumes) {
     EXPECT_FALSE(fs::exists(out));
 
     // A resume with other options is refused, naming the difference.
-    auto r = test::run_llmq({"analyze", kLlama, "-o", out.string(), "--no-cache", "--calibration-data", kHeldOut, "--calibration-samples", "128", "--ctx", "16",
-                             "--resume", dir.string()});
+    auto r = test::run_llmq({"analyze", kLlama, "-o", out.string(), "--no-cache", "--calibration-data", kHeldOut, "--calibration-samples", "128",
+                             "--ctx", "16", "--resume", dir.string()});
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find("ctx: checkpoint 32, now 16"), std::string::npos) << r.err;
 
@@ -311,7 +314,8 @@ TEST(AnalyzeCli, FindsAPlantedSuperWeightAndWritesTheMask) {
     test::write_file(model, bytes);
 
     const auto r = test::run_llmq(cat({"analyze", model.string(), "-o", out.string(), "--identify-super-weights", "--checkpoint-dir", dir.string(),
-                                       "--format", "json", "--no-cache"}, kSmall));
+                                       "--format", "json", "--no-cache"},
+                                      kSmall));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const json j = parse_json(r);
     const json& sw = j["super_weights"];

@@ -9,8 +9,8 @@ namespace llmq {
 namespace {
 
 namespace fs = std::filesystem;
-using test::GgufBytes;
 using gguf::ValueType;
+using test::GgufBytes;
 
 void expect_corrupt(const std::string& name, const std::vector<uint8_t>& bytes, const std::string& needle) {
     const auto dir = test::temp_dir("bad-" + name);
@@ -23,8 +23,7 @@ void expect_corrupt(const std::string& name, const std::vector<uint8_t>& bytes, 
     EXPECT_NE(r.err.find(in.string()), std::string::npos) << "message must name the file: " << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << name << ": " << r.err;
     const auto lines = std::count(r.err.begin(), r.err.end(), '\n');
-    EXPECT_TRUE(lines == 1 || (lines == 2 && r.err.find("\nhint: ") != std::string::npos))
-        << "one error line (plus an optional hint): " << r.err;
+    EXPECT_TRUE(lines == 1 || (lines == 2 && r.err.find("\nhint: ") != std::string::npos)) << "one error line (plus an optional hint): " << r.err;
     EXPECT_FALSE(fs::exists(out));
     EXPECT_FALSE(fs::exists(out.string() + ".part"));
 }

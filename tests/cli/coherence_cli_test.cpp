@@ -18,7 +18,6 @@ const std::string kLlama = test::fixture("models/tinyllama-spm.bf16.gguf").strin
 const std::string kQwen = test::fixture("models/tinyqwen-bpe.bf16.gguf").string();
 constexpr const char* kThreshold = "LLM_QUANTIZE_COHERENCE_THRESHOLD";
 
-
 bool has_warning(const json& j, const std::string& part) {
     for (const auto& w : j.value("warnings", json::array()))
         if (w.get<std::string>().find(part) != std::string::npos) return true;
@@ -100,16 +99,16 @@ TEST(CoherenceCli, ThresholdFromTheEnvironment) {
     const auto dir = test::temp_dir("coherence-cli-env");
     const auto out = dir / "q.gguf";
     // A threshold no quantized model reaches: the same good level now fails.
-    const auto strict = test::run_llmq({"quantize", kQwen, "-q", "Q4_K_M", "-o", out.string(), "--coherence-check", "--format", "json"},
-                                       "coherence", {{kThreshold, "0.999"}});
+    const auto strict = test::run_llmq({"quantize", kQwen, "-q", "Q4_K_M", "-o", out.string(), "--coherence-check", "--format", "json"}, "coherence",
+                                       {{kThreshold, "0.999"}});
     EXPECT_EQ(strict.exit_code, 12) << strict.err;
     EXPECT_NE(parse_json(strict).value("message", "").find("threshold 0.999"), std::string::npos);
     fs::remove_all(dir);
     fs::create_directories(dir);
     // Invalid values are usage errors, found before anything is written.
     for (const char* bad : {"abc", "1.5", "-1"}) {
-        const auto r = test::run_llmq({"quantize", kQwen, "-q", "Q4_K_M", "-o", out.string(), "--coherence-check", "--format", "json"},
-                                      "coherence", {{kThreshold, bad}});
+        const auto r = test::run_llmq({"quantize", kQwen, "-q", "Q4_K_M", "-o", out.string(), "--coherence-check", "--format", "json"}, "coherence",
+                                      {{kThreshold, bad}});
         EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
         EXPECT_NE(parse_json(r).value("message", "").find(kThreshold), std::string::npos);
         EXPECT_FALSE(fs::exists(out)) << bad;

@@ -8,8 +8,8 @@
 #include "llmq/format/gguf.hpp"
 #include "llmq/format/model.hpp"
 #include "posix_io.hpp"
-#include "support/hf_builder.hpp"
 #include "support/cli_json.hpp"
+#include "support/hf_builder.hpp"
 #include "support/run_cli.hpp"
 
 namespace llmq {
@@ -19,11 +19,16 @@ using nlohmann::json;
 using test::parse_json;
 namespace fs = std::filesystem;
 
-std::string model_dir(const std::string& name) { return test::fixture("models/" + name).string(); }
-std::string reference_gguf(const std::string& name) { return test::fixture("models/" + name + ".bf16.gguf").string(); }
+std::string model_dir(const std::string& name) {
+    return test::fixture("models/" + name).string();
+}
+std::string reference_gguf(const std::string& name) {
+    return test::fixture("models/" + name + ".bf16.gguf").string();
+}
 
-
-ModelView open_file(const fs::path& p) { return open_gguf_model(std::make_shared<native::FileSource>(p)); }
+ModelView open_file(const fs::path& p) {
+    return open_gguf_model(std::make_shared<native::FileSource>(p));
+}
 
 std::vector<uint8_t> tensor_bytes(const ModelTensor& t) {
     std::vector<uint8_t> out(t.nbytes());
@@ -278,15 +283,16 @@ void expect_both_fail(const fs::path& dir, int code, const std::string& needle) 
     expect_failure({"quantize", dir.string(), "-q", "Q4_K_M", "-o", out.string()}, code, needle, out);
 }
 
-std::vector<uint8_t> text(const std::string& s) { return {s.begin(), s.end()}; }
+std::vector<uint8_t> text(const std::string& s) {
+    return {s.begin(), s.end()};
+}
 
 TEST(ConvertBadInput, MissingConfig) {
     expect_both_fail(broken("noconfig", [](auto& f) { f.erase("config.json"); }), 3, "config.json");
 }
 
 TEST(ConvertBadInput, IndexNamesAnAbsentShard) {
-    expect_both_fail(broken("absent", [](auto& f) { f.erase("model-00002-of-00002.safetensors"); }), 3,
-                     "model-00002-of-00002.safetensors");
+    expect_both_fail(broken("absent", [](auto& f) { f.erase("model-00002-of-00002.safetensors"); }), 3, "model-00002-of-00002.safetensors");
 }
 
 TEST(ConvertBadInput, IndexPathsEscapingTheDirectory) {
@@ -314,7 +320,8 @@ TEST(ConvertBadInput, ShardHeaderLiesAboutSizes) {
 }
 
 TEST(ConvertBadInput, TruncatedShard) {
-    const auto dir = broken("trunc", [](auto& f) { f["model-00002-of-00002.safetensors"].resize(f["model-00002-of-00002.safetensors"].size() - 100); });
+    const auto dir =
+        broken("trunc", [](auto& f) { f["model-00002-of-00002.safetensors"].resize(f["model-00002-of-00002.safetensors"].size() - 100); });
     expect_both_fail(dir, 8, "truncated");
     const auto tiny = broken("trunc-header", [](auto& f) { f["model-00001-of-00002.safetensors"].resize(40); });
     expect_both_fail(tiny, 8, "truncated");

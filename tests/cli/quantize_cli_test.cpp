@@ -19,7 +19,6 @@ namespace fs = std::filesystem;
 const std::string kLlama = test::fixture("models/tinyllama-spm.bf16.gguf").string();
 const std::string kQwen = test::fixture("models/tinyqwen-bpe.bf16.gguf").string();
 
-
 std::map<std::string, std::string> types_by_name(const json& result) {
     std::map<std::string, std::string> m;
     for (const auto& t : result["tensors"]) m[t["name"]] = t["type"];
@@ -141,13 +140,11 @@ TEST(CliBadInput, BadMagicAndVersion) {
     auto bytes = test::read_file(kLlama);
     bytes[0] = 'X';
     test::write_file(dir / "m.gguf", bytes);
-    expect_failure({"quantize", (dir / "m.gguf").string(), "-q", "Q8_0", "-o", (dir / "o.gguf").string()}, 8, "m.gguf",
-                   dir / "o.gguf");
+    expect_failure({"quantize", (dir / "m.gguf").string(), "-q", "Q8_0", "-o", (dir / "o.gguf").string()}, 8, "m.gguf", dir / "o.gguf");
     bytes = test::read_file(kLlama);
     bytes[4] = 9;  // version 9
     test::write_file(dir / "v.gguf", bytes);
-    expect_failure({"quantize", (dir / "v.gguf").string(), "-q", "Q8_0", "-o", (dir / "o.gguf").string()}, 6, "version",
-                   dir / "o.gguf");
+    expect_failure({"quantize", (dir / "v.gguf").string(), "-q", "Q8_0", "-o", (dir / "o.gguf").string()}, 6, "version", dir / "o.gguf");
 }
 
 TEST(CliBadInput, UsageErrors) {
@@ -182,10 +179,9 @@ TEST(CliBadInput, ImatrixForAnotherModel) {
     sink.finish();
     test::write_file(dir / "other.imatrix", sink.bytes());
     const auto out = dir / "o.gguf";
-    expect_failure({"quantize", kLlama, "-q", "Q4_K_M", "--imatrix", (dir / "other.imatrix").string(), "-o", out.string()}, 10,
-                   "another model", out);
-    expect_failure({"quantize", kLlama, "-q", "Q4_K_M", "--imatrix", (dir / "absent.imatrix").string(), "-o", out.string()}, 10,
-                   "absent.imatrix", out);
+    expect_failure({"quantize", kLlama, "-q", "Q4_K_M", "--imatrix", (dir / "other.imatrix").string(), "-o", out.string()}, 10, "another model", out);
+    expect_failure({"quantize", kLlama, "-q", "Q4_K_M", "--imatrix", (dir / "absent.imatrix").string(), "-o", out.string()}, 10, "absent.imatrix",
+                   out);
 }
 
 TEST(Cli, QuantizeWithImatrixRecordsItInMetadata) {

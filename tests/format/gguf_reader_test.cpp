@@ -6,8 +6,8 @@
 
 #include <chrono>
 #include <fstream>
-#include <tuple>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "format/gguf_bytes.hpp"
 #include "llmq/error.hpp"
@@ -25,7 +25,9 @@ using test::GgufBytes;
 
 constexpr uint32_t kF32 = 0, kQ8_0 = 8;
 
-std::vector<uint8_t> tiny_bytes() { return test::read_file(test::fixture("gguf/tiny-align32.gguf")); }
+std::vector<uint8_t> tiny_bytes() {
+    return test::read_file(test::fixture("gguf/tiny-align32.gguf"));
+}
 
 // Expects read_header to reject `bytes` with `code`, a one-line message naming the file and
 // containing every fragment.
@@ -170,7 +172,7 @@ TEST(GgufReader, TinyFixtureTensorDataThroughModelView) {
     EXPECT_EQ(q4k->type, GgmlType::Q4_K);
     EXPECT_EQ(q4k->nbytes(), 576u);
     std::vector<uint8_t> row(288);
-    EXPECT_THROW(q4k->read_rows(1, 2, std::span(row)), Failure);  // past the last row
+    EXPECT_THROW(q4k->read_rows(1, 2, std::span(row)), Failure);             // past the last row
     EXPECT_THROW(q4k->read_rows(0, 1, std::span(row).first(100)), Failure);  // wrong buffer size
     q4k->read_rows(1, 1, row);
     const auto file = tiny_bytes();
@@ -184,11 +186,10 @@ struct ModelFixture {
 };
 
 TEST(GgufReader, ModelFixturesParse) {
-    for (const ModelFixture& m : {ModelFixture{"tinyllama-spm.bf16.gguf", 57, 28, 2048, "llama"},
-                                  ModelFixture{"tinyqwen-bpe.bf16.gguf", 50, 22, 4096, "qwen2"}}) {
+    for (const ModelFixture& m :
+         {ModelFixture{"tinyllama-spm.bf16.gguf", 57, 28, 2048, "llama"}, ModelFixture{"tinyqwen-bpe.bf16.gguf", 50, 22, 4096, "qwen2"}}) {
         SCOPED_TRACE(m.file);
-        auto source = std::make_shared<MemorySource>(test::read_file(test::fixture(std::string("models/") + m.file)),
-                                                     m.file);
+        auto source = std::make_shared<MemorySource>(test::read_file(test::fixture(std::string("models/") + m.file)), m.file);
         const ModelView view = open_gguf_model(source);
         EXPECT_EQ(view.architecture(), m.arch);
         EXPECT_EQ(view.metadata.size(), m.kv);
@@ -215,8 +216,8 @@ TEST(GgufReader, ModelFixturesParse) {
 
 // llama.cpp's vocab-only files: no tensors, and no padding after the header (odd sizes).
 TEST(GgufReader, VocabOnlyFixturesParse) {
-    for (const auto& [file, vocab, arch] : {std::tuple{"ggml-vocab-gpt-2.gguf", 50257u, "gpt2"},
-                                            std::tuple{"ggml-vocab-llama-spm.gguf", 32000u, "llama"}}) {
+    for (const auto& [file, vocab, arch] :
+         {std::tuple{"ggml-vocab-gpt-2.gguf", 50257u, "gpt2"}, std::tuple{"ggml-vocab-llama-spm.gguf", 32000u, "llama"}}) {
         SCOPED_TRACE(file);
         auto source = std::make_shared<MemorySource>(test::read_file(test::fixture(std::string("vocab/") + file)), file);
         const ModelView view = open_gguf_model(source);
@@ -400,7 +401,10 @@ TEST(GgufReader, AlignmentKey) {
     auto with_alignment = [](ValueType type, uint64_t value, uint64_t offset_b) {
         GgufBytes b = GgufBytes::header(2, 1);
         b.str("general.alignment").type(type);
-        if (type == ValueType::UINT64) b.u64(value); else b.u32(static_cast<uint32_t>(value));
+        if (type == ValueType::UINT64)
+            b.u64(value);
+        else
+            b.u32(static_cast<uint32_t>(value));
         b.tensor("a", {8}, kF32, 0).tensor("b", {8}, kF32, offset_b);
         const uint64_t align = value >= 32 && value < 4096 ? value : 32;
         return b.data(align, offset_b + align);

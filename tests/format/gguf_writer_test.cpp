@@ -61,12 +61,8 @@ std::vector<KeyValue> all_value_types() {
 // Odd sizes, so most tensors need padding: 28, 30, 102, 5 and 144 bytes.
 std::vector<TensorDecl> odd_tensors() {
     return {
-        {"f32", 1, {7, 1, 1, 1}, GgmlType::F32},
-        {"f16", 2, {3, 5, 1, 1}, GgmlType::F16},
-        {"q8", 2, {32, 3, 1, 1}, GgmlType::Q8_0},
-        {"i8", 1, {5, 1, 1, 1}, GgmlType::I8},
-        {"empty", 2, {0, 4, 1, 1}, GgmlType::F32},
-        {"q4k", 3, {256, 1, 1, 1}, GgmlType::Q4_K},
+        {"f32", 1, {7, 1, 1, 1}, GgmlType::F32}, {"f16", 2, {3, 5, 1, 1}, GgmlType::F16},   {"q8", 2, {32, 3, 1, 1}, GgmlType::Q8_0},
+        {"i8", 1, {5, 1, 1, 1}, GgmlType::I8},   {"empty", 2, {0, 4, 1, 1}, GgmlType::F32}, {"q4k", 3, {256, 1, 1, 1}, GgmlType::Q4_K},
     };
 }
 
@@ -96,7 +92,7 @@ TEST(GgufWriter, ValueAccessorsAndFactories) {
     EXPECT_FALSE(Value::string_array({"x"}).int_at(0).has_value());
     EXPECT_EQ(gguf::value_type_size(ValueType::FLOAT64), 8u);
     EXPECT_EQ(gguf::value_type_size(ValueType::STRING), 0u);
-    EXPECT_THROW(array_of<int32_t>(ValueType::INT16, {1}), Failure);  // element size mismatch
+    EXPECT_THROW(array_of<int32_t>(ValueType::INT16, {1}), Failure);    // element size mismatch
     EXPECT_THROW(Value::array(ValueType::UINT32, {1, 2, 3}), Failure);  // not whole elements
     EXPECT_THROW(Value::array(ValueType::ARRAY, {}), Failure);          // nested
 }

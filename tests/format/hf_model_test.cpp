@@ -45,7 +45,9 @@ std::vector<uint8_t> rows_in_chunks(const ModelTensor& t, int64_t chunk) {
     return out;
 }
 
-const gguf::Value* find(const ModelView& m, const std::string& key) { return m.find(key); }
+const gguf::Value* find(const ModelView& m, const std::string& key) {
+    return m.find(key);
+}
 
 class FixtureModels : public ::testing::TestWithParam<std::string> {};
 
@@ -113,8 +115,8 @@ TEST(HfModel, OuttypesConvertEveryValue) {
         EXPECT_EQ(b->type, one_d ? GgmlType::F32 : GgmlType::F16);
         const auto rb = all_rows(*r), ab = all_rows(*a), bb = all_rows(*b);
         for (int64_t i = 0; i < r->n_elements(); ++i) {
-            const float x = one_d ? std::bit_cast<float>(quant::load_u32(rb.data() + 4 * i))
-                                  : quant::bf16_to_fp32(quant::load_u16(rb.data() + 2 * i));
+            const float x =
+                one_d ? std::bit_cast<float>(quant::load_u32(rb.data() + 4 * i)) : quant::bf16_to_fp32(quant::load_u16(rb.data() + 2 * i));
             ASSERT_EQ(std::bit_cast<uint32_t>(x), quant::load_u32(ab.data() + 4 * i)) << name << " " << i;
             if (!one_d) {
                 ASSERT_EQ(quant::fp32_to_fp16(x), quant::load_u16(bb.data() + 2 * i)) << name << " " << i;
@@ -318,8 +320,8 @@ TEST(HfModel, Llama3RopeFactors) {
     s.kv_heads = 1;
     auto files = s.memory();
     json c = s.config();
-    c["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 32.0}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
-                         {"original_max_position_embeddings", 8192}};
+    c["rope_scaling"] = {
+        {"rope_type", "llama3"}, {"factor", 32.0}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
     const auto text = c.dump();
     files->add("config.json", {text.begin(), text.end()});
     const ModelView m = open_hf_model(files);
@@ -370,7 +372,8 @@ void expect_open_fails(const std::shared_ptr<const FileSet>& files, ExitCode cod
         ADD_FAILURE() << "opened a broken model";
     } catch (const Failure& f) {
         EXPECT_EQ(f.error().code, code) << f.error().message;
-        for (const auto& frag : fragments) EXPECT_NE(f.error().message.find(frag), std::string::npos) << "'" << frag << "' not in: " << f.error().message;
+        for (const auto& frag : fragments)
+            EXPECT_NE(f.error().message.find(frag), std::string::npos) << "'" << frag << "' not in: " << f.error().message;
     }
 }
 

@@ -72,8 +72,8 @@ TEST(HfSentencePiece, AllTokenizerKeysMatchTheReference) {
     const auto config = load_json(kLlamaDir / "config.json");
     const auto special = hf::read_special_tokens(files, v, nullptr, &tc, config, warnings);
     using P = std::pair<std::string, uint32_t>;
-    EXPECT_EQ(special.ids, (std::vector<P>{{"tokenizer.ggml.bos_token_id", 1}, {"tokenizer.ggml.eos_token_id", 2},
-                                            {"tokenizer.ggml.unknown_token_id", 0}}));
+    EXPECT_EQ(special.ids,
+              (std::vector<P>{{"tokenizer.ggml.bos_token_id", 1}, {"tokenizer.ggml.eos_token_id", 2}, {"tokenizer.ggml.unknown_token_id", 0}}));
     EXPECT_FALSE(special.chat_template);
     expect_same_keys(hf::tokenizer_metadata(v, special), tokenizer_keys(reference("tinyllama-spm")));
     EXPECT_TRUE(warnings.empty());

@@ -1,5 +1,7 @@
 // Importance matrix files: both llama.cpp layouts written and read back, their normalisation
 // (sums / counts, stored / ncall), and every kind of bad input as ExitCode::Imatrix.
+#include "llmq/format/imatrix.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,7 +9,6 @@
 
 #include "llmq/error.hpp"
 #include "llmq/format/gguf.hpp"
-#include "llmq/format/imatrix.hpp"
 #include "llmq/io/memory.hpp"
 #include "support/fixtures.hpp"
 
@@ -113,8 +114,8 @@ TEST(Imatrix, GgufLayoutIsLlamaCpps) {
 }
 
 // A GGUF imatrix made directly with the container writer, for contents our writer never makes.
-std::vector<uint8_t> custom_gguf(std::vector<gguf::KeyValue> kv, const std::vector<float>& sums,
-                                 const std::vector<float>& counts, const std::string& base = "w") {
+std::vector<uint8_t> custom_gguf(std::vector<gguf::KeyValue> kv, const std::vector<float>& sums, const std::vector<float>& counts,
+                                 const std::string& base = "w") {
     std::vector<gguf::TensorDecl> decls = {
         {base + ".in_sum2", 1, {static_cast<int64_t>(sums.size()), 1, 1, 1}, GgmlType::F32},
         {base + ".counts", 1, {static_cast<int64_t>(counts.size()), 1, 1, 1}, GgmlType::F32},
@@ -183,9 +184,7 @@ TEST(Imatrix, ModelFileIsNotAnImatrix) {
         ADD_FAILURE() << "accepted";
     } catch (const Failure& f) {
         EXPECT_EQ(f.error().code, ExitCode::Imatrix);
-        EXPECT_NE(f.error().message.find("tiny-align32.gguf: not a usable importance matrix: a GGUF model"),
-                  std::string::npos)
-            << f.error().message;
+        EXPECT_NE(f.error().message.find("tiny-align32.gguf: not a usable importance matrix: a GGUF model"), std::string::npos) << f.error().message;
     }
 }
 
@@ -262,8 +261,7 @@ TEST(Imatrix, DatRejections) {
     expect_invalid(DatBytes().i32(1).i32(0).i32(1).i32(1).f32(1).f32(1).b, "name length 0");
     expect_invalid(DatBytes().i32(1).text("a").i32(1).i32(0).f32(1).b, "value count 0");
     expect_invalid(DatBytes().i32(1).text("a").i32(1).i32(1 << 29).f32(1).b, "truncated");
-    expect_invalid(DatBytes().i32(2).text("a").i32(1).i32(1).f32(1).text("a").i32(1).i32(1).f32(1).b,
-                   "duplicate entry 'a'");
+    expect_invalid(DatBytes().i32(2).text("a").i32(1).i32(1).f32(1).text("a").i32(1).i32(1).f32(1).b, "duplicate entry 'a'");
     expect_invalid(DatBytes().i32(1).text("a").i32(1).i32(1).f32(INFINITY).b, "non-finite");
     expect_invalid(DatBytes().i32(1).text("a").i32(1).i32(1).f32(1).i32(-1).text("x").b, "negative chunk count");
     // Random bytes.
@@ -277,8 +275,7 @@ TEST(Imatrix, EveryTruncationIsRejected) {
     const auto gguf = gguf_bytes(sample_sums());
     for (size_t n = 0; n < gguf.size(); ++n) {
         SCOPED_TRACE(n);
-        expect_invalid(std::vector<uint8_t>(gguf.begin(), gguf.begin() + static_cast<std::ptrdiff_t>(n)), "cut.gguf",
-                       "cut.gguf");
+        expect_invalid(std::vector<uint8_t>(gguf.begin(), gguf.begin() + static_cast<std::ptrdiff_t>(n)), "cut.gguf", "cut.gguf");
     }
     // A .dat cut exactly where the optional trailer starts is a valid old-style file.
     const auto dat = dat_bytes(sample_sums());

@@ -1,12 +1,13 @@
 // The safetensors reader: the fixture shards (single and sharded through the index) and
 // hand-made hostile headers and indexes, one per validation rule.
+#include "llmq/format/safetensors.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "llmq/error.hpp"
-#include "llmq/format/safetensors.hpp"
 #include "llmq/io/memory.hpp"
 #include "posix_io.hpp"
 #include "support/fixtures.hpp"
@@ -71,8 +72,7 @@ TEST(Safetensors, ReadsTheFixtureShardHeader) {
     EXPECT_EQ(k3->begin, 5770240u);
     EXPECT_EQ(k3->n_elements(), 128 * 256);
     EXPECT_EQ(h.find("lm_head.weight"), nullptr);  // in the second shard
-    EXPECT_TRUE(std::is_sorted(h.tensors.begin(), h.tensors.end(),
-                               [](const auto& a, const auto& b) { return a.name < b.name; }));
+    EXPECT_TRUE(std::is_sorted(h.tensors.begin(), h.tensors.end(), [](const auto& a, const auto& b) { return a.name < b.name; }));
 }
 
 TEST(Safetensors, OpensTheShardedSetThroughItsIndex) {
@@ -105,9 +105,8 @@ TEST(Safetensors, OpensASingleFile) {
 }
 
 TEST(Safetensors, AcceptsEveryWholeByteDtype) {
-    const auto bytes = test::safetensors_bytes({{"a", "I64", {3}, std::vector<uint8_t>(24)},
-                                                {"b", "F8_E4M3", {2, 2}, std::vector<uint8_t>(4)},
-                                                {"c", "BOOL", {0}, {}}});
+    const auto bytes = test::safetensors_bytes(
+        {{"a", "I64", {3}, std::vector<uint8_t>(24)}, {"b", "F8_E4M3", {2, 2}, std::vector<uint8_t>(4)}, {"c", "BOOL", {0}, {}}});
     MemorySource src(bytes, "ok.safetensors");
     const auto h = safetensors::read_header(src, "ok.safetensors");
     ASSERT_EQ(h.tensors.size(), 3u);
@@ -147,19 +146,16 @@ TEST(SafetensorsRejects, DuplicateTensorNames) {
 TEST(SafetensorsRejects, MissingOrBadFields) {
     expect_header_rejected(with_header(R"({"w":{"shape":[1],"data_offsets":[0,4]}})", 4), ExitCode::CorruptInput, {"'w'", "dtype"});
     expect_header_rejected(with_header(R"({"w":{"dtype":"F32","data_offsets":[0,4]}})", 4), ExitCode::CorruptInput, {"shape"});
-    expect_header_rejected(with_header(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0]}})", 4), ExitCode::CorruptInput,
-                           {"data_offsets"});
+    expect_header_rejected(with_header(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0]}})", 4), ExitCode::CorruptInput, {"data_offsets"});
     expect_header_rejected(with_header(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4), ExitCode::CorruptInput,
                            {"dimension", "non-negative"});
-    expect_header_rejected(with_header(R"({"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", 4), ExitCode::CorruptInput,
-                           {"dimension"});
+    expect_header_rejected(with_header(R"({"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", 4), ExitCode::CorruptInput, {"dimension"});
     expect_header_rejected(with_header(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})", 4), ExitCode::CorruptInput,
                            {"begin 4 after end 0"});
 }
 
 TEST(SafetensorsRejects, UnknownDtypeIsUnsupported) {
-    expect_header_rejected(with_header(R"({"w":{"dtype":"Q4","shape":[2],"data_offsets":[0,1]}})", 1), ExitCode::Unsupported,
-                           {"'w'", "'Q4'"});
+    expect_header_rejected(with_header(R"({"w":{"dtype":"Q4","shape":[2],"data_offsets":[0,1]}})", 1), ExitCode::Unsupported, {"'w'", "'Q4'"});
 }
 
 TEST(SafetensorsRejects, HeadersThatLieAboutSizes) {
@@ -167,12 +163,10 @@ TEST(SafetensorsRejects, HeadersThatLieAboutSizes) {
     expect_header_rejected(with_header(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,12]}})", 12), ExitCode::CorruptInput,
                            {"'w'", "claims 12 bytes", "make 8"});
     // An element count that overflows 64 bits.
-    expect_header_rejected(
-        with_header(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,4]}})", 4),
-        ExitCode::CorruptInput, {"overflows"});
-    expect_header_rejected(
-        with_header(R"({"w":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,8]}})", 8),
-        ExitCode::CorruptInput, {"more than 2^64"});
+    expect_header_rejected(with_header(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,4]}})", 4), ExitCode::CorruptInput,
+                           {"overflows"});
+    expect_header_rejected(with_header(R"({"w":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,8]}})", 8), ExitCode::CorruptInput,
+                           {"more than 2^64"});
     // Two tensors sharing bytes.
     expect_header_rejected(
         with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12),

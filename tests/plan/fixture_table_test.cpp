@@ -36,39 +36,16 @@ struct Row {
     LayerTypes attn_v;
     T attn_output, ffn_gate_up;
     LayerTypes ffn_down;
-    friend void PrintTo(const Row& r, std::ostream* os) {
-        *os << r.preset << (r.imatrix ? "+imatrix" : "");
-    }
+    friend void PrintTo(const Row& r, std::ostream* os) { *os << r.preset << (r.imatrix ? "+imatrix" : ""); }
 };
 
 const std::vector<Row>& table() {
     static const std::vector<Row> rows = {
-        {"Q2_K", false, T::Q2_K, T::Q6_K, T::Q6_K, T::Q2_K, all(T::Q3_K), T::Q3_K, T::Q2_K,
-         all(T::Q3_K)},
-        {"Q3_K_S", false, T::Q3_K, T::Q6_K, T::Q6_K, T::Q3_K, all(T::Q3_K), T::Q3_K, T::Q3_K,
-         all(T::Q3_K)},
-        {"Q3_K_M",
-         false,
-         T::Q3_K,
-         T::Q6_K,
-         T::Q6_K,
-         T::Q3_K,
-         {T::Q5_K, {0, 1}, {0, 1}, T::Q4_K},
-         T::Q4_K,
-         T::Q3_K,
-         all(T::Q4_K)},
-        {"Q3_K_L", false, T::Q3_K, T::Q6_K, T::Q6_K, T::Q3_K, all(T::Q5_K), T::Q5_K, T::Q3_K,
-         all(T::Q5_K)},
-        {"Q4_K_S",
-         false,
-         T::Q4_K,
-         T::Q6_K,
-         T::Q6_K,
-         T::Q4_K,
-         {T::Q5_K, {0, 1, 2, 3}, {0, 1, 2, 3}, T::Q4_K},
-         T::Q4_K,
-         T::Q4_K,
-         all(T::Q4_K)},
+        {"Q2_K", false, T::Q2_K, T::Q6_K, T::Q6_K, T::Q2_K, all(T::Q3_K), T::Q3_K, T::Q2_K, all(T::Q3_K)},
+        {"Q3_K_S", false, T::Q3_K, T::Q6_K, T::Q6_K, T::Q3_K, all(T::Q3_K), T::Q3_K, T::Q3_K, all(T::Q3_K)},
+        {"Q3_K_M", false, T::Q3_K, T::Q6_K, T::Q6_K, T::Q3_K, {T::Q5_K, {0, 1}, {0, 1}, T::Q4_K}, T::Q4_K, T::Q3_K, all(T::Q4_K)},
+        {"Q3_K_L", false, T::Q3_K, T::Q6_K, T::Q6_K, T::Q3_K, all(T::Q5_K), T::Q5_K, T::Q3_K, all(T::Q5_K)},
+        {"Q4_K_S", false, T::Q4_K, T::Q6_K, T::Q6_K, T::Q4_K, {T::Q5_K, {0, 1, 2, 3}, {0, 1, 2, 3}, T::Q4_K}, T::Q4_K, T::Q4_K, all(T::Q4_K)},
         {"Q4_K_M",
          false,
          T::Q4_K,
@@ -79,8 +56,7 @@ const std::vector<Row>& table() {
          T::Q4_K,
          T::Q4_K,
          {T::Q6_K, {2, 5}, {2, 3}, T::Q4_K}},
-        {"Q5_K_S", false, T::Q5_K, T::Q6_K, T::Q6_K, T::Q5_K, all(T::Q5_K), T::Q5_K, T::Q5_K,
-         all(T::Q5_K)},
+        {"Q5_K_S", false, T::Q5_K, T::Q6_K, T::Q6_K, T::Q5_K, all(T::Q5_K), T::Q5_K, T::Q5_K, all(T::Q5_K)},
         {"Q5_K_M",
          false,
          T::Q5_K,
@@ -91,24 +67,15 @@ const std::vector<Row>& table() {
          T::Q5_K,
          T::Q5_K,
          {T::Q6_K, {2, 5}, {2, 3}, T::Q5_K}},
-        {"Q6_K", false, T::Q6_K, T::Q6_K, T::Q6_K, T::Q6_K, all(T::Q6_K), T::Q6_K, T::Q6_K,
-         all(T::Q6_K)},
-        {"Q4_0", false, T::Q4_0, T::Q6_K, T::Q6_K, T::Q4_0, all(T::Q4_0), T::Q4_0, T::Q4_0,
-         all(T::Q4_0)},
-        {"Q4_0", true, T::Q4_0, T::Q6_K, T::Q6_K, T::Q4_0, all(T::Q4_0), T::Q4_0, T::Q4_0,
-         all(T::Q4_0)},
-        {"Q8_0", false, T::Q8_0, T::Q8_0, T::Q8_0, T::Q8_0, all(T::Q8_0), T::Q8_0, T::Q8_0,
-         all(T::Q8_0)},
-        {"IQ2_XXS", true, T::Q2_K, T::Q5_K, T::Q5_K, T::IQ2_XXS, all(T::Q2_K), T::IQ2_XXS,
-         T::IQ2_XXS, all(T::IQ2_XXS)},
-        {"IQ3_XXS", true, T::IQ3_S, T::Q5_K, T::Q5_K, T::IQ2_S, all(T::IQ3_XXS), T::IQ3_S,
-         T::IQ3_XXS, all(T::IQ3_XXS)},
-        {"IQ4_XS", false, T::IQ4_XS, T::Q6_K, T::Q6_K, T::IQ4_XS, all(T::IQ4_XS), T::IQ4_XS,
-         T::IQ4_XS, all(T::IQ4_XS)},
-        {"IQ4_XS", true, T::IQ4_XS, T::Q6_K, T::Q6_K, T::IQ4_XS, all(T::IQ4_XS), T::IQ4_XS,
-         T::IQ4_XS, all(T::IQ4_XS)},
-        {"IQ1_S", true, T::Q2_K, T::Q5_K, T::Q5_K, T::IQ1_S, all(T::Q2_K), T::IQ2_XXS, T::IQ1_S,
-         all(T::IQ1_S)},
+        {"Q6_K", false, T::Q6_K, T::Q6_K, T::Q6_K, T::Q6_K, all(T::Q6_K), T::Q6_K, T::Q6_K, all(T::Q6_K)},
+        {"Q4_0", false, T::Q4_0, T::Q6_K, T::Q6_K, T::Q4_0, all(T::Q4_0), T::Q4_0, T::Q4_0, all(T::Q4_0)},
+        {"Q4_0", true, T::Q4_0, T::Q6_K, T::Q6_K, T::Q4_0, all(T::Q4_0), T::Q4_0, T::Q4_0, all(T::Q4_0)},
+        {"Q8_0", false, T::Q8_0, T::Q8_0, T::Q8_0, T::Q8_0, all(T::Q8_0), T::Q8_0, T::Q8_0, all(T::Q8_0)},
+        {"IQ2_XXS", true, T::Q2_K, T::Q5_K, T::Q5_K, T::IQ2_XXS, all(T::Q2_K), T::IQ2_XXS, T::IQ2_XXS, all(T::IQ2_XXS)},
+        {"IQ3_XXS", true, T::IQ3_S, T::Q5_K, T::Q5_K, T::IQ2_S, all(T::IQ3_XXS), T::IQ3_S, T::IQ3_XXS, all(T::IQ3_XXS)},
+        {"IQ4_XS", false, T::IQ4_XS, T::Q6_K, T::Q6_K, T::IQ4_XS, all(T::IQ4_XS), T::IQ4_XS, T::IQ4_XS, all(T::IQ4_XS)},
+        {"IQ4_XS", true, T::IQ4_XS, T::Q6_K, T::Q6_K, T::IQ4_XS, all(T::IQ4_XS), T::IQ4_XS, T::IQ4_XS, all(T::IQ4_XS)},
+        {"IQ1_S", true, T::Q2_K, T::Q5_K, T::Q5_K, T::IQ1_S, all(T::Q2_K), T::IQ2_XXS, T::IQ1_S, all(T::IQ1_S)},
     };
     return rows;
 }
@@ -128,8 +95,7 @@ T expected_type(const Row& row, bool qwen, const std::string& name) {
 }
 
 void check_row(const Row& row, const ModelView& model, bool qwen) {
-    SCOPED_TRACE(std::string(row.preset) + (row.imatrix ? " with imatrix on " : " on ") +
-                 model.path);
+    SCOPED_TRACE(std::string(row.preset) + (row.imatrix ? " with imatrix on " : " on ") + model.path);
     const auto opts = test::options_for(row.preset, row.imatrix);
     const plan::QuantPlan p = plan::make_plan(model, opts);
     EXPECT_EQ(p.ftype, opts.preset->ftype);
@@ -149,9 +115,7 @@ void check_row(const Row& row, const ModelView& model, bool qwen) {
             continue;
         }
         ++weights;
-        EXPECT_EQ(plan::display_name(t.target_type),
-                  plan::display_name(expected_type(row, qwen, t.name)))
-            << t.reason;
+        EXPECT_EQ(plan::display_name(t.target_type), plan::display_name(expected_type(row, qwen, t.name))) << t.reason;
         EXPECT_EQ(t.source_type, T::BF16);
         EXPECT_TRUE(t.quantize);
         EXPECT_FALSE(t.reason.empty());
@@ -179,19 +143,15 @@ TEST_P(FixtureTable, RealFixtureFiles) {
     check_row(GetParam(), open_fixture("tinyqwen-bpe.bf16.gguf"), true);
 }
 
-INSTANTIATE_TEST_SUITE_P(Verified, FixtureTable, ::testing::ValuesIn(table()),
-                         [](const ::testing::TestParamInfo<Row>& info) {
-                             return std::string(info.param.preset) +
-                                    (info.param.imatrix ? "_imatrix" : "");
-                         });
+INSTANTIATE_TEST_SUITE_P(Verified, FixtureTable, ::testing::ValuesIn(table()), [](const ::testing::TestParamInfo<Row>& info) {
+    return std::string(info.param.preset) + (info.param.imatrix ? "_imatrix" : "");
+});
 
 TEST(PlanOrder, NonBlockTensorsFirstThenBlocksByNumberThenName) {
     const auto p = plan::make_plan(test::tinyllama(), test::options_for("Q4_K_M"));
-    std::vector<std::string> expected = {"output.weight", "output_norm.weight",
-                                         "token_embd.weight"};
+    std::vector<std::string> expected = {"output.weight", "output_norm.weight", "token_embd.weight"};
     for (int b = 0; b < 6; ++b) {
-        for (const char* n : {"attn_k", "attn_norm", "attn_output", "attn_q", "attn_v", "ffn_down",
-                              "ffn_gate", "ffn_norm", "ffn_up"})
+        for (const char* n : {"attn_k", "attn_norm", "attn_output", "attn_q", "attn_v", "ffn_down", "ffn_gate", "ffn_norm", "ffn_up"})
             expected.push_back("blk." + std::to_string(b) + "." + n + ".weight");
     }
     std::vector<std::string> got;

@@ -43,8 +43,7 @@ TEST(TensorType, ForcedTensorsDoNotAdvanceTheCountersSoQ6KLayersMove) {
 
 TEST(TensorType, PatternIsLowerCasedSearchedAnywhereAndFirstMatchWins) {
     auto o = options_for("Q4_K_M");
-    o.tensor_types = {
-        {"ATTN_V", T::Q8_0}, {"blk\\.1\\.attn_v", T::Q5_K}, {"ffn_(up|gate)", T::Q5_K}};
+    o.tensor_types = {{"ATTN_V", T::Q8_0}, {"blk\\.1\\.attn_v", T::Q5_K}, {"ffn_(up|gate)", T::Q5_K}};
     const auto p = plan::make_plan(test::tinyllama(), o);
     const auto t = by_name(p);
     for (int b = 0; b < 6; ++b) {
@@ -150,8 +149,7 @@ TEST(LeaveOutputTensor, OutputIsCopiedAsIs) {
     EXPECT_EQ(t.at("token_embd.weight").target_type, T::Q4_K);
     // It also beats --output-tensor-type.
     o.output_tensor_type = T::Q8_0;
-    EXPECT_EQ(by_name(plan::make_plan(test::tinyllama(), o)).at("output.weight").target_type,
-              T::BF16);
+    EXPECT_EQ(by_name(plan::make_plan(test::tinyllama(), o)).at("output.weight").target_type, T::BF16);
 }
 
 TEST(LeaveOutputTensor, TiedEmbeddingStillFollowsTheOutputRule) {
@@ -185,17 +183,14 @@ TEST(OutputTensorType, TiedEmbeddingGetsItThroughTheOutputRuleOnly) {
     o.output_tensor_type = T::Q8_0;
     auto t = by_name(plan::make_plan(test::tinyqwen(), o));
     EXPECT_EQ(t.at("token_embd.weight").target_type, T::Q8_0);
-    EXPECT_NE(t.at("token_embd.weight").reason.find("--output-tensor-type q8_0"),
-              std::string::npos);
+    EXPECT_NE(t.at("token_embd.weight").reason.find("--output-tensor-type q8_0"), std::string::npos);
 
     o.pure = true;  // no rules, so no output rule
-    EXPECT_EQ(by_name(plan::make_plan(test::tinyqwen(), o)).at("token_embd.weight").target_type,
-              T::Q4_K);
+    EXPECT_EQ(by_name(plan::make_plan(test::tinyqwen(), o)).at("token_embd.weight").target_type, T::Q4_K);
 
     auto f16 = options_for("F16");
     f16.output_tensor_type = T::Q8_0;
-    EXPECT_EQ(by_name(plan::make_plan(test::tinyqwen(), f16)).at("token_embd.weight").target_type,
-              T::F16);
+    EXPECT_EQ(by_name(plan::make_plan(test::tinyqwen(), f16)).at("token_embd.weight").target_type, T::F16);
 
     // Through the rules the shape fallback applies (Q4_K → Q5_0 for rows of 320).
     auto fb = options_for("Q4_K_M");
@@ -209,16 +204,14 @@ TEST(OutputTensorType, TiedEmbeddingGetsItThroughTheOutputRuleOnly) {
 TEST(TokenEmbeddingType, BeatsRulesTiedLogicAndUnquantizedPresets) {
     auto o = options_for("Q4_K_M");
     o.token_embedding_type = T::Q8_0;
-    EXPECT_EQ(by_name(plan::make_plan(test::tinyllama(), o)).at("token_embd.weight").target_type,
-              T::Q8_0);
+    EXPECT_EQ(by_name(plan::make_plan(test::tinyllama(), o)).at("token_embd.weight").target_type, T::Q8_0);
     const auto tied = by_name(plan::make_plan(test::tinyqwen(), o)).at("token_embd.weight");
     EXPECT_EQ(tied.target_type, T::Q8_0);
     EXPECT_EQ(tied.reason, "--token-embedding-type q8_0");
 
     auto f16 = options_for("BF16");
     f16.token_embedding_type = T::Q6_K;
-    EXPECT_EQ(by_name(plan::make_plan(test::tinyllama(), f16)).at("token_embd.weight").target_type,
-              T::Q6_K);
+    EXPECT_EQ(by_name(plan::make_plan(test::tinyllama(), f16)).at("token_embd.weight").target_type, T::Q6_K);
 
     auto bad = options_for("Q8_0");
     bad.token_embedding_type = T::Q6_K;  // rows of 320: no fallback for explicit types
@@ -253,8 +246,7 @@ TEST(NotQuantizable, RoutersConvolutionsAndPositionTablesKeepTheirType) {
     EXPECT_EQ(t.at("blk.0.flat.weight").reason,
               "not quantizable: 1-D");  // ggml ignores trailing 1s
     EXPECT_EQ(t.at("blk.0.attn_norm.weight").reason, "not quantizable: norm");
-    for (const char* n :
-         {"blk.0.ffn_gate_inp.weight", "position_embd.weight", "blk.0.ssm_conv1d.weight"}) {
+    for (const char* n : {"blk.0.ffn_gate_inp.weight", "position_embd.weight", "blk.0.ssm_conv1d.weight"}) {
         EXPECT_EQ(t.at(n).target_type, T::F32);
         EXPECT_FALSE(t.at(n).quantize);
     }

@@ -17,18 +17,13 @@ struct Expected {
 
 TEST(Presets, EveryPresetHasTheReferenceFtypeAndDefaultType) {
     const Expected expected[] = {
-        {"F32", 0, T::F32},        {"F16", 1, T::F16},          {"Q4_0", 2, T::Q4_0},
-        {"Q4_1", 3, T::Q4_1},      {"Q8_0", 7, T::Q8_0},        {"Q5_0", 8, T::Q5_0},
-        {"Q5_1", 9, T::Q5_1},      {"Q2_K", 10, T::Q2_K},       {"Q3_K_S", 11, T::Q3_K},
-        {"Q3_K_M", 12, T::Q3_K},   {"Q3_K_L", 13, T::Q3_K},     {"Q4_K_S", 14, T::Q4_K},
-        {"Q4_K_M", 15, T::Q4_K},   {"Q5_K_S", 16, T::Q5_K},     {"Q5_K_M", 17, T::Q5_K},
-        {"Q6_K", 18, T::Q6_K},     {"IQ2_XXS", 19, T::IQ2_XXS}, {"IQ2_XS", 20, T::IQ2_XS},
-        {"Q2_K_S", 21, T::Q2_K},   {"IQ3_XS", 22, T::IQ3_S},    {"IQ3_XXS", 23, T::IQ3_XXS},
-        {"IQ1_S", 24, T::IQ1_S},   {"IQ4_NL", 25, T::IQ4_NL},   {"IQ3_S", 26, T::IQ3_S},
-        {"IQ3_M", 27, T::IQ3_S},   {"IQ2_S", 28, T::IQ2_XS},    {"IQ2_M", 29, T::IQ2_S},
-        {"IQ4_XS", 30, T::IQ4_XS}, {"IQ1_M", 31, T::IQ1_M},     {"BF16", 32, T::BF16},
-        {"TQ1_0", 36, T::TQ1_0},   {"TQ2_0", 37, T::TQ2_0},     {"MXFP4_MOE", 38, T::MXFP4},
-        {"Q1_0", 40, T::Q1_0},     {"Q2_0", 41, T::Q2_0},
+        {"F32", 0, T::F32},          {"F16", 1, T::F16},          {"Q4_0", 2, T::Q4_0},        {"Q4_1", 3, T::Q4_1},    {"Q8_0", 7, T::Q8_0},
+        {"Q5_0", 8, T::Q5_0},        {"Q5_1", 9, T::Q5_1},        {"Q2_K", 10, T::Q2_K},       {"Q3_K_S", 11, T::Q3_K}, {"Q3_K_M", 12, T::Q3_K},
+        {"Q3_K_L", 13, T::Q3_K},     {"Q4_K_S", 14, T::Q4_K},     {"Q4_K_M", 15, T::Q4_K},     {"Q5_K_S", 16, T::Q5_K}, {"Q5_K_M", 17, T::Q5_K},
+        {"Q6_K", 18, T::Q6_K},       {"IQ2_XXS", 19, T::IQ2_XXS}, {"IQ2_XS", 20, T::IQ2_XS},   {"Q2_K_S", 21, T::Q2_K}, {"IQ3_XS", 22, T::IQ3_S},
+        {"IQ3_XXS", 23, T::IQ3_XXS}, {"IQ1_S", 24, T::IQ1_S},     {"IQ4_NL", 25, T::IQ4_NL},   {"IQ3_S", 26, T::IQ3_S}, {"IQ3_M", 27, T::IQ3_S},
+        {"IQ2_S", 28, T::IQ2_XS},    {"IQ2_M", 29, T::IQ2_S},     {"IQ4_XS", 30, T::IQ4_XS},   {"IQ1_M", 31, T::IQ1_M}, {"BF16", 32, T::BF16},
+        {"TQ1_0", 36, T::TQ1_0},     {"TQ2_0", 37, T::TQ2_0},     {"MXFP4_MOE", 38, T::MXFP4}, {"Q1_0", 40, T::Q1_0},   {"Q2_0", 41, T::Q2_0},
     };
     EXPECT_EQ(plan::presets().size(), std::size(expected));
     for (const auto& e : expected) {
@@ -79,8 +74,7 @@ TEST(Presets, MissingPresetIsAUsageErrorListingThePresets) {
 }
 
 TEST(Presets, UnquantizedPresetsConvertEveryWeightAndKeepNorms) {
-    for (const auto& [name, type] :
-         {std::pair{"F16", T::F16}, std::pair{"BF16", T::BF16}, std::pair{"F32", T::F32}}) {
+    for (const auto& [name, type] : {std::pair{"F16", T::F16}, std::pair{"BF16", T::BF16}, std::pair{"F32", T::F32}}) {
         const auto p = plan::make_plan(test::tinyllama(), test::options_for(name));
         for (const auto& t : p.tensors) {
             SCOPED_TRACE(std::string(name) + " " + t.name);

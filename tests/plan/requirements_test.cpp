@@ -31,23 +31,18 @@ TEST(ImatrixRequirement, IQ3XXSAndIQ1SWithoutImatrixNameTheFirstTensor) {
             EXPECT_NE(e.message.find("blk.0.attn_k.weight"), std::string::npos) << e.message;
             EXPECT_NE(e.message.find(std::string("type ") + type), std::string::npos) << e.message;
             EXPECT_NE(e.message.find(model.path), std::string::npos) << e.message;
-            EXPECT_EQ(e.suggestion,
-                      "run `llmq analyze " + model.path + " -o model.imatrix` and pass --imatrix");
+            EXPECT_EQ(e.suggestion, "run `llmq analyze " + model.path + " -o model.imatrix` and pass --imatrix");
         }
     }
 }
 
 TEST(ImatrixRequirement, EveryLowBitIQuantPresetNeedsIt) {
-    for (const char* preset :
-         {"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "Q2_K_S"}) {
-        EXPECT_EQ(error_of(test::tinyllama(), options_for(preset)).code, ExitCode::Imatrix)
-            << preset;
+    for (const char* preset : {"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "Q2_K_S"}) {
+        EXPECT_EQ(error_of(test::tinyllama(), options_for(preset)).code, ExitCode::Imatrix) << preset;
         EXPECT_NO_THROW(plan::make_plan(test::tinyllama(), options_for(preset, true))) << preset;
     }
-    for (const char* preset :
-         {"Q2_K", "IQ3_S", "IQ3_M", "IQ4_XS", "IQ4_NL", "TQ1_0", "Q4_K_M", "Q1_0"})
-        EXPECT_EQ(error_of(test::tinyllama(), options_for(preset)).code, ExitCode::Success)
-            << preset;
+    for (const char* preset : {"Q2_K", "IQ3_S", "IQ3_M", "IQ4_XS", "IQ4_NL", "TQ1_0", "Q4_K_M", "Q1_0"})
+        EXPECT_EQ(error_of(test::tinyllama(), options_for(preset)).code, ExitCode::Success) << preset;
 }
 
 TEST(ImatrixRequirement, Q2KSNeedsItForQ2KTensorsExceptEmbeddingAndOutput) {
@@ -67,8 +62,7 @@ TEST(ImatrixRequirement, Q2KSNeedsItForQ2KTensorsExceptEmbeddingAndOutput) {
     EXPECT_TRUE(t.at("blk.3.ffn_up.weight").needs_imatrix);
 
     // Under plain Q2_K the same type needs nothing.
-    for (const auto& tp : plan::make_plan(test::tinyllama(), options_for("Q2_K")).tensors)
-        EXPECT_FALSE(tp.needs_imatrix) << tp.name;
+    for (const auto& tp : plan::make_plan(test::tinyllama(), options_for("Q2_K")).tensors) EXPECT_FALSE(tp.needs_imatrix) << tp.name;
 }
 
 TEST(ImatrixRequirement, FlagsFollowTheFinalType) {
@@ -95,8 +89,7 @@ TEST(Requantize, QuantizedInputIsAUsageErrorWithoutAllowRequantize) {
     const Error e = error_of(model, options_for("Q4_K_M"));
     EXPECT_EQ(e.code, ExitCode::Usage);
     EXPECT_NE(e.message.find("q8_0"), std::string::npos) << e.message;
-    EXPECT_NE(e.message.find("output.weight"), std::string::npos)
-        << e.message;  // first in output order
+    EXPECT_NE(e.message.find("output.weight"), std::string::npos) << e.message;  // first in output order
     EXPECT_NE(e.suggestion.find("--allow-requantize"), std::string::npos);
 }
 
@@ -106,16 +99,13 @@ TEST(Requantize, AllowedWithOneWarningPerSourceType) {
     auto o = options_for("Q4_K_M");
     o.allow_requantize = true;
     const auto p = plan::make_plan(model, o);
-    EXPECT_EQ(p.warnings,
-              (std::vector<std::string>{
-                  "input already quantized (q8_0): requantizing through f32 loses quality"}));
+    EXPECT_EQ(p.warnings, (std::vector<std::string>{"input already quantized (q8_0): requantizing through f32 loses quality"}));
     const auto t = by_name(p);
     EXPECT_TRUE(t.at("blk.0.attn_q.weight").quantize);
     EXPECT_EQ(t.at("blk.0.attn_q.weight").source_type, T::Q8_0);
     // token_embd is already Q4_K, the preset's choice: copied, no warning for q4_K.
     EXPECT_FALSE(t.at("token_embd.weight").quantize);
-    EXPECT_EQ(t.at("token_embd.weight").reason,
-              "preset Q4_K_M: default Q4_K; already Q4_K, copied");
+    EXPECT_EQ(t.at("token_embd.weight").reason, "preset Q4_K_M: default Q4_K; already Q4_K, copied");
 }
 
 TEST(Requantize, SameTypeIsACopyAndNeedsNoPermission) {

@@ -37,8 +37,7 @@ std::vector<int> concat(std::initializer_list<std::vector<int>> parts) {
 TEST(UseMoreBits, ListedSets) {
     EXPECT_EQ(more_bits_set(4), (std::vector<int>{2, 3}));
     EXPECT_EQ(more_bits_set(6), (std::vector<int>{2, 5}));
-    EXPECT_EQ(more_bits_set(32),
-              (std::vector<int>{0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31}));
+    EXPECT_EQ(more_bits_set(32), (std::vector<int>{0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31}));
     EXPECT_EQ(more_bits_set(80), concat({range(0, 10), range(12, 70, 3), range(70, 80)}));
 }
 
@@ -46,8 +45,7 @@ TEST(UseMoreBits, Q4KMOn32BlocksPicksQ6KForExactlyThatSet) {
     const auto p = plan::make_plan(test::synthetic(256, 768, 32), options_for("Q4_K_M"));
     EXPECT_EQ(layers_with(p, "attn_v.weight", T::Q6_K), more_bits_set(32));
     EXPECT_EQ(layers_with(p, "ffn_down.weight", T::Q6_K), more_bits_set(32));
-    EXPECT_EQ(by_name(p).at("blk.6.attn_v.weight").reason,
-              "preset Q4_K_M: use_more_bits(layer 6 of 32) for attn_v → Q6_K");
+    EXPECT_EQ(by_name(p).at("blk.6.attn_v.weight").reason, "preset Q4_K_M: use_more_bits(layer 6 of 32) for attn_v → Q6_K");
 }
 
 TEST(UseMoreBits, SeventyBillionLlamaGetsQ5KForTheOtherAttnV) {
@@ -58,8 +56,7 @@ TEST(UseMoreBits, SeventyBillionLlamaGetsQ5KForTheOtherAttnV) {
     EXPECT_EQ(layers_with(p, "ffn_down.weight", T::Q6_K), more_bits_set(80));
     EXPECT_EQ(layers_with(p, "ffn_down.weight", T::Q4_K).size(), 80u - more_bits_set(80).size());
     // Same depth, not a 70B architecture: plain Q4_K.
-    const auto g =
-        plan::make_plan(test::synthetic(256, 768, 80, false, 1000, "gemma"), options_for("Q4_K_M"));
+    const auto g = plan::make_plan(test::synthetic(256, 768, 80, false, 1000, "gemma"), options_for("Q4_K_M"));
     EXPECT_EQ(layers_with(g, "attn_v.weight", T::Q4_K).size(), 80u - more_bits_set(80).size());
 }
 
@@ -77,17 +74,11 @@ TEST(PositionalRules, FirstEighthAndSixteenthOn32Blocks) {
     p = plan::make_plan(m, options_for("Q2_K_S", true));
     EXPECT_EQ(layers_with(p, "ffn_down.weight", T::Q4_K), (std::vector<int>{0, 1, 2, 3}));
     // Q4_0/Q5_0 with imatrix: first n/8 ffn_down → Q4_1/Q5_1; without: nothing.
-    EXPECT_EQ(
-        layers_with(plan::make_plan(m, options_for("Q4_0", true)), "ffn_down.weight", T::Q4_1),
-        (std::vector<int>{0, 1, 2, 3}));
-    EXPECT_EQ(
-        layers_with(plan::make_plan(m, options_for("Q5_0", true)), "ffn_down.weight", T::Q5_1),
-        (std::vector<int>{0, 1, 2, 3}));
-    EXPECT_TRUE(
-        layers_with(plan::make_plan(m, options_for("Q4_0")), "ffn_down.weight", T::Q4_1).empty());
+    EXPECT_EQ(layers_with(plan::make_plan(m, options_for("Q4_0", true)), "ffn_down.weight", T::Q4_1), (std::vector<int>{0, 1, 2, 3}));
+    EXPECT_EQ(layers_with(plan::make_plan(m, options_for("Q5_0", true)), "ffn_down.weight", T::Q5_1), (std::vector<int>{0, 1, 2, 3}));
+    EXPECT_TRUE(layers_with(plan::make_plan(m, options_for("Q4_0")), "ffn_down.weight", T::Q4_1).empty());
     // IQ4_XS without imatrix: first n/8 ffn_down → Q5_K.
-    EXPECT_EQ(layers_with(plan::make_plan(m, options_for("IQ4_XS")), "ffn_down.weight", T::Q5_K),
-              (std::vector<int>{0, 1, 2, 3}));
+    EXPECT_EQ(layers_with(plan::make_plan(m, options_for("IQ4_XS")), "ffn_down.weight", T::Q5_K), (std::vector<int>{0, 1, 2, 3}));
     // IQ3_M: first n/8 ffn_down → Q4_K; attn_v and attn_output Q4_K.
     p = plan::make_plan(m, options_for("IQ3_M"));
     EXPECT_EQ(layers_with(p, "ffn_down.weight", T::Q4_K), (std::vector<int>{0, 1, 2, 3}));
@@ -116,30 +107,14 @@ ModelView with_heads(uint32_t heads, uint32_t kv_heads) {
 
 TEST(GqaRules, FourOrMoreQueryHeadsPerKvHeadRaiseAttnV) {
     const auto gqa8 = with_heads(32, 8);  // n_gqa 4
-    EXPECT_EQ(
-        layers_with(plan::make_plan(gqa8, options_for("Q2_K")), "attn_v.weight", T::Q4_K).size(),
-        6u);
-    EXPECT_EQ(
-        layers_with(plan::make_plan(gqa8, options_for("IQ4_XS")), "attn_v.weight", T::Q5_K).size(),
-        6u);
-    EXPECT_EQ(
-        layers_with(plan::make_plan(gqa8, options_for("IQ3_S")), "attn_v.weight", T::Q4_K).size(),
-        6u);
-    EXPECT_EQ(
-        layers_with(plan::make_plan(gqa8, options_for("IQ1_S", true)), "attn_v.weight", T::Q4_K)
-            .size(),
-        6u);
-    EXPECT_EQ(
-        layers_with(plan::make_plan(gqa8, options_for("IQ3_XXS", true)), "attn_v.weight", T::Q4_K)
-            .size(),
-        6u);
+    EXPECT_EQ(layers_with(plan::make_plan(gqa8, options_for("Q2_K")), "attn_v.weight", T::Q4_K).size(), 6u);
+    EXPECT_EQ(layers_with(plan::make_plan(gqa8, options_for("IQ4_XS")), "attn_v.weight", T::Q5_K).size(), 6u);
+    EXPECT_EQ(layers_with(plan::make_plan(gqa8, options_for("IQ3_S")), "attn_v.weight", T::Q4_K).size(), 6u);
+    EXPECT_EQ(layers_with(plan::make_plan(gqa8, options_for("IQ1_S", true)), "attn_v.weight", T::Q4_K).size(), 6u);
+    EXPECT_EQ(layers_with(plan::make_plan(gqa8, options_for("IQ3_XXS", true)), "attn_v.weight", T::Q4_K).size(), 6u);
     const auto mha = with_heads(4, 4);  // n_gqa 1
-    EXPECT_EQ(
-        layers_with(plan::make_plan(mha, options_for("Q2_K")), "attn_v.weight", T::Q3_K).size(),
-        6u);
-    EXPECT_EQ(
-        layers_with(plan::make_plan(mha, options_for("IQ4_XS")), "attn_v.weight", T::IQ4_XS).size(),
-        6u);
+    EXPECT_EQ(layers_with(plan::make_plan(mha, options_for("Q2_K")), "attn_v.weight", T::Q3_K).size(), 6u);
+    EXPECT_EQ(layers_with(plan::make_plan(mha, options_for("IQ4_XS")), "attn_v.weight", T::IQ4_XS).size(), 6u);
 }
 
 TEST(ArchRules, FalconOutputIsQ8_0AndFfnDownDiffers) {
@@ -149,8 +124,7 @@ TEST(ArchRules, FalconOutputIsQ8_0AndFfnDownDiffers) {
     EXPECT_EQ(t.at("output.weight").target_type, T::Q8_0);
     // Falcon Q4_K_M ffn_down: first n/16 Q6_K, then use_more_bits Q5_K, else Q4_K.
     EXPECT_EQ(layers_with(p, "ffn_down.weight", T::Q6_K), (std::vector<int>{0}));
-    EXPECT_EQ(layers_with(p, "ffn_down.weight", T::Q5_K),
-              (std::vector<int>{1, 4, 7, 10, 13, 14, 15}));
+    EXPECT_EQ(layers_with(p, "ffn_down.weight", T::Q5_K), (std::vector<int>{1, 4, 7, 10, 13, 14, 15}));
     p = plan::make_plan(m, options_for("Q3_K_L"));
     EXPECT_EQ(layers_with(p, "ffn_down.weight", T::Q4_K).size(), 16u);
     EXPECT_EQ(layers_with(p, "attn_output.weight", T::Q4_K).size(), 16u);
@@ -173,8 +147,7 @@ TEST(ArchRules, TernaryAndSmallBlockPresets) {
 }
 
 ModelView moe_model(uint32_t experts, const std::string& arch = "qwen3moe") {
-    std::vector<test::TensorSpec> specs = {{"token_embd.weight", {256, 1000}},
-                                           {"output.weight", {256, 1000}}};
+    std::vector<test::TensorSpec> specs = {{"token_embd.weight", {256, 1000}}, {"output.weight", {256, 1000}}};
     for (int b = 0; b < 16; ++b) {
         const std::string p = "blk." + std::to_string(b) + ".";
         const std::vector<test::TensorSpec> block = {
@@ -241,9 +214,7 @@ TEST(ModelFacts, FromMetadata) {
     EXPECT_EQ(f.n_head_kv, 64);
     EXPECT_FALSE(f.is_70b);  // 80-block llama without GQA is the 65B type
     const int32_t kv[] = {8, 8};
-    m.metadata.push_back(
-        {"llama.attention.head_count_kv",
-         gguf::Value::array_of<int32_t>(gguf::ValueType::INT32, std::span<const int32_t>(kv))});
+    m.metadata.push_back({"llama.attention.head_count_kv", gguf::Value::array_of<int32_t>(gguf::ValueType::INT32, std::span<const int32_t>(kv))});
     f = plan::model_facts(m);
     EXPECT_EQ(f.n_head_kv, 8);
     EXPECT_TRUE(f.is_70b);

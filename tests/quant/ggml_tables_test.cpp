@@ -31,8 +31,7 @@ void expect_table(const std::string& name, const std::array<T, n>& table) {
     for (size_t i = 0; i < n; ++i) {
         if constexpr (sizeof(T) >= 4) {
             const auto hex = j.at("values_hex")[i].get<std::string>();
-            ASSERT_EQ(static_cast<uint64_t>(table[i]), std::stoull(hex, nullptr, 16))
-                << "entry " << i;
+            ASSERT_EQ(static_cast<uint64_t>(table[i]), std::stoull(hex, nullptr, 16)) << "entry " << i;
         } else {
             ASSERT_EQ(static_cast<int64_t>(table[i]), values[i].get<int64_t>()) << "entry " << i;
         }
@@ -75,9 +74,7 @@ TEST(GgmlTables, QuantizerGridsIndexTheDequantizationGrids) {
         }
     }
     for (size_t g = 0; g < 2048; ++g)
-        for (int j = 0; j < 8; ++j)
-            EXPECT_EQ(static_cast<int8_t>(bytes_of(iq1s_grid[g], j)),
-                      ((kgrid_1bit_2048[g] >> (2 * j)) & 3) - 1);
+        for (int j = 0; j < 8; ++j) EXPECT_EQ(static_cast<int8_t>(bytes_of(iq1s_grid[g], j)), ((kgrid_1bit_2048[g] >> (2 * j)) & 3) - 1);
     const int k3[8] = {4, 12, 20, 28, 36, 44, 52, 62};
     for (size_t g = 0; g < 512; ++g) {
         for (int j = 0; j < 4; ++j) {

@@ -14,17 +14,18 @@ namespace {
 using nlohmann::json;
 
 // The types whose quantizers must reproduce ggml's bytes (issues: foundation, 7).
-const std::set<std::string> kRequiredQuant = {
-    "f16",   "bf16",   "q4_0",   "q4_1",  "q5_0",  "q5_1",    "q8_0",   "q2_K",  "q3_K",
-    "q4_K",  "q5_K",   "q6_K",   "iq1_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs",
-    "iq3_s", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0", "mxfp4",   "nvfp4",  "q1_0",  "q2_0"};
+const std::set<std::string> kRequiredQuant = {"f16",   "bf16",   "q4_0",   "q4_1",  "q5_0",  "q5_1",    "q8_0",   "q2_K",  "q3_K",
+                                              "q4_K",  "q5_K",   "q6_K",   "iq1_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs",
+                                              "iq3_s", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0", "mxfp4",   "nvfp4",  "q1_0",  "q2_0"};
 
 const json& manifest() {
     static const json m = json::parse(test::read_file(test::fixture("ggml-golden/manifest.json")));
     return m;
 }
 
-std::string golden(const std::string& name) { return "ggml-golden/" + name; }
+std::string golden(const std::string& name) {
+    return "ggml-golden/" + name;
+}
 
 struct Case {
     std::string type, mode, quantized, dequantized;
@@ -36,8 +37,7 @@ std::vector<Case> quantization_cases() {
     std::vector<Case> cases;
     for (const auto& c : manifest()["quantization_cases"]) {
         if (!kRequiredQuant.count(c["type"].get<std::string>())) continue;
-        cases.push_back({c["type"], c["mode"], c["quantized"], c["dequantized_f32"], c["rows"], c["n_per_row"],
-                         c["row_bytes"]});
+        cases.push_back({c["type"], c["mode"], c["quantized"], c["dequantized_f32"], c["rows"], c["n_per_row"], c["row_bytes"]});
     }
     return cases;
 }
@@ -54,8 +54,7 @@ TEST_P(GoldenQuant, QuantizationIsByteIdentical) {
     ASSERT_EQ(input.size(), static_cast<size_t>(c.rows * c.n_per_row));
     ASSERT_EQ(expected.size(), static_cast<size_t>(c.rows * c.row_bytes));
     std::vector<uint8_t> out(expected.size());
-    quantize_rows(*type, input, out, c.n_per_row,
-                  c.mode == "imat" ? std::span<const float>(imatrix) : std::span<const float>());
+    quantize_rows(*type, input, out, c.n_per_row, c.mode == "imat" ? std::span<const float>(imatrix) : std::span<const float>());
     for (int64_t r = 0; r < c.rows; ++r) {
         const auto b = out.begin() + r * c.row_bytes;
         const auto e = expected.begin() + r * c.row_bytes;
@@ -104,8 +103,7 @@ TEST_P(GoldenRandomBlocks, DequantizationIsBitExact) {
     ASSERT_EQ(0, std::memcmp(out.data(), expected.data(), out.size() * 4)) << c.type;
 }
 
-INSTANTIATE_TEST_SUITE_P(Ggml, GoldenRandomBlocks, ::testing::ValuesIn(random_cases()),
-                         [](const auto& info) { return info.param.type; });
+INSTANTIATE_TEST_SUITE_P(Ggml, GoldenRandomBlocks, ::testing::ValuesIn(random_cases()), [](const auto& info) { return info.param.type; });
 
 TEST(TypeTraits, TableMatchesReference) {
     EXPECT_EQ(traits(GgmlType::Q4_K).type_size, 144u);

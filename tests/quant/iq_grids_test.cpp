@@ -29,12 +29,9 @@ struct Case {
 
 std::vector<Case> cases() {
     using namespace quant::tables;
-    return {{Grid::Iq2xxs, "iq2xxs", kgrid_2bit_256, 8, 2, 2},
-            {Grid::Iq2xs, "iq2xs", kgrid_2bit_512, 8, 2, 2},
-            {Grid::Iq2s, "iq2s", kgrid_2bit_1024, 8, 2, 1},
-            {Grid::Iq1, "iq1", kgrid_1bit_2048, 8, 2, 3},
-            {Grid::Iq3xxs, "iq3xxs", kgrid_256, 4, 3, 2},
-            {Grid::Iq3s, "iq3s", kgrid_512, 4, 3, 3}};
+    return {{Grid::Iq2xxs, "iq2xxs", kgrid_2bit_256, 8, 2, 2}, {Grid::Iq2xs, "iq2xs", kgrid_2bit_512, 8, 2, 2},
+            {Grid::Iq2s, "iq2s", kgrid_2bit_1024, 8, 2, 1},    {Grid::Iq1, "iq1", kgrid_1bit_2048, 8, 2, 3},
+            {Grid::Iq3xxs, "iq3xxs", kgrid_256, 4, 3, 2},      {Grid::Iq3s, "iq3s", kgrid_512, 4, 3, 3}};
 }
 
 TEST(IqGrids, MapsAndNeighbourListsMatchABruteForceSearch) {
@@ -44,17 +41,13 @@ TEST(IqGrids, MapsAndNeighbourListsMatchABruteForceSearch) {
         ASSERT_EQ(g.dim, c.dim);
         const int mask = (1 << c.bits) - 1;
         const int max_code = c.bits == 2 ? 2 : 7;
-        const auto level = [&](uint32_t key, int i) {
-            return 2 * static_cast<int>((key >> (c.bits * i)) & mask) + 1;
-        };
-        for (size_t p = 0; p < c.kgrid.size(); ++p)
-            ASSERT_EQ(g.map[c.kgrid[p]], static_cast<int32_t>(p));
+        const auto level = [&](uint32_t key, int i) { return 2 * static_cast<int>((key >> (c.bits * i)) & mask) + 1; };
+        for (size_t p = 0; p < c.kgrid.size(); ++p) ASSERT_EQ(g.map[c.kgrid[p]], static_cast<int32_t>(p));
         size_t lists = 0;
         std::vector<std::pair<int, int>> d2(c.kgrid.size());
         for (uint32_t key = 0; key < (1u << (c.bits * c.dim)); ++key) {
             bool reachable = true;
-            for (int i = 0; i < c.dim; ++i)
-                reachable = reachable && static_cast<int>((key >> (c.bits * i)) & mask) <= max_code;
+            for (int i = 0; i < c.dim; ++i) reachable = reachable && static_cast<int>((key >> (c.bits * i)) & mask) <= max_code;
             if (!reachable || g.map[key] >= 0) continue;
             ++lists;
             for (size_t p = 0; p < c.kgrid.size(); ++p) {
@@ -78,12 +71,9 @@ TEST(IqGrids, MapsAndNeighbourListsMatchABruteForceSearch) {
             ASSERT_EQ(list.count, want.size()) << "key " << key;
             ASSERT_EQ(list.padded % quant::iq::kNeighbourPad, 0u);
             for (uint32_t j = 0; j < list.padded; ++j) {
-                const int expect =
-                    want[std::min<size_t>(j, want.size() - 1)];  // padding repeats the last
+                const int expect = want[std::min<size_t>(j, want.size() - 1)];  // padding repeats the last
                 ASSERT_EQ(g.neighbours[list.first + j], expect) << "key " << key << " entry " << j;
-                for (int i = 0; i < c.dim; ++i)
-                    ASSERT_EQ(2 * g.neighbour_codes[list.codes + i * list.padded + j] + 1,
-                              level(c.kgrid[expect], i));
+                for (int i = 0; i < c.dim; ++i) ASSERT_EQ(2 * g.neighbour_codes[list.codes + i * list.padded + j] + 1, level(c.kgrid[expect], i));
             }
         }
         EXPECT_EQ(lists, g.lists.size());

@@ -49,8 +49,7 @@ TEST(IquantSimd, NeighbourSearchMatchesScalar) {
     const float iq1_levels[3] = {-1.125f, -0.125f, 0.875f};
     const float levels[8] = {1, 3, 5, 7, 9, 11, 13, 15};
     size_t searches = 0, ties = 0;
-    for (const Grid grid :
-         {Grid::Iq2xxs, Grid::Iq2xs, Grid::Iq2s, Grid::Iq1, Grid::Iq3xxs, Grid::Iq3s}) {
+    for (const Grid grid : {Grid::Iq2xxs, Grid::Iq2xs, Grid::Iq2s, Grid::Iq1, Grid::Iq3xxs, Grid::Iq3s}) {
         const auto& g = quant::iq::grid_map(grid);
         const float* lev = grid == Grid::Iq1 ? iq1_levels : levels;
         for (size_t l = 0; l < g.lists.size(); ++l) {
@@ -100,8 +99,7 @@ TEST(IquantSimd, TrialCodesAndFitsMatchScalar) {
         const int max_code = iter % 3 ? 2 : 7;
         std::vector<float> x(n), w(n), wx(n);
         for (int i = 0; i < n; ++i) {
-            x[i] = iter % 5 == 0 ? std::round(normal(rng) * 4) / 4
-                                 : normal(rng);  // ties at .5 boundaries
+            x[i] = iter % 5 == 0 ? std::round(normal(rng) * 4) / 4 : normal(rng);  // ties at .5 boundaries
             w[i] = std::fabs(normal(rng));
             wx[i] = w[i] * x[i];
         }
@@ -116,15 +114,11 @@ TEST(IquantSimd, TrialCodesAndFitsMatchScalar) {
         std::vector<int8_t> Lt(static_cast<size_t>(n) * stride);
         for (auto& l : Lt) l = static_cast<int8_t>(rng() % (max_code + 1));
         std::vector<float> sx1(32), s21(32), sx2(32), s22(32);
-        quant::iq::trial_sums_scalar(n, trials, stride, Lt.data(), wx.data(), w.data(), sx1.data(),
-                                     s21.data());
-        quant::iq::trial_sums_simd(n, trials, stride, Lt.data(), wx.data(), w.data(), sx2.data(),
-                                   s22.data());
+        quant::iq::trial_sums_scalar(n, trials, stride, Lt.data(), wx.data(), w.data(), sx1.data(), s21.data());
+        quant::iq::trial_sums_simd(n, trials, stride, Lt.data(), wx.data(), w.data(), sx2.data(), s22.data());
         for (int t = 0; t < trials; ++t) {
-            ASSERT_EQ(std::bit_cast<uint32_t>(sx1[t]), std::bit_cast<uint32_t>(sx2[t]))
-                << "iteration " << iter;
-            ASSERT_EQ(std::bit_cast<uint32_t>(s21[t]), std::bit_cast<uint32_t>(s22[t]))
-                << "iteration " << iter;
+            ASSERT_EQ(std::bit_cast<uint32_t>(sx1[t]), std::bit_cast<uint32_t>(sx2[t])) << "iteration " << iter;
+            ASSERT_EQ(std::bit_cast<uint32_t>(s21[t]), std::bit_cast<uint32_t>(s22[t])) << "iteration " << iter;
         }
     }
 }
@@ -161,10 +155,8 @@ TEST(IquantSimd, Iq4IndexAndFitsMatchScalar) {
         }
         std::array<float, 16> ids, sx1, s21, sx2, s22;
         for (int t = 0; t < 16; ++t) ids[t] = static_cast<float>(t - 127) / 0.05f;
-        quant::iq::iq4_trial_sums_scalar(32, 16, ids.data(), xs.data(), w.data(), sx1.data(),
-                                         s21.data());
-        quant::iq::iq4_trial_sums_simd(32, 16, ids.data(), xs.data(), w.data(), sx2.data(),
-                                       s22.data());
+        quant::iq::iq4_trial_sums_scalar(32, 16, ids.data(), xs.data(), w.data(), sx1.data(), s21.data());
+        quant::iq::iq4_trial_sums_simd(32, 16, ids.data(), xs.data(), w.data(), sx2.data(), s22.data());
         for (int t = 0; t < 16; ++t) {
             ASSERT_EQ(std::bit_cast<uint32_t>(sx1[t]), std::bit_cast<uint32_t>(sx2[t]));
             ASSERT_EQ(std::bit_cast<uint32_t>(s21[t]), std::bit_cast<uint32_t>(s22[t]));
@@ -177,14 +169,12 @@ TEST(IquantSimd, Iq1SplitSearchesMatchScalar) {
     std::normal_distribution<float> normal(0.0f, 1.0f);
     const float xp[3] = {-0.875f, 0.125f, 1.125f}, xm[3] = {-1.125f, -0.125f, 0.875f};
     for (int iter = 0; iter < 3000; ++iter) {
-        const int mode =
-            iter % 4;  // 0 continuous, 1 few distinct values, 2 one-signed, 3 zero weights
+        const int mode = iter % 4;  // 0 continuous, 1 few distinct values, 2 one-signed, 3 zero weights
         std::array<float, 32> x, w;
         for (int i = 0; i < 32; ++i) {
             x[i] = mode == 1 ? std::round(normal(rng) * 2) / 2 : normal(rng);
             if (mode == 2) x[i] = std::fabs(x[i]);
-            w[i] =
-                mode == 3 && i % 4 == 0 ? 0.0f : std::fabs(normal(rng)) + (mode == 1 ? 0.0f : 0.1f);
+            w[i] = mode == 3 && i % 4 == 0 ? 0.0f : std::fabs(normal(rng)) + (mode == 1 ? 0.0f : 0.1f);
         }
         std::array<int, 32> order;
         std::iota(order.begin(), order.end(), 0);
@@ -194,22 +184,17 @@ TEST(IquantSimd, Iq1SplitSearchesMatchScalar) {
             sumx[j + 1] = sumx[j] + w[order[j]] * x[order[j]];
             sumw[j + 1] = sumw[j] + w[order[j]];
         }
-        const auto s1 =
-            quant::iq::iq1s_best_split_scalar(32, sumx.data(), sumw.data(), xp, xm, 1.0f);
+        const auto s1 = quant::iq::iq1s_best_split_scalar(32, sumx.data(), sumw.data(), xp, xm, 1.0f);
         const auto s2 = quant::iq::iq1s_best_split_simd(32, sumx.data(), sumw.data(), xp, xm, 1.0f);
-        ASSERT_EQ(std::tie(s1.i1, s1.i2, s1.variant), std::tie(s2.i1, s2.i2, s2.variant))
-            << "iteration " << iter;
+        ASSERT_EQ(std::tie(s1.i1, s1.i2, s1.variant), std::tie(s2.i1, s2.i2, s2.variant)) << "iteration " << iter;
         ASSERT_EQ(std::bit_cast<uint32_t>(s1.scale), std::bit_cast<uint32_t>(s2.scale));
 
         std::array<int, 16> order16;
         std::iota(order16.begin(), order16.end(), 0);
         std::stable_sort(order16.begin(), order16.end(), [&](int a, int b) { return x[a] < x[b]; });
-        const auto m1 =
-            quant::iq::iq1m_best_split_scalar(16, order16.data(), w.data(), x.data(), xp, xm, 1.0f);
-        const auto m2 =
-            quant::iq::iq1m_best_split_simd(16, order16.data(), w.data(), x.data(), xp, xm, 1.0f);
-        ASSERT_EQ(std::tie(m1.i1, m1.i2, m1.variant), std::tie(m2.i1, m2.i2, m2.variant))
-            << "iteration " << iter;
+        const auto m1 = quant::iq::iq1m_best_split_scalar(16, order16.data(), w.data(), x.data(), xp, xm, 1.0f);
+        const auto m2 = quant::iq::iq1m_best_split_simd(16, order16.data(), w.data(), x.data(), xp, xm, 1.0f);
+        ASSERT_EQ(std::tie(m1.i1, m1.i2, m1.variant), std::tie(m2.i1, m2.i2, m2.variant)) << "iteration " << iter;
         ASSERT_EQ(std::bit_cast<uint32_t>(m1.scale), std::bit_cast<uint32_t>(m2.scale));
     }
 }
@@ -219,7 +204,9 @@ TEST(IquantSimd, Iq1SplitSearchesMatchScalar) {
 constexpr int64_t kRows = 32;
 constexpr int64_t kCols = 4096;
 
-std::vector<float> make_input() { return test::make_varied_input(kRows, kCols); }
+std::vector<float> make_input() {
+    return test::make_varied_input(kRows, kCols);
+}
 
 std::vector<float> make_imatrix() {
     std::mt19937 rng(99);
@@ -252,9 +239,7 @@ TEST_P(IquantSimdQuantizer, MatchesScalarBitForBit) {
         quantize_rows(type, input, simd, kCols, imat);
         size_t differing = 0;
         for (size_t b = 0; b < bytes / block_bytes; ++b)
-            differing +=
-                !std::equal(scalar.begin() + b * block_bytes,
-                            scalar.begin() + (b + 1) * block_bytes, simd.begin() + b * block_bytes);
+            differing += !std::equal(scalar.begin() + b * block_bytes, scalar.begin() + (b + 1) * block_bytes, simd.begin() + b * block_bytes);
         EXPECT_EQ(differing, 0u) << type_name(type) << (with_imatrix ? " imatrix" : " no imatrix");
     }
 }
@@ -264,8 +249,7 @@ TEST_P(IquantSimdQuantizer, NonFiniteInputMatchesScalar) {
     const GgmlType type = GetParam();
     auto x = make_input();
     x.resize(static_cast<size_t>(4 * kCols));
-    for (size_t i = 0; i < x.size(); i += 61)
-        x[i] = (i / 61) % 3 == 0 ? kNaN : (i / 61) % 3 == 1 ? kInf : -kInf;
+    for (size_t i = 0; i < x.size(); i += 61) x[i] = (i / 61) % 3 == 0 ? kNaN : (i / 61) % 3 == 1 ? kInf : -kInf;
     std::fill_n(x.begin() + kCols, 256, kNaN);
     std::vector<float> imatrix(kCols, 1.0f);
     imatrix[7] = kInf;
@@ -280,15 +264,13 @@ TEST_P(IquantSimdQuantizer, NonFiniteInputMatchesScalar) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, IquantSimdQuantizer,
-                         ::testing::Values(GgmlType::IQ1_S, GgmlType::IQ1_M, GgmlType::IQ2_XXS,
-                                           GgmlType::IQ2_XS, GgmlType::IQ2_S, GgmlType::IQ3_XXS,
+                         ::testing::Values(GgmlType::IQ1_S, GgmlType::IQ1_M, GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S, GgmlType::IQ3_XXS,
                                            GgmlType::IQ3_S, GgmlType::IQ4_NL, GgmlType::IQ4_XS),
                          [](const auto& info) { return std::string(type_name(info.param)); });
 
 // The golden test runs the default (SIMD) kernels; the scalar reference must give the same bytes.
 TEST(IquantSimd, ScalarKernelsReproduceTheGoldens) {
-    const auto manifest =
-        nlohmann::json::parse(test::read_file(test::fixture("ggml-golden/manifest.json")));
+    const auto manifest = nlohmann::json::parse(test::read_file(test::fixture("ggml-golden/manifest.json")));
     const auto input = test::read_f32(test::fixture("ggml-golden/input_f32.bin"));
     const auto imatrix = test::read_f32(test::fixture("ggml-golden/imatrix_f32.bin"));
     SimdGuard guard;
@@ -299,12 +281,10 @@ TEST(IquantSimd, ScalarKernelsReproduceTheGoldens) {
         if (name.rfind("iq", 0) != 0) continue;
         const auto type = type_from_name(name);
         ASSERT_TRUE(type.has_value());
-        const auto expected =
-            test::read_file(test::fixture("ggml-golden/" + c["quantized"].get<std::string>()));
+        const auto expected = test::read_file(test::fixture("ggml-golden/" + c["quantized"].get<std::string>()));
         std::vector<uint8_t> out(expected.size());
-        quantize_rows(
-            *type, input, out, c["n_per_row"].get<int64_t>(),
-            c["mode"] == "imat" ? std::span<const float>(imatrix) : std::span<const float>());
+        quantize_rows(*type, input, out, c["n_per_row"].get<int64_t>(),
+                      c["mode"] == "imat" ? std::span<const float>(imatrix) : std::span<const float>());
         EXPECT_EQ(out, expected) << name << " " << c["mode"];
         ++checked;
     }

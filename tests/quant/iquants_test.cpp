@@ -32,16 +32,14 @@ TEST(Iquants, TypesThatNeedAnImatrixFailWithoutOne) {
             ADD_FAILURE() << type_name(type) << " quantized without an imatrix";
         } catch (const Failure& f) {
             EXPECT_EQ(f.error().code, ExitCode::Imatrix) << type_name(type);
-            EXPECT_NE(f.error().suggestion.find("llmq analyze"), std::string::npos)
-                << f.error().suggestion;
+            EXPECT_NE(f.error().suggestion.find("llmq analyze"), std::string::npos) << f.error().suggestion;
         }
         const std::vector<float> imatrix(256, 1.0f);
         EXPECT_NO_THROW(quantize_rows(type, x, out, 256, imatrix)) << type_name(type);
     }
     // The others fall back to their own weights, as in ggml.
-    for (const GgmlType type :
-         {GgmlType::IQ1_M, GgmlType::IQ2_S, GgmlType::IQ3_XXS, GgmlType::IQ3_S, GgmlType::IQ4_NL,
-          GgmlType::IQ4_XS, GgmlType::TQ1_0, GgmlType::TQ2_0}) {
+    for (const GgmlType type : {GgmlType::IQ1_M, GgmlType::IQ2_S, GgmlType::IQ3_XXS, GgmlType::IQ3_S, GgmlType::IQ4_NL, GgmlType::IQ4_XS,
+                                GgmlType::TQ1_0, GgmlType::TQ2_0}) {
         std::vector<uint8_t> out(row_size(type, 256));
         EXPECT_NO_THROW(quantize_rows(type, x, out, 256)) << type_name(type);
     }
@@ -55,8 +53,7 @@ TEST(Iquants, TernaryWeightsRoundTripLosslessly) {
     std::vector<float> x(static_cast<size_t>(rows * cols));
     for (size_t b = 0; b < x.size() / 256; ++b) {
         // A different scale per block, exactly representable in fp16 (0.5 .. 2 times 2^-k).
-        const float s = quant::fp16_to_fp32(quant::fp32_to_fp16(
-            std::ldexp(1.0f + static_cast<float>(b % 7) / 7.0f, -static_cast<int>(b % 9) - 3)));
+        const float s = quant::fp16_to_fp32(quant::fp32_to_fp16(std::ldexp(1.0f + static_cast<float>(b % 7) / 7.0f, -static_cast<int>(b % 9) - 3)));
         for (size_t i = 0; i < 256; ++i) {
             const int t = static_cast<int>(rng() % 3) - 1;
             x[b * 256 + i] = static_cast<float>(t) * s;
@@ -68,8 +65,7 @@ TEST(Iquants, TernaryWeightsRoundTripLosslessly) {
         quantize_rows(type, x, q, cols);
         std::vector<float> back(x.size());
         dequantize(type, q, back);
-        for (size_t i = 0; i < x.size(); ++i)
-            ASSERT_EQ(back[i], x[i]) << type_name(type) << " element " << i;
+        for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(back[i], x[i]) << type_name(type) << " element " << i;
     }
     // Control: a non-ternary block does not survive.
     x[3] = 0.37f * x[0] + 1e-3f;
@@ -89,16 +85,13 @@ TEST(Iquants, RowsQuantizeIndependently) {
                 0.0f);  // an all-zero block inside a non-zero super-block
     std::vector<float> imatrix(cols);
     for (int64_t c = 0; c < cols; ++c) imatrix[c] = 0.5f + static_cast<float>(c % 5);
-    for (const GgmlType type :
-         {GgmlType::IQ1_S, GgmlType::IQ1_M, GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S,
-          GgmlType::IQ3_XXS, GgmlType::IQ3_S, GgmlType::IQ4_NL, GgmlType::IQ4_XS, GgmlType::TQ1_0,
-          GgmlType::TQ2_0}) {
+    for (const GgmlType type : {GgmlType::IQ1_S, GgmlType::IQ1_M, GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S, GgmlType::IQ3_XXS,
+                                GgmlType::IQ3_S, GgmlType::IQ4_NL, GgmlType::IQ4_XS, GgmlType::TQ1_0, GgmlType::TQ2_0}) {
         const size_t rb = row_size(type, cols);
         std::vector<uint8_t> together(rows * rb), apart(rows * rb);
         quantize_rows(type, x, together, cols, imatrix);
         for (int64_t r = rows - 1; r >= 0; --r) {  // reverse order: no state may carry over
-            quantize_rows(type, std::span(x).subspan(r * cols, cols),
-                          std::span(apart).subspan(r * rb, rb), cols, imatrix);
+            quantize_rows(type, std::span(x).subspan(r * cols, cols), std::span(apart).subspan(r * rb, rb), cols, imatrix);
         }
         EXPECT_EQ(together, apart) << type_name(type);
     }

@@ -196,8 +196,7 @@ TEST_P(LegacySimd, DequantizationMatchesScalar) {
     EXPECT_EQ(0, std::memcmp(codec.data(), scalar.data(), codec.size() * sizeof(float)));
 }
 
-INSTANTIATE_TEST_SUITE_P(Legacy, LegacySimd, ::testing::ValuesIn(legacy_types()),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Legacy, LegacySimd, ::testing::ValuesIn(legacy_types()), [](const auto& info) { return info.param.name; });
 
 // ---- F16 / BF16 ------------------------------------------------------------------------------
 
@@ -252,9 +251,9 @@ TEST(FloatSimd, F32ToF16MatchesScalar) {
             x.push_back(-v);
         }
     }
-    for (const float v : {65504.0f, 65519.0f, 65520.0f, FLT_MAX, std::numeric_limits<float>::infinity(),
-                          std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::signaling_NaN(),
-                          std::bit_cast<float>(0x7FFFFFFFu), std::bit_cast<float>(0xFFC00001u), 1e-45f, 0.0f, -0.0f}) {
+    for (const float v :
+         {65504.0f, 65519.0f, 65520.0f, FLT_MAX, std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN(),
+          std::numeric_limits<float>::signaling_NaN(), std::bit_cast<float>(0x7FFFFFFFu), std::bit_cast<float>(0xFFC00001u), 1e-45f, 0.0f, -0.0f}) {
         x.push_back(v);
         x.push_back(-v);
     }

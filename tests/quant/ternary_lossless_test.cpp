@@ -78,16 +78,11 @@ fs::path write_ternary_model(const fs::path& path, GgmlType type, bool bf16_scal
 
     const std::string a = "llama";
     std::vector<gguf::KeyValue> kv = {
-        {"general.architecture", gguf::Value::string(a)},
-        {"general.name", gguf::Value::string("ternary-synthetic")},
-        {a + ".embedding_length", gguf::Value::u32(kEmbd)},
-        {a + ".block_count", gguf::Value::u32(1)},
-        {a + ".feed_forward_length", gguf::Value::u32(kFf)},
-        {a + ".attention.head_count", gguf::Value::u32(4)},
-        {a + ".attention.head_count_kv", gguf::Value::u32(4)},
-        {a + ".attention.layer_norm_rms_epsilon", gguf::Value::f32(1e-5f)},
-        {a + ".rope.freq_base", gguf::Value::f32(10000.0f)},
-        {a + ".context_length", gguf::Value::u32(256)},
+        {"general.architecture", gguf::Value::string(a)},      {"general.name", gguf::Value::string("ternary-synthetic")},
+        {a + ".embedding_length", gguf::Value::u32(kEmbd)},    {a + ".block_count", gguf::Value::u32(1)},
+        {a + ".feed_forward_length", gguf::Value::u32(kFf)},   {a + ".attention.head_count", gguf::Value::u32(4)},
+        {a + ".attention.head_count_kv", gguf::Value::u32(4)}, {a + ".attention.layer_norm_rms_epsilon", gguf::Value::f32(1e-5f)},
+        {a + ".rope.freq_base", gguf::Value::f32(10000.0f)},   {a + ".context_length", gguf::Value::u32(256)},
     };
     MemorySink sink;
     gguf::Writer writer(sink, kv, decls);
@@ -157,9 +152,7 @@ TEST_P(TernaryLosslessTest, RoundTrip) {
 INSTANTIATE_TEST_SUITE_P(Synthetic, TernaryLosslessTest,
                          ::testing::Values(LosslessCase{GgmlType::BF16, true, "TQ1_0"}, LosslessCase{GgmlType::BF16, true, "TQ2_0"},
                                            LosslessCase{GgmlType::F32, false, "TQ1_0"}, LosslessCase{GgmlType::F32, false, "TQ2_0"}),
-                         [](const auto& info) {
-                             return std::string(info.param.source == GgmlType::BF16 ? "Bf16" : "F32") + info.param.level;
-                         });
+                         [](const auto& info) { return std::string(info.param.source == GgmlType::BF16 ? "Bf16" : "F32") + info.param.level; });
 
 TEST(TernaryCheck, Blocks) {
     std::vector<float> b(256, 0.0f);

@@ -27,10 +27,13 @@ std::vector<std::vector<float>> stream_all(const ModelView& model, ParallelFor& 
                                            StreamerOptions options = {}, MatmulObserver* observer = nullptr) {
     LayerStreamer streamer(model, par, options);
     std::vector<std::vector<float>> out(seqs.size());
-    streamer.run(seqs, {}, [&](size_t s, int64_t pos, std::span<const float> logits) {
-        EXPECT_EQ(static_cast<int64_t>(out[s].size()), pos * streamer.config().n_vocab) << "logits out of order";
-        out[s].insert(out[s].end(), logits.begin(), logits.end());
-    }, observer);
+    streamer.run(
+        seqs, {},
+        [&](size_t s, int64_t pos, std::span<const float> logits) {
+            EXPECT_EQ(static_cast<int64_t>(out[s].size()), pos * streamer.config().n_vocab) << "logits out of order";
+            out[s].insert(out[s].end(), logits.begin(), logits.end());
+        },
+        observer);
     return out;
 }
 
@@ -64,9 +67,9 @@ TEST_P(ExecutorsTest, ResultsDoNotDependOnThreadsOrBatching) {
     native::ThreadPool three(3);
     EXPECT_EQ(stream_all(model, three, seqs), reference);
     StreamerOptions tiny;
-    tiny.batch_tokens = 1;        // one sequence per pass
+    tiny.batch_tokens = 1;         // one sequence per pass
     tiny.read_chunk_bytes = 1000;  // many small reads per matrix
-    tiny.logits_bytes = 1;        // one row of logits at a time
+    tiny.logits_bytes = 1;         // one row of logits at a time
     EXPECT_EQ(stream_all(model, three, seqs, tiny), reference);
     // A sequence's logits do not depend on the others in its batch.
     EXPECT_EQ(stream_all(model, three, {seqs[2]})[0], reference[2]);
@@ -140,7 +143,8 @@ TEST_P(ExecutorsTest, ObserverSeesEveryMatmulWithItsInput) {
     for (float v : e) ss += static_cast<double>(v) * v;
     const double scale = 1.0 / std::sqrt(ss / c.n_embd + c.rms_eps);
     const auto& row = observer.seen.at("blk.0.attn_q.weight").first_row;
-    for (int64_t i = 0; i < c.n_embd; ++i) EXPECT_NEAR(row[static_cast<size_t>(i)], e[static_cast<size_t>(i)] * scale * norm[static_cast<size_t>(i)], 1e-5) << i;
+    for (int64_t i = 0; i < c.n_embd; ++i)
+        EXPECT_NEAR(row[static_cast<size_t>(i)], e[static_cast<size_t>(i)] * scale * norm[static_cast<size_t>(i)], 1e-5) << i;
 }
 
 TEST_P(ExecutorsTest, ResidentObserverSeesTheSameInputs) {

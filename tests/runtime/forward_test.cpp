@@ -36,7 +36,9 @@ protected:
     ResidentOptions resident_options() const { return {.rope_frequencies = precision().rope}; }
 };
 
-std::vector<int32_t> ids_of(const nlohmann::json& j) { return j.get<std::vector<int32_t>>(); }
+std::vector<int32_t> ids_of(const nlohmann::json& j) {
+    return j.get<std::vector<int32_t>>();
+}
 
 TEST_P(ForwardTest, ResidentLastLogitsMatchTransformers) {
     const ModelView model = open();

@@ -85,15 +85,15 @@ TEST(ModelConfig, Rejections) {
     EXPECT_EQ(failure_of(edited(s, [](ModelView& m) { set_key(m, "general.architecture", gguf::Value::string("gemma2")); })), ExitCode::Unsupported);
     EXPECT_EQ(failure_of(edited(s, [](ModelView& m) { set_key(m, "llama.expert_count", gguf::Value::u32(8)); })), ExitCode::Unsupported);
     EXPECT_EQ(failure_of(edited(s, [](ModelView& m) { set_key(m, "llama.rope.scaling.type", gguf::Value::string("yarn")); })), ExitCode::Unsupported);
-    EXPECT_EQ(failure_of(edited(s, [](ModelView& m) {
-                  std::erase_if(m.metadata, [](const gguf::KeyValue& kv) { return kv.key == "llama.embedding_length"; });
-              })),
+    EXPECT_EQ(failure_of(edited(
+                  s, [](ModelView& m) { std::erase_if(m.metadata, [](const gguf::KeyValue& kv) { return kv.key == "llama.embedding_length"; }); })),
               ExitCode::CorruptInput);
     // Heads that do not divide, and tensors that disagree with the metadata.
     EXPECT_EQ(failure_of(edited(s, [](ModelView& m) { set_key(m, "llama.attention.head_count_kv", gguf::Value::u32(3)); })), ExitCode::CorruptInput);
     EXPECT_EQ(failure_of(edited(s, [](ModelView& m) { set_key(m, "llama.attention.key_length", gguf::Value::u32(8)); })), ExitCode::CorruptInput);
-    EXPECT_EQ(failure_of(edited(s, [](ModelView& m) { std::erase_if(m.tensors, [](const ModelTensor& t) { return t.name == "blk.1.ffn_up.weight"; }); })),
-              ExitCode::CorruptInput);
+    EXPECT_EQ(
+        failure_of(edited(s, [](ModelView& m) { std::erase_if(m.tensors, [](const ModelTensor& t) { return t.name == "blk.1.ffn_up.weight"; }); })),
+        ExitCode::CorruptInput);
     EXPECT_EQ(failure_of(test::make_synthetic_model(s)), ExitCode::Success);
 }
 

@@ -2,10 +2,11 @@
 // (reference-outputs.json, procedure in each entry's `note`) and llama-perplexity's procedure
 // against llama.cpp's own numbers (reference §6; measured with llama.cpp through
 // node-llama-cpp 3.21.1 for the figures the reference does not list). And KL divergence.
+#include "llmq/jobs/perplexity.hpp"
+
 #include <gtest/gtest.h>
 
 #include "llmq/error.hpp"
-#include "llmq/jobs/perplexity.hpp"
 #include "llmq/jobs/quantize.hpp"
 #include "llmq/runtime/tokenizer.hpp"
 #include "native_host.hpp"
@@ -25,7 +26,9 @@ std::string text_of(const std::string& name) {
 // Texts as the reference tokenized them: with transformers' tokenizer and its special tokens
 // (add_bos_token for the SentencePiece model: BOS first; none for the BPE model), each text
 // whole. Chunks of 256 are then cut from those ids without adding anything.
-std::vector<int32_t> with_special_tokens(const Tokenizer& tok, std::string_view text) { return tok.encode(text, true, false); }
+std::vector<int32_t> with_special_tokens(const Tokenizer& tok, std::string_view text) {
+    return tok.encode(text, true, false);
+}
 
 // The held-out stories: each story (blank-line separated) tokenized on its own as above, and
 // followed by EOS where the tokenizer adds no BOS, so that documents stay separated as in
@@ -62,7 +65,8 @@ TEST_P(ReferencePerplexityTest, IndependentChunksMatchTransformers) {
     const ModelView model = test::open_fixture_model(c.model);
     const Tokenizer tok = Tokenizer::from_metadata(model);
     const json& ref = test::reference_outputs()[c.model][c.entry];
-    const std::vector<int32_t> ids = c.entry == "ppl_held_out_stories" ? held_out_documents(tok) : with_special_tokens(tok, text_of("wikitext-2-test.raw"));
+    const std::vector<int32_t> ids =
+        c.entry == "ppl_held_out_stories" ? held_out_documents(tok) : with_special_tokens(tok, text_of("wikitext-2-test.raw"));
     ChunkScoring s;
     s.n_ctx = ref["ctx"].get<int64_t>();
     s.n_chunks = std::min<int64_t>(static_cast<int64_t>(ids.size()) / s.n_ctx, ref["chunks"].get<int64_t>());
@@ -73,7 +77,8 @@ TEST_P(ReferencePerplexityTest, IndependentChunksMatchTransformers) {
     const ChunkResults r = score_chunks(model, nullptr, ids, s, pool);
     EXPECT_EQ(r.nll.count, ref["scored_tokens"].get<int64_t>());
     const double expected = ref["ppl"].get<double>();
-    std::printf("[ %s %s ] ppl %.4f, reference %.4f (%+.2e)\n", c.model.c_str(), c.entry.c_str(), r.nll.ppl(), expected, r.nll.ppl() / expected - 1.0);
+    std::printf("[ %s %s ] ppl %.4f, reference %.4f (%+.2e)\n", c.model.c_str(), c.entry.c_str(), r.nll.ppl(), expected,
+                r.nll.ppl() / expected - 1.0);
     EXPECT_NEAR(r.nll.ppl() / expected, 1.0, c.tolerance);
 }
 
@@ -93,7 +98,9 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, ReferencePerplexityTest,
                                     (info.param.rope == RopeFrequencies::BFloat16 ? "AsReferenceRun" : "Exact");
                          });
 
-std::string fixture_model(const std::string& file) { return test::fixture("models/" + file).string(); }
+std::string fixture_model(const std::string& file) {
+    return test::fixture("models/" + file).string();
+}
 
 // The job as the CLI runs it.
 json perplexity(const std::string& model_path, const std::string& text, int64_t ctx, int64_t chunks, const std::string& base = "") {
@@ -129,19 +136,18 @@ TEST_P(LlamaCppPerplexityTest, MatchesLlamaPerplexity) {
     EXPECT_DOUBLE_EQ(r["chunk_perplexities"].back().get<double>(), ppl);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Fixtures, LlamaCppPerplexityTest,
-    ::testing::Values(
-        // reference §6 (llama-perplexity 80fb11ac): the training-set stories.
-        LlamaCppCase{"tinyllama-spm.bf16.gguf", "tinystories_train.txt", 5.1051, 0.32829},
-        // llama.cpp through node-llama-cpp, same procedure (BOS at chunk start for spm only).
-        LlamaCppCase{"tinyllama-spm.bf16.gguf", "tinystories_heldout.txt", 92.4573, 8.29740},
-        LlamaCppCase{"tinyqwen-bpe.bf16.gguf", "tinystories_heldout.txt", 356.2652, 40.35336},
-        LlamaCppCase{"tinyqwen-bpe.bf16.gguf", "tinystories_train.txt", 3.6550, 0.25435}),
-    [](const auto& info) {
-        return std::string(info.param.model.rfind("tinyllama", 0) == 0 ? "Llama" : "Qwen") +
-               (info.param.text == "tinystories_train.txt" ? "Train" : "HeldOut");
-    });
+INSTANTIATE_TEST_SUITE_P(Fixtures, LlamaCppPerplexityTest,
+                         ::testing::Values(
+                             // reference §6 (llama-perplexity 80fb11ac): the training-set stories.
+                             LlamaCppCase{"tinyllama-spm.bf16.gguf", "tinystories_train.txt", 5.1051, 0.32829},
+                             // llama.cpp through node-llama-cpp, same procedure (BOS at chunk start for spm only).
+                             LlamaCppCase{"tinyllama-spm.bf16.gguf", "tinystories_heldout.txt", 92.4573, 8.29740},
+                             LlamaCppCase{"tinyqwen-bpe.bf16.gguf", "tinystories_heldout.txt", 356.2652, 40.35336},
+                             LlamaCppCase{"tinyqwen-bpe.bf16.gguf", "tinystories_train.txt", 3.6550, 0.25435}),
+                         [](const auto& info) {
+                             return std::string(info.param.model.rfind("tinyllama", 0) == 0 ? "Llama" : "Qwen") +
+                                    (info.param.text == "tinystories_train.txt" ? "Train" : "HeldOut");
+                         });
 
 TEST(Perplexity, KlDivergenceOfAModelWithItselfIsZero) {
     const std::string model = fixture_model("tinyqwen-bpe.bf16.gguf");
@@ -223,4 +229,3 @@ TEST(Perplexity, ClearErrors) {
 
 }  // namespace
 }  // namespace llmq
-

@@ -1,9 +1,9 @@
 // The scoring formulas of llama-perplexity (reference §6) on small hand-checked inputs.
+#include "llmq/runtime/scoring.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
-
-#include "llmq/runtime/scoring.hpp"
 
 namespace llmq {
 namespace {

@@ -65,9 +65,8 @@ TEST_P(SyntheticForwardTest, BothExecutorsMatchTheDoubleReference) {
     native::ThreadPool pool(2);
     LayerStreamer streamer(model, pool);
     std::vector<std::vector<float>> streamed(ids.size());
-    streamer.run(std::vector<std::vector<int32_t>>{ids}, {}, [&](size_t, int64_t pos, std::span<const float> l) {
-        streamed[static_cast<size_t>(pos)].assign(l.begin(), l.end());
-    });
+    streamer.run(std::vector<std::vector<int32_t>>{ids}, {},
+                 [&](size_t, int64_t pos, std::span<const float> l) { streamed[static_cast<size_t>(pos)].assign(l.begin(), l.end()); });
     const ResidentModel resident(model, pool);
     Session session(resident, 16);
     const auto all = session.eval(ids, /*all_logits=*/true);

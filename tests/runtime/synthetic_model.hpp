@@ -168,7 +168,9 @@ inline std::vector<std::vector<double>> reference_forward(const ModelView& model
     };
     const V embd = read("token_embd.weight");
     std::vector<V> x(static_cast<size_t>(T));
-    for (int64_t t = 0; t < T; ++t) x[static_cast<size_t>(t)].assign(embd.begin() + ids[static_cast<size_t>(t)] * s.n_embd, embd.begin() + (ids[static_cast<size_t>(t)] + 1) * s.n_embd);
+    for (int64_t t = 0; t < T; ++t)
+        x[static_cast<size_t>(t)].assign(embd.begin() + ids[static_cast<size_t>(t)] * s.n_embd,
+                                         embd.begin() + (ids[static_cast<size_t>(t)] + 1) * s.n_embd);
     for (int64_t l = 0; l < s.n_layer; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         const V wq = read(p + "attn_q.weight"), wk = read(p + "attn_k.weight"), wv = read(p + "attn_v.weight"), wo = read(p + "attn_output.weight");
@@ -210,14 +212,17 @@ inline std::vector<std::vector<double>> reference_forward(const ModelView& model
                 double m = -1e300;
                 for (int64_t j = 0; j <= t; ++j) {
                     double d = 0.0;
-                    for (int64_t i = 0; i < hd; ++i) d += q[static_cast<size_t>(t)][static_cast<size_t>(h * hd + i)] * k[static_cast<size_t>(j)][static_cast<size_t>(g * hd + i)];
+                    for (int64_t i = 0; i < hd; ++i)
+                        d += q[static_cast<size_t>(t)][static_cast<size_t>(h * hd + i)] * k[static_cast<size_t>(j)][static_cast<size_t>(g * hd + i)];
                     score[static_cast<size_t>(j)] = d / std::sqrt(static_cast<double>(hd));
                     m = std::max(m, score[static_cast<size_t>(j)]);
                 }
                 double sum = 0.0;
                 for (auto& e : score) sum += (e = std::exp(e - m));
                 for (int64_t j = 0; j <= t; ++j)
-                    for (int64_t i = 0; i < hd; ++i) att[static_cast<size_t>(h * hd + i)] += score[static_cast<size_t>(j)] / sum * v[static_cast<size_t>(j)][static_cast<size_t>(g * hd + i)];
+                    for (int64_t i = 0; i < hd; ++i)
+                        att[static_cast<size_t>(h * hd + i)] +=
+                            score[static_cast<size_t>(j)] / sum * v[static_cast<size_t>(j)][static_cast<size_t>(g * hd + i)];
             }
             const V o = linear(wo, att, s.n_embd);
             for (size_t i = 0; i < o.size(); ++i) x[static_cast<size_t>(t)][i] += o[i];

@@ -1,11 +1,12 @@
 // The pre-tokenizer scanners against the regexes themselves: splits computed by Python's
 // `regex` engine (scripts/gen_pretokenize_golden.py) for llama.cpp's test texts and cases aimed
 // at each alternative of the gpt-2, llama-bpe and qwen2 patterns.
+#include "runtime/tokenizer_pretokenize.hpp"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/tokenizer_pretokenize.hpp"
 #include "runtime/tokenizer_unicode.hpp"
 #include "support/fixtures.hpp"
 
@@ -34,8 +35,8 @@ TEST(PreTokenizer, MatchesTheRegexes) {
     size_t checked = 0;
     for (const auto& c : cases) {
         const std::string text = c.at("text");
-        for (const auto& [name, kind] : {std::pair{"gpt2", PreTokenizer::Gpt2}, std::pair{"llama3", PreTokenizer::Llama3},
-                                         std::pair{"qwen2", PreTokenizer::Qwen2}}) {
+        for (const auto& [name, kind] :
+             {std::pair{"gpt2", PreTokenizer::Gpt2}, std::pair{"llama3", PreTokenizer::Llama3}, std::pair{"qwen2", PreTokenizer::Qwen2}}) {
             SCOPED_TRACE(std::string(name) + ": \"" + text + "\"");
             EXPECT_EQ(split(text, kind), c.at(name).get<std::vector<std::string>>());
             ++checked;
@@ -57,15 +58,15 @@ TEST(PreTokenizer, UnicodeClasses) {
     EXPECT_EQ(char_class('7'), kNumber);
     EXPECT_EQ(char_class('\t'), kSpace);
     EXPECT_EQ(char_class('_'), kOther);
-    EXPECT_EQ(char_class(0x00E9), kLetter);   // é
-    EXPECT_EQ(char_class(0x0663), kNumber);   // Arabic-Indic three
-    EXPECT_EQ(char_class(0x2163), kNumber);   // Roman numeral four (Nl)
-    EXPECT_EQ(char_class(0x00B2), kNumber);   // superscript two (No)
-    EXPECT_EQ(char_class(0x3000), kSpace);    // ideographic space
-    EXPECT_EQ(char_class(0x00A0), kSpace);    // no-break space
-    EXPECT_EQ(char_class(0x001C), kOther);    // not White_Space, though Python's isspace says so
-    EXPECT_EQ(char_class(0x4E00), kLetter);   // CJK ideograph (Lo)
-    EXPECT_EQ(char_class(0x1F600), kOther);   // emoji (So)
+    EXPECT_EQ(char_class(0x00E9), kLetter);  // é
+    EXPECT_EQ(char_class(0x0663), kNumber);  // Arabic-Indic three
+    EXPECT_EQ(char_class(0x2163), kNumber);  // Roman numeral four (Nl)
+    EXPECT_EQ(char_class(0x00B2), kNumber);  // superscript two (No)
+    EXPECT_EQ(char_class(0x3000), kSpace);   // ideographic space
+    EXPECT_EQ(char_class(0x00A0), kSpace);   // no-break space
+    EXPECT_EQ(char_class(0x001C), kOther);   // not White_Space, though Python's isspace says so
+    EXPECT_EQ(char_class(0x4E00), kLetter);  // CJK ideograph (Lo)
+    EXPECT_EQ(char_class(0x1F600), kOther);  // emoji (So)
     EXPECT_EQ(char_class(0x10FFFF), kOther);
     EXPECT_STREQ(kUnicodeVersion, "14.0.0");
 }

@@ -21,8 +21,12 @@ struct Tok {
     TokenType type = TokenType::Normal;
 };
 
-Value int_array(const std::vector<int32_t>& v) { return Value::array_of<int32_t>(ValueType::INT32, v); }
-Value float_array(const std::vector<float>& v) { return Value::array_of<float>(ValueType::FLOAT32, v); }
+Value int_array(const std::vector<int32_t>& v) {
+    return Value::array_of<int32_t>(ValueType::INT32, v);
+}
+Value float_array(const std::vector<float>& v) {
+    return Value::array_of<float>(ValueType::FLOAT32, v);
+}
 
 void set(std::vector<KeyValue>& kv, const std::string& key, Value value) {
     for (auto& e : kv)
@@ -62,8 +66,7 @@ std::vector<KeyValue> spm_kv(const std::vector<Tok>& normal) {
 constexpr int32_t kFirstSpm = 259;  // id of the first `normal` token
 
 // Byte-level BPE vocabulary of `tokens` (already in GPT-2's mapped alphabet) and merges.
-std::vector<KeyValue> bpe_kv(const std::vector<Tok>& tokens, const std::vector<std::string>& merges,
-                             const std::string& pre = "gpt-2") {
+std::vector<KeyValue> bpe_kv(const std::vector<Tok>& tokens, const std::vector<std::string>& merges, const std::string& pre = "gpt-2") {
     std::vector<std::string> texts;
     std::vector<int32_t> types;
     for (const Tok& t : tokens) {
@@ -77,9 +80,13 @@ std::vector<KeyValue> bpe_kv(const std::vector<Tok>& tokens, const std::vector<s
             {"tokenizer.ggml.merges", Value::string_array(merges)}};
 }
 
-Tokenizer make(const std::vector<KeyValue>& kv) { return Tokenizer::from_kv(kv, "synthetic.gguf"); }
+Tokenizer make(const std::vector<KeyValue>& kv) {
+    return Tokenizer::from_kv(kv, "synthetic.gguf");
+}
 
-std::vector<int32_t> enc(const Tokenizer& t, std::string_view text) { return t.encode(text, false, false); }
+std::vector<int32_t> enc(const Tokenizer& t, std::string_view text) {
+    return t.encode(text, false, false);
+}
 
 const std::string kMark = "\xE2\x96\x81";  // ▁
 
@@ -159,9 +166,9 @@ TEST(TokenizerSpecial, ControlTokensOnlyWithParseSpecial) {
 }
 
 TEST(TokenizerSpecial, UserDefinedTokensAlwaysMatchLongestFirst) {
-    const std::vector<Tok> tokens = {{"x"}, {"y"}, {"z"}, {"xy", 0, TokenType::UserDefined},
-                                     {"xyz", 0, TokenType::UserDefined}, {"<c>", 0, TokenType::Control},
-                                     {"<"}, {">"}, {"c"}};
+    const std::vector<Tok> tokens = {
+        {"x"}, {"y"}, {"z"}, {"xy", 0, TokenType::UserDefined}, {"xyz", 0, TokenType::UserDefined}, {"<c>", 0, TokenType::Control},
+        {"<"}, {">"}, {"c"}};
     const Tokenizer tok = make(bpe_kv(tokens, {}));
     EXPECT_EQ(enc(tok, "xyzxy"), (std::vector<int32_t>{4, 3}));
     EXPECT_EQ(enc(tok, "<c>"), (std::vector<int32_t>{6, 8, 7}));

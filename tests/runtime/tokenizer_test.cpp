@@ -67,13 +67,16 @@ void check_vocab_cases(const std::string& vocab, size_t expected_cases) {
         EXPECT_EQ(back, c.text);
         round_trips += back == c.text;
     }
-    std::printf("[          ] %s: %zu/%zu cases encode, %zu/%zu decode back\n", vocab.c_str(), encoded, cases.size(),
-                round_trips, cases.size());
+    std::printf("[          ] %s: %zu/%zu cases encode, %zu/%zu decode back\n", vocab.c_str(), encoded, cases.size(), round_trips, cases.size());
 }
 
-TEST(Tokenizer, LlamaSpmVocabCases) { check_vocab_cases("ggml-vocab-llama-spm.gguf", 46); }
+TEST(Tokenizer, LlamaSpmVocabCases) {
+    check_vocab_cases("ggml-vocab-llama-spm.gguf", 46);
+}
 
-TEST(Tokenizer, Gpt2VocabCases) { check_vocab_cases("ggml-vocab-gpt-2.gguf", 46); }
+TEST(Tokenizer, Gpt2VocabCases) {
+    check_vocab_cases("ggml-vocab-gpt-2.gguf", 46);
+}
 
 TEST(Tokenizer, FixtureVocabularyFacts) {
     const Tokenizer spm = test::fixture_tokenizer("models/tinyllama-spm.bf16.gguf");
@@ -112,8 +115,8 @@ TEST(Tokenizer, FixtureVocabularyFacts) {
 TEST(Tokenizer, ReferencePrompts) {
     const auto bytes = test::read_file(test::fixture("models/reference-outputs.json"));
     const auto reference = nlohmann::json::parse(bytes.begin(), bytes.end());
-    for (const auto& [name, file] : {std::pair{"tinyllama-spm", "models/tinyllama-spm.bf16.gguf"},
-                                     std::pair{"tinyqwen-bpe", "models/tinyqwen-bpe.bf16.gguf"}}) {
+    for (const auto& [name, file] :
+         {std::pair{"tinyllama-spm", "models/tinyllama-spm.bf16.gguf"}, std::pair{"tinyqwen-bpe", "models/tinyqwen-bpe.bf16.gguf"}}) {
         const Tokenizer tok = test::fixture_tokenizer(file);
         const auto& prompts = reference.at(name).at("prompts");
         ASSERT_EQ(prompts.size(), 4u);
@@ -166,27 +169,33 @@ TEST(Tokenizer, WholeTextsMatchLlamaCpp) {
         std::vector<Expect> texts;
     };
     const std::vector<VocabRun> vocabs = {
-        {"models/tinyllama-spm.bf16.gguf", "",
+        {"models/tinyllama-spm.bf16.gguf",
+         "",
          {{"tinystories_heldout.txt", 12366, 0x98ae4232a8b42aa6ull},
           {"wikitext-2-test.raw", 549651, 0x4878d8b75d549a49ull},
           {"devils_dictionary.txt", 150921, 0xf657c4f555c5a190ull}}},
-        {"models/tinyqwen-bpe.bf16.gguf", "",
+        {"models/tinyqwen-bpe.bf16.gguf",
+         "",
          {{"tinystories_heldout.txt", 10824, 0x86eb525b5910ed49ull},
           {"wikitext-2-test.raw", 483474, 0x2f352ccc2981acd3ull},
           {"devils_dictionary.txt", 129116, 0x01c19d24f8914288ull}}},
-        {"vocab/ggml-vocab-llama-spm.gguf", "",
+        {"vocab/ggml-vocab-llama-spm.gguf",
+         "",
          {{"tinystories_heldout.txt", 10872, 0xb9c8e30e9c54f190ull},
           {"wikitext-2-test.raw", 335687, 0xd0356aa19ca98fa4ull},
           {"devils_dictionary.txt", 108951, 0xd7c390548cf3167bull}}},
-        {"vocab/ggml-vocab-gpt-2.gguf", "",
+        {"vocab/ggml-vocab-gpt-2.gguf",
+         "",
          {{"tinystories_heldout.txt", 10059, 0xe151f20177d5f3cdull},
           {"wikitext-2-test.raw", 286221, 0xed5d5aaa23166fd4ull},
           {"devils_dictionary.txt", 118010, 0x9d7e01378af634a8ull}}},
-        {"vocab/ggml-vocab-gpt-2.gguf", "llama-bpe",
+        {"vocab/ggml-vocab-gpt-2.gguf",
+         "llama-bpe",
          {{"tinystories_heldout.txt", 9847, 0x899b4672ea669290ull},
           {"wikitext-2-test.raw", 296483, 0x8c463336fca25e64ull},
           {"devils_dictionary.txt", 117046, 0x050c7328845fc10eull}}},
-        {"vocab/ggml-vocab-gpt-2.gguf", "qwen2",
+        {"vocab/ggml-vocab-gpt-2.gguf",
+         "qwen2",
          {{"tinystories_heldout.txt", 9849, 0x8654ede8d82e0291ull},
           {"wikitext-2-test.raw", 306316, 0xefddcc2fa5c9a1dcull},
           {"devils_dictionary.txt", 117115, 0xfbbc0d2a3b7c260cull}}},
@@ -198,10 +207,9 @@ TEST(Tokenizer, WholeTextsMatchLlamaCpp) {
             const std::string text = test::read_text(std::string("text/") + e.text);
             const auto start = std::chrono::steady_clock::now();
             const auto ids = tok.encode(text, /*add_special=*/false, /*parse_special=*/false);
-            const double ms =
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-            std::printf("[          ] %s%s%s: %s (%zu bytes) -> %zu tokens in %.1f ms\n", v.file, *v.pre ? " as " : "",
-                        v.pre, e.text, text.size(), ids.size(), ms);
+            const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+            std::printf("[          ] %s%s%s: %s (%zu bytes) -> %zu tokens in %.1f ms\n", v.file, *v.pre ? " as " : "", v.pre, e.text, text.size(),
+                        ids.size(), ms);
             EXPECT_EQ(ids.size(), e.count);
             EXPECT_EQ(fnv1a(ids), e.hash);
         }
@@ -217,8 +225,8 @@ TEST(Tokenizer, LongTextIsFast) {
         const auto start = std::chrono::steady_clock::now();
         const auto ids = tok.encode(text, /*add_special=*/true, /*parse_special=*/false);
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        std::printf("[          ] %s: wikitext-2-test.raw (%zu bytes) -> %zu tokens in %.1f ms (%.1f MB/s)\n", file,
-                    text.size(), ids.size(), s * 1e3, text.size() / s / 1e6);
+        std::printf("[          ] %s: wikitext-2-test.raw (%zu bytes) -> %zu tokens in %.1f ms (%.1f MB/s)\n", file, text.size(), ids.size(), s * 1e3,
+                    text.size() / s / 1e6);
         // The reference perplexity used 80 chunks of 256 tokens of this text.
         EXPECT_GE(ids.size(), 80u * 256u);
         EXPECT_LT(s, 5.0);  // generous for a loaded machine; typical is far below a second

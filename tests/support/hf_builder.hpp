@@ -3,10 +3,10 @@
 // written by hand) or byte-level BPE tokenizer.json. Values are deterministic pseudo-random.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
-#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -29,8 +29,7 @@ struct StTensor {
 };
 
 // A safetensors file: header JSON (padded with spaces to 8 bytes), tensors in the given order.
-inline std::vector<uint8_t> safetensors_bytes(const std::vector<StTensor>& tensors,
-                                              const nlohmann::json& metadata = {{"format", "pt"}}) {
+inline std::vector<uint8_t> safetensors_bytes(const std::vector<StTensor>& tensors, const nlohmann::json& metadata = {{"format", "pt"}}) {
     nlohmann::json header = nlohmann::json::object();
     if (!metadata.is_null()) header["__metadata__"] = metadata;
     uint64_t offset = 0;
@@ -59,7 +58,7 @@ inline std::vector<uint8_t> random_tensor_bytes(const std::string& dtype, int64_
     std::vector<uint8_t> out;
     uint32_t s = seed * 2654435761u + 12345u;
     for (int64_t i = 0; i < n; ++i) {
-        const float u = static_cast<float>(next_random(s) >> 8) / 16777216.0f;           // [0, 1)
+        const float u = static_cast<float>(next_random(s) >> 8) / 16777216.0f;  // [0, 1)
         const float v = static_cast<float>(next_random(s) >> 8) / 16777216.0f;
         const float x = (u - 0.5f) * 0.2f + (v - 0.5f) * 0.05f + (i % 97 == 0 ? 3.0f : 0.0f);  // some outliers
         if (dtype == "F32") {
@@ -154,7 +153,10 @@ inline nlohmann::json bpe_tokenizer_json(int n_tokens, const std::string& split_
               {{"id", n_tokens + 1}, {"content", "<think>"}, {"special", false}, {"normalized", false}}}},
             {"pre_tokenizer", pre},
             {"decoder", {{"type", "ByteLevel"}}},
-            {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::json::array({nlohmann::json::array({"t", "1"}), nlohmann::json::array({"t1", "2"})})}}}};
+            {"model",
+             {{"type", "BPE"},
+              {"vocab", vocab},
+              {"merges", nlohmann::json::array({nlohmann::json::array({"t", "1"}), nlohmann::json::array({"t1", "2"})})}}}};
 }
 
 // ---- whole models -------------------------------------------------------------------------
@@ -227,7 +229,9 @@ struct SyntheticModel {
                             {"tie_word_embeddings", tied},
                             {"bos_token_id", 1},
                             {"eos_token_id", 2},
-                            {"torch_dtype", dtype == "F16" ? "float16" : dtype == "BF16" ? "bfloat16" : "float32"}};
+                            {"torch_dtype", dtype == "F16"    ? "float16"
+                                            : dtype == "BF16" ? "bfloat16"
+                                                              : "float32"}};
         if (head_dim) c["head_dim"] = *head_dim;
         return c;
     }

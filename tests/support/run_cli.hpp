@@ -50,6 +50,8 @@ inline CliResult run_llmq(const std::vector<std::string>& args, const std::strin
     return r;
 }
 
-inline CliResult run_llmq(const std::vector<std::string>& args, const std::string& name = "cli") { return run_llmq(args, name, {}); }
+inline CliResult run_llmq(const std::vector<std::string>& args, const std::string& name = "cli") {
+    return run_llmq(args, name, {});
+}
 
 }  // namespace llmq::test

@@ -5,9 +5,9 @@
 #pragma once
 
 #include <cerrno>
+#include <charconv>
 #include <climits>
 #include <cstdint>
-#include <charconv>
 #include <cstdlib>
 #include <string>
 #include <type_traits>
@@ -19,8 +19,8 @@
 #if defined(_LIBCPP_VERSION) && !defined(__cpp_lib_bit_cast)
 namespace std {
 template <class To, class From>
-    requires(sizeof(To) == sizeof(From) && is_trivially_copyable_v<To> && is_trivially_copyable_v<From>)
-constexpr To bit_cast(const From& from) noexcept {
+requires(sizeof(To) == sizeof(From) && is_trivially_copyable_v<To> && is_trivially_copyable_v<From>) constexpr To
+    bit_cast(const From& from) noexcept {
     return __builtin_bit_cast(To, from);
 }
 }  // namespace std
@@ -70,8 +70,8 @@ inline from_chars_result from_chars(const char* first, const char* last, float& 
 #include <wasm_simd128.h>
 
 static __inline__ __m128i __attribute__((__always_inline__, __nodebug__)) llmq_wasm_int32_or_indefinite(v128_t whole) {
-    const v128_t in_range = wasm_v128_and(wasm_f32x4_ge(whole, wasm_f32x4_splat(-2147483648.0f)),
-                                          wasm_f32x4_lt(whole, wasm_f32x4_splat(2147483648.0f)));
+    const v128_t in_range =
+        wasm_v128_and(wasm_f32x4_ge(whole, wasm_f32x4_splat(-2147483648.0f)), wasm_f32x4_lt(whole, wasm_f32x4_splat(2147483648.0f)));
     return (__m128i)wasm_v128_bitselect(wasm_i32x4_trunc_sat_f32x4(whole), wasm_i32x4_splat(INT32_MIN), in_range);
 }
 static __inline__ __m128i __attribute__((__always_inline__, __nodebug__)) llmq_wasm_cvttps_epi32(__m128 a) {

@@ -40,8 +40,7 @@ std::string_view error_type_name(ExitCode code);
 class Failure : public std::exception {
 public:
     explicit Failure(Error error) : error_(std::move(error)) {}
-    Failure(ExitCode code, std::string message, std::string suggestion = {})
-        : error_{code, std::move(message), std::move(suggestion)} {}
+    Failure(ExitCode code, std::string message, std::string suggestion = {}) : error_{code, std::move(message), std::move(suggestion)} {}
     const char* what() const noexcept override { return error_.message.c_str(); }
     const Error& error() const noexcept { return error_; }
 

@@ -74,8 +74,9 @@ std::string calibration_text(std::string_view bytes, std::string_view path) {
 std::vector<std::vector<int32_t>> calibration_sequences(std::span<const int32_t> tokens, int64_t samples, int64_t ctx, int32_t bos,
                                                         std::string_view source) {
     if (samples < kMinCalibrationSamples || samples > kMaxCalibrationSamples) {
-        fail(ExitCode::Calibration, "--calibration-samples " + std::to_string(samples) + " is outside the accepted range " +
-                                        std::to_string(kMinCalibrationSamples) + ".." + std::to_string(kMaxCalibrationSamples),
+        fail(ExitCode::Calibration,
+             "--calibration-samples " + std::to_string(samples) + " is outside the accepted range " + std::to_string(kMinCalibrationSamples) + ".." +
+                 std::to_string(kMaxCalibrationSamples),
              "use from 128 to 1024 samples (default 512)");
     }
     if (ctx < 1) fail(ExitCode::Usage, "--ctx must be positive");
@@ -85,7 +86,8 @@ std::vector<std::vector<int32_t>> calibration_sequences(std::span<const int32_t>
         const bool enough_for_min = available >= kMinCalibrationSamples;
         fail(ExitCode::Calibration,
              "calibration data " + std::string(source) + " gives " + std::to_string(n) + " tokens = " + std::to_string(available) + " samples of " +
-                 std::to_string(ctx) + " tokens, but " + std::to_string(samples) + " samples (" + std::to_string(samples * ctx) + " tokens) were asked",
+                 std::to_string(ctx) + " tokens, but " + std::to_string(samples) + " samples (" + std::to_string(samples * ctx) +
+                 " tokens) were asked",
              enough_for_min ? "use --calibration-samples " + std::to_string(available) + " or less, a smaller --ctx, or a longer text"
                             : "use a longer text or a smaller --ctx (at least 128 samples are needed)");
     }
@@ -100,7 +102,8 @@ std::vector<std::vector<int32_t>> calibration_sequences(std::span<const int32_t>
 
 Calibration load_calibration(const CalibrationRequest& request, const Tokenizer& tokenizer, Host& host) {
     const std::string& path = request.path;
-    if (!host.exists(path)) fail(ExitCode::Calibration, "calibration data " + path + " not found", "pass an existing text, .json or .jsonl file with --calibration-data");
+    if (!host.exists(path))
+        fail(ExitCode::Calibration, "calibration data " + path + " not found", "pass an existing text, .json or .jsonl file with --calibration-data");
     const auto source = host.open_file(path);
     if (source->size() > kMaxCalibrationBytes) {
         fail(ExitCode::Calibration, "calibration data " + path + " is " + std::to_string(source->size()) + " bytes, more than the 1 GiB llmq reads",

@@ -20,9 +20,15 @@ constexpr uint32_t kVersion = 1;
 constexpr uint64_t kMaxHeader = 1u << 20;
 
 json header_json(const CheckpointHeader& h) {
-    return {{"model_path", h.model_path}, {"model_bytes", h.model_bytes}, {"model_fingerprint", h.model_fingerprint},
-            {"calibration_sha256", h.calibration_sha256}, {"ctx", h.ctx}, {"samples", h.samples}, {"method", h.method},
-            {"super_weights", h.super_weights}, {"n_layer", h.n_layer}};
+    return {{"model_path", h.model_path},
+            {"model_bytes", h.model_bytes},
+            {"model_fingerprint", h.model_fingerprint},
+            {"calibration_sha256", h.calibration_sha256},
+            {"ctx", h.ctx},
+            {"samples", h.samples},
+            {"method", h.method},
+            {"super_weights", h.super_weights},
+            {"n_layer", h.n_layer}};
 }
 
 class Writer {
@@ -30,7 +36,9 @@ public:
     explicit Writer(ByteSink& sink) : sink_(sink) {}
     void bytes(const void* p, size_t n) { sink_.write(std::span<const uint8_t>(static_cast<const uint8_t*>(p), n)); }
     template <typename T>
-    void value(T v) { bytes(&v, sizeof v); }
+    void value(T v) {
+        bytes(&v, sizeof v);
+    }
     template <typename T>
     void array(const std::vector<T>& v) {
         value<uint64_t>(v.size());
@@ -146,7 +154,8 @@ std::string checkpoint_mismatch(const CheckpointHeader& a, const CheckpointHeade
     for (const auto& [key, value] : ja.items()) {
         bool same = value == jb.at(key);
         if (key == "model_path") {
-            same = std::filesystem::path(value.get<std::string>()).lexically_normal() == std::filesystem::path(jb.at(key).get<std::string>()).lexically_normal();
+            same = std::filesystem::path(value.get<std::string>()).lexically_normal() ==
+                   std::filesystem::path(jb.at(key).get<std::string>()).lexically_normal();
         }
         if (!same) out += (out.empty() ? "" : "; ") + key + ": checkpoint " + value.dump() + ", now " + jb.at(key).dump();
     }

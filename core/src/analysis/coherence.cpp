@@ -1,12 +1,13 @@
 // Runs the coherence check: greedy generation with the quantized model, then teacher forcing of
 // each continuation through the original model (perplexity and top-1 agreement).
+#include "llmq/analysis/coherence.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <memory>
 #include <optional>
 
-#include "llmq/analysis/coherence.hpp"
 #include "llmq/error.hpp"
 #include "llmq/quant/codec.hpp"
 #include "llmq/runtime/resident.hpp"
@@ -74,8 +75,7 @@ void check_cancel(Host& host) {
 
 }  // namespace
 
-CoherenceReport check_coherence(const ModelView& original, const ModelView& quantized, const CoherenceOptions& options,
-                                Host& host) {
+CoherenceReport check_coherence(const ModelView& original, const ModelView& quantized, const CoherenceOptions& options, Host& host) {
     const double t0 = host.now_seconds ? host.now_seconds() : 0.0;
     const auto prompts = coherence_prompts();
     const Tokenizer tokenizer = Tokenizer::from_metadata(quantized);
@@ -180,11 +180,7 @@ json CoherenceReport::to_json() const {
                         {"first_divergence", p.first_divergence},
                         {"n_tokens", p.tokens.size()}});
     }
-    return {{"score", score},
-            {"threshold", threshold},
-            {"passed", passed},
-            {"duration_seconds", duration_seconds},
-            {"prompts", list}};
+    return {{"score", score}, {"threshold", threshold}, {"passed", passed}, {"duration_seconds", duration_seconds}, {"prompts", list}};
 }
 
 double coherence_threshold(const Host& host) {

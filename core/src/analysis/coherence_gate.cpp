@@ -64,11 +64,10 @@ nlohmann::json run_coherence_gate(const ModelView& original, const std::string& 
         return nullptr;
     }
     if (!report.passed) {
-        const std::string message = output_path + ": coherence score " + fixed(report.score, 3) + " is below the threshold " +
-                                    fixed(threshold, 3) + " (" + std::to_string(std::count_if(report.prompts.begin(), report.prompts.end(),
-                                                                                             [&](const auto& p) { return p.score >= threshold; })) +
-                                    " of " + std::to_string(report.prompts.size()) + " prompts pass" + worst_prompt(report) +
-                                    "): the model may write incoherent text";
+        const std::string message =
+            output_path + ": coherence score " + fixed(report.score, 3) + " is below the threshold " + fixed(threshold, 3) + " (" +
+            std::to_string(std::count_if(report.prompts.begin(), report.prompts.end(), [&](const auto& p) { return p.score >= threshold; })) +
+            " of " + std::to_string(report.prompts.size()) + " prompts pass" + worst_prompt(report) + "): the model may write incoherent text";
         if (requested) fail(ExitCode::CoherenceFailed, message + "; the quantized file is kept for inspection", suggestion_for(level));
         warn(message + " — " + suggestion_for(level));
     }

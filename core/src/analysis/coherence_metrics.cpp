@@ -13,7 +13,8 @@ double distinct_ratio(std::span<const int32_t> tokens, size_t n) {
     if (tokens.size() < n) return 1.0;
     std::set<std::vector<int32_t>> seen;
     const size_t total = tokens.size() - n + 1;
-    for (size_t i = 0; i < total; ++i) seen.emplace(tokens.begin() + static_cast<std::ptrdiff_t>(i), tokens.begin() + static_cast<std::ptrdiff_t>(i + n));
+    for (size_t i = 0; i < total; ++i)
+        seen.emplace(tokens.begin() + static_cast<std::ptrdiff_t>(i), tokens.begin() + static_cast<std::ptrdiff_t>(i + n));
     return static_cast<double>(seen.size()) / static_cast<double>(total);
 }
 

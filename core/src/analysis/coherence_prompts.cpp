@@ -44,6 +44,8 @@ constexpr std::array<std::string_view, 24> kPrompts = {
 
 }  // namespace
 
-std::span<const std::string_view> coherence_prompts() { return kPrompts; }
+std::span<const std::string_view> coherence_prompts() {
+    return kPrompts;
+}
 
 }  // namespace llmq

@@ -24,7 +24,8 @@ struct Reader {
     size_t pos = 0;
 
     void need(uint64_t n) const {
-        if (n > bytes.size() - pos) fail(ExitCode::CorruptInput, "imatrix checkpoint state is truncated", "start the analysis again without --resume");
+        if (n > bytes.size() - pos)
+            fail(ExitCode::CorruptInput, "imatrix checkpoint state is truncated", "start the analysis again without --resume");
     }
     template <typename T>
     T get() {
@@ -118,7 +119,8 @@ ImatrixAccumulator ImatrixAccumulator::restore(std::span<const uint8_t> bytes) {
         r.pos += static_cast<size_t>(nv) * sizeof(double);
         acc.entries_.emplace(std::move(name), std::move(e));
     }
-    if (r.pos != bytes.size()) fail(ExitCode::CorruptInput, "imatrix checkpoint state has trailing bytes", "start the analysis again without --resume");
+    if (r.pos != bytes.size())
+        fail(ExitCode::CorruptInput, "imatrix checkpoint state has trailing bytes", "start the analysis again without --resume");
     return acc;
 }
 

@@ -42,8 +42,8 @@ std::optional<GgmlType> probe_type(int64_t n_per_row) {
 
 }  // namespace
 
-BlockInfluence::BlockInfluence(int64_t n_layers) : sum_(static_cast<size_t>(std::max<int64_t>(0, n_layers)), 0.0),
-                                                   count_(static_cast<size_t>(std::max<int64_t>(0, n_layers)), 0) {}
+BlockInfluence::BlockInfluence(int64_t n_layers)
+    : sum_(static_cast<size_t>(std::max<int64_t>(0, n_layers)), 0.0), count_(static_cast<size_t>(std::max<int64_t>(0, n_layers)), 0) {}
 
 void BlockInfluence::add(int64_t layer, std::span<const float> before, std::span<const float> after, int64_t n_embd) {
     if (layer < 0 || n_embd <= 0 || before.size() != after.size() || before.size() % static_cast<size_t>(n_embd) != 0) {

@@ -3,9 +3,9 @@
 // total order, so the result does not depend on the thread count).
 #include "analysis/super_weight_coverage.hpp"
 
-#include <cstdio>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "analysis/weight_rows.hpp"
 #include "llmq/error.hpp"

@@ -13,8 +13,13 @@ void write_super_weight_mask(ByteSink& sink, const SuperWeightReport& report) {
     using nlohmann::json;
     json locations = json::array();
     for (const SuperWeightLocation& l : report.locations) {
-        locations.push_back({{"tensor", l.tensor}, {"layer", l.layer}, {"row", l.row}, {"col", l.col}, {"value", l.value},
-                             {"activation", l.activation}, {"output_activation", l.output_activation}});
+        locations.push_back({{"tensor", l.tensor},
+                             {"layer", l.layer},
+                             {"row", l.row},
+                             {"col", l.col},
+                             {"value", l.value},
+                             {"activation", l.activation},
+                             {"output_activation", l.output_activation}});
     }
     std::vector<std::tuple<std::string, int64_t, int64_t>> keep;
     keep.reserve(report.locations.size() + report.coverage_set.size());

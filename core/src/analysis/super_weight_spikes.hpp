@@ -12,10 +12,10 @@
 namespace llmq {
 
 struct SuperWeightObserver::LayerSpike {
-    std::string weight;  // tensor name; empty while the layer has not been seen
-    int64_t n_in = 0;    // intermediate width (weight ne[0])
-    int64_t n_out = 0;   // hidden width (weight ne[1])
-    int64_t tokens = 0;  // tokens seen; global token index of the next batch's first row
+    std::string weight;         // tensor name; empty while the layer has not been seen
+    int64_t n_in = 0;           // intermediate width (weight ne[0])
+    int64_t n_out = 0;          // hidden width (weight ne[1])
+    int64_t tokens = 0;         // tokens seen; global token index of the next batch's first row
     int64_t peak_channel = -1;  // channel of the largest |y| (first in token, then channel order)
     int64_t peak_token = -1;
     std::vector<float> channel_peak;     // n_out: max |y| per channel

@@ -63,8 +63,8 @@ SuperWeightLocation trace(const ModelView& model, const SuperWeightObserver::Lay
 
 }  // namespace
 
-SuperWeightReport find_super_weights(const ModelView& model, const SuperWeightObserver& observer, const ImatrixData& imatrix,
-                                     double coverage, ParallelFor& parallel) {
+SuperWeightReport find_super_weights(const ModelView& model, const SuperWeightObserver& observer, const ImatrixData& imatrix, double coverage,
+                                     ParallelFor& parallel) {
     SuperWeightReport report;
     report.coverage = coverage;
     report.coverage_set = analysis::coverage_set(model, imatrix, coverage, parallel);

@@ -47,15 +47,13 @@ std::vector<WeightedMatrix> weighted_matrices(const ModelView& model, const Imat
     return out;
 }
 
-void for_each_row_chunk(const ModelTensor& tensor, uint64_t max_bytes,
-                        const std::function<void(int64_t, int64_t, std::span<const float>)>& fn) {
+void for_each_row_chunk(const ModelTensor& tensor, uint64_t max_bytes, const std::function<void(int64_t, int64_t, std::span<const float>)>& fn) {
     if (!traits(tensor.type).dequantize) {
         fail(ExitCode::Unsupported, "tensor " + tensor.name + " has type " + std::string(type_name(tensor.type)) + ", which llmq cannot decode yet");
     }
     const uint64_t row_bytes = row_size(tensor.type, tensor.ne[0]);
     const uint64_t row_floats_bytes = static_cast<uint64_t>(tensor.ne[0]) * sizeof(float);
-    const auto rows_per_chunk =
-        static_cast<int64_t>(std::max<uint64_t>(1, max_bytes / std::max<uint64_t>(1, row_bytes + row_floats_bytes)));
+    const auto rows_per_chunk = static_cast<int64_t>(std::max<uint64_t>(1, max_bytes / std::max<uint64_t>(1, row_bytes + row_floats_bytes)));
     const int64_t total = tensor.n_rows();
     std::vector<uint8_t> raw;
     std::vector<float> values;

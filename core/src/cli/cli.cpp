@@ -17,8 +17,8 @@
 namespace llmq {
 namespace {
 
-using nlohmann::json;
 using cli::OptionSpec;
+using nlohmann::json;
 
 const std::set<std::string> kPlannedCommands = {"profile", "quality", "web"};
 
@@ -89,18 +89,10 @@ GgmlType parse_type(const std::string& text, const std::string& option) {
 
 json run_quantize_command(const std::vector<std::string>& args, Host& host) {
     const std::vector<OptionSpec> specs = {
-        {{"-q", "--level"}, true, false},
-        {{"-o", "--output"}, true, false},
-        {{"--imatrix"}, true, false},
-        {{"--tensor-type"}, true, true},
-        {{"--output-tensor-type"}, true, false},
-        {{"--token-embedding-type"}, true, false},
-        {{"--pure"}, false, false},
-        {{"--leave-output-tensor"}, false, false},
-        {{"--allow-requantize"}, false, false},
-        {{"--chunk-mb"}, true, false},
-        {{"--coherence-check"}, false, false},
-        {{"--no-coherence-check"}, false, false},
+        {{"-q", "--level"}, true, false}, {{"-o", "--output"}, true, false},         {{"--imatrix"}, true, false},
+        {{"--tensor-type"}, true, true},  {{"--output-tensor-type"}, true, false},   {{"--token-embedding-type"}, true, false},
+        {{"--pure"}, false, false},       {{"--leave-output-tensor"}, false, false}, {{"--allow-requantize"}, false, false},
+        {{"--chunk-mb"}, true, false},    {{"--coherence-check"}, false, false},     {{"--no-coherence-check"}, false, false},
     };
     const auto p = cli::parse_args(args, specs, "quantize");
     QuantizeOptions o;
@@ -147,7 +139,8 @@ json run_convert_command(const std::vector<std::string>& args, Host& host) {
         {{"--chunk-mb"}, true, false},
     };
     const auto p = cli::parse_args(args, specs, "convert");
-    if (p.positionals.empty()) fail(ExitCode::Usage, "convert needs a MODEL", "usage: llmq convert MODEL_DIR -o OUT.gguf [--outtype f32|f16|bf16|auto]");
+    if (p.positionals.empty())
+        fail(ExitCode::Usage, "convert needs a MODEL", "usage: llmq convert MODEL_DIR -o OUT.gguf [--outtype f32|f16|bf16|auto]");
     if (p.positionals.size() > 1) fail(ExitCode::Usage, "unexpected argument '" + p.positionals[1] + "'", "see `llmq convert --help`");
     ConvertOptions o;
     o.model_path = p.positionals[0];

@@ -13,9 +13,9 @@ std::string convert_report(const nlohmann::json& r, bool verbose) {
     char line[512];
     out << "converted " << r["architecture"].get<std::string>() << " (" << r["source_format"].get<std::string>() << ") to "
         << r["outtype"].get<std::string>() << ": " << r["output_path"].get<std::string>() << "\n";
-    std::snprintf(line, sizeof line, "  size      %s -> %s, %s parameters, %zu tensors\n",
-                  human_size(r["input_size"].get<double>()).c_str(), human_size(r["file_size"].get<double>()).c_str(),
-                  std::to_string(r["parameter_count"].get<uint64_t>()).c_str(), r["tensors"].size());
+    std::snprintf(line, sizeof line, "  size      %s -> %s, %s parameters, %zu tensors\n", human_size(r["input_size"].get<double>()).c_str(),
+                  human_size(r["file_size"].get<double>()).c_str(), std::to_string(r["parameter_count"].get<uint64_t>()).c_str(),
+                  r["tensors"].size());
     out << line;
     std::snprintf(line, sizeof line, "  time      %.2f s, peak memory %s\n", r["duration_seconds"].get<double>(),
                   human_size(r["peak_memory_bytes"].get<double>()).c_str());

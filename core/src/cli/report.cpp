@@ -36,9 +36,8 @@ std::string human_size(double bytes) {
 std::string quantize_report(const nlohmann::json& r, bool verbose) {
     std::ostringstream out;
     out << "quantized to " << r["level"].get<std::string>() << ": " << r["output_path"].get<std::string>() << "\n";
-    out << format("  size      %s -> %s (%.2fx smaller), %.3f bits per weight\n",
-                  human_size(r["input_size"].get<double>()).c_str(), human_size(r["file_size"].get<double>()).c_str(),
-                  r["compression_ratio"].get<double>(), r["effective_bpw"].get<double>());
+    out << format("  size      %s -> %s (%.2fx smaller), %.3f bits per weight\n", human_size(r["input_size"].get<double>()).c_str(),
+                  human_size(r["file_size"].get<double>()).c_str(), r["compression_ratio"].get<double>(), r["effective_bpw"].get<double>());
     out << format("  time      %.2f s, peak memory %s\n", r["duration_seconds"].get<double>(),
                   human_size(r["peak_memory_bytes"].get<double>()).c_str());
     if (!r["imatrix"].is_null()) out << "  imatrix   " << r["imatrix"].get<std::string>() << "\n";
@@ -71,19 +70,18 @@ std::string quantize_report(const nlohmann::json& r, bool verbose) {
         out << "  tensors:\n";
         for (const auto& t : r["tensors"]) {
             out << format("    %-28s %-8s %-14s %10s  %s\n", t["name"].get<std::string>().c_str(), t["type"].get<std::string>().c_str(),
-                          shape_text(t["shape"]).c_str(), human_size(t["bytes"].get<double>()).c_str(),
-                          t["reason"].get<std::string>().c_str());
+                          shape_text(t["shape"]).c_str(), human_size(t["bytes"].get<double>()).c_str(), t["reason"].get<std::string>().c_str());
         }
     }
     if (r.contains("coherence") && r["coherence"].is_object()) {
         // The overall score, then the weakest continuations: where a broken model shows first.
         const auto& c = r["coherence"];
-        out << format("  coherence %.3f (threshold %.2f, %s) over %zu prompts, %.1f s\n", c["score"].get<double>(),
-                      c["threshold"].get<double>(), c["passed"].get<bool>() ? "passed" : "FAILED", c["prompts"].size(),
-                      c["duration_seconds"].get<double>());
+        out << format("  coherence %.3f (threshold %.2f, %s) over %zu prompts, %.1f s\n", c["score"].get<double>(), c["threshold"].get<double>(),
+                      c["passed"].get<bool>() ? "passed" : "FAILED", c["prompts"].size(), c["duration_seconds"].get<double>());
         std::vector<const nlohmann::json*> worst;
         for (const auto& p : c["prompts"]) worst.push_back(&p);
-        std::sort(worst.begin(), worst.end(), [](const nlohmann::json* a, const nlohmann::json* b) { return (*a)["score"].get<double>() < (*b)["score"].get<double>(); });
+        std::sort(worst.begin(), worst.end(),
+                  [](const nlohmann::json* a, const nlohmann::json* b) { return (*a)["score"].get<double>() < (*b)["score"].get<double>(); });
         for (size_t i = 0; i < std::min<size_t>(3, worst.size()); ++i) {
             const auto& p = *worst[i];
             std::string text = p["text"].get<std::string>();

@@ -18,10 +18,14 @@ inline constexpr uint32_t kMinVersion = 2;
 inline constexpr uint32_t kVersion = 3;
 inline constexpr char kAlignmentKey[] = "general.alignment";
 
-inline constexpr bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+inline constexpr bool is_power_of_two(uint64_t v) {
+    return v != 0 && (v & (v - 1)) == 0;
+}
 
 // Rounds up to a power-of-two alignment; callers bound `v` so that this cannot wrap.
-inline constexpr uint64_t pad(uint64_t v, uint64_t alignment) { return (v + alignment - 1) & ~(alignment - 1); }
+inline constexpr uint64_t pad(uint64_t v, uint64_t alignment) {
+    return (v + alignment - 1) & ~(alignment - 1);
+}
 
 // Elements of a tensor, or nullopt when the product does not fit in int64 (dims are >= 0).
 inline std::optional<int64_t> element_count(const std::array<int64_t, 4>& ne) {

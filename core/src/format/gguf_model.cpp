@@ -42,14 +42,10 @@ ModelView open_gguf_model(std::shared_ptr<const ByteSource> source) {
         const uint64_t row_bytes = row_size(info.type, info.ne[0]);
         const int64_t rows = info.n_rows();
         // The reader validated that [start, start + nbytes) lies inside the file.
-        t.read_rows = [source, start, row_bytes, rows, name = info.name](int64_t row0, int64_t nrows,
-                                                                          std::span<uint8_t> out) {
-            if (row0 < 0 || nrows < 0 || row0 > rows || nrows > rows - row0 ||
-                out.size() != static_cast<uint64_t>(nrows) * row_bytes) {
-                fail(ExitCode::General, "internal: read of rows [" + std::to_string(row0) + ", +" +
-                                            std::to_string(nrows) + ") of tensor '" + name + "' (" +
-                                            std::to_string(rows) + " rows) into " + std::to_string(out.size()) +
-                                            " bytes");
+        t.read_rows = [source, start, row_bytes, rows, name = info.name](int64_t row0, int64_t nrows, std::span<uint8_t> out) {
+            if (row0 < 0 || nrows < 0 || row0 > rows || nrows > rows - row0 || out.size() != static_cast<uint64_t>(nrows) * row_bytes) {
+                fail(ExitCode::General, "internal: read of rows [" + std::to_string(row0) + ", +" + std::to_string(nrows) + ") of tensor '" + name +
+                                            "' (" + std::to_string(rows) + " rows) into " + std::to_string(out.size()) + " bytes");
             }
             source->read(start + static_cast<uint64_t>(row0) * row_bytes, out);
         };

@@ -61,12 +61,10 @@ private:
         if (h.version == 1) unsupported("GGUF version 1 is no longer supported", "convert the model again with a current llama.cpp");
         if (h.version > lim::kVersion) {
             if ((h.version & 0xFFFF) == 0) {
-                unsupported("version field " + std::to_string(h.version) +
-                                " looks byte-swapped: a big-endian GGUF file, which llmq does not read",
+                unsupported("version field " + std::to_string(h.version) + " looks byte-swapped: a big-endian GGUF file, which llmq does not read",
                             "use a little-endian GGUF file");
             }
-            unsupported("GGUF version " + std::to_string(h.version) + " is newer than the supported version 3",
-                        "update llmq");
+            unsupported("GGUF version " + std::to_string(h.version) + " is newer than the supported version 3", "update llmq");
         }
         if (h.version < lim::kMinVersion) corrupt("GGUF version " + std::to_string(h.version) + " is invalid");
         n_tensors_ = in_.get<uint64_t>("the tensor count");
@@ -76,8 +74,7 @@ private:
         if (n_kv_ > kMaxCount) corrupt("negative metadata count " + std::to_string(static_cast<int64_t>(n_kv_)));
         // Both lists must fit in what is left, together, before either is reserved.
         const uint64_t left = in_.remaining();
-        if (!in_.fits(n_kv_, kMinKvBytes) || !in_.fits(n_tensors_, kMinTensorBytes) ||
-            n_kv_ * kMinKvBytes > left - n_tensors_ * kMinTensorBytes) {
+        if (!in_.fits(n_kv_, kMinKvBytes) || !in_.fits(n_tensors_, kMinTensorBytes) || n_kv_ * kMinKvBytes > left - n_tensors_ * kMinTensorBytes) {
             corrupt("header claims " + std::to_string(n_tensors_) + " tensors and " + std::to_string(n_kv_) +
                     " metadata entries, more than the remaining " + std::to_string(left) + " bytes can hold");
         }
@@ -94,8 +91,7 @@ private:
     ValueType read_type(const std::string& key, bool element) {
         const auto id = in_.get<uint32_t>(element ? "an array element type" : "a value type");
         if (id > static_cast<uint32_t>(ValueType::FLOAT64)) {
-            corrupt("key " + quoted(key) + " has unknown " + (element ? "array element" : "value") + " type " +
-                    std::to_string(id));
+            corrupt("key " + quoted(key) + " has unknown " + (element ? "array element" : "value") + " type " + std::to_string(id));
         }
         return static_cast<ValueType>(id);
     }
@@ -113,20 +109,33 @@ private:
     Value read_scalar(ValueType type, const std::string& key) {
         constexpr const char* what = "a metadata value";
         switch (type) {
-            case ValueType::UINT8: return Value::u8(in_.get<uint8_t>(what));
-            case ValueType::INT8: return Value::i8(in_.get<int8_t>(what));
-            case ValueType::UINT16: return Value::u16(in_.get<uint16_t>(what));
-            case ValueType::INT16: return Value::i16(in_.get<int16_t>(what));
-            case ValueType::UINT32: return Value::u32(in_.get<uint32_t>(what));
-            case ValueType::INT32: return Value::i32(in_.get<int32_t>(what));
-            case ValueType::FLOAT32: return Value::f32(in_.get<float>(what));
+            case ValueType::UINT8:
+                return Value::u8(in_.get<uint8_t>(what));
+            case ValueType::INT8:
+                return Value::i8(in_.get<int8_t>(what));
+            case ValueType::UINT16:
+                return Value::u16(in_.get<uint16_t>(what));
+            case ValueType::INT16:
+                return Value::i16(in_.get<int16_t>(what));
+            case ValueType::UINT32:
+                return Value::u32(in_.get<uint32_t>(what));
+            case ValueType::INT32:
+                return Value::i32(in_.get<int32_t>(what));
+            case ValueType::FLOAT32:
+                return Value::f32(in_.get<float>(what));
             // ggml reads a bool as a byte and treats any non-zero value as true; so do we.
-            case ValueType::BOOL: return Value::boolean(in_.get<uint8_t>(what) != 0);
-            case ValueType::STRING: return Value::string(read_string("a string value"));
-            case ValueType::UINT64: return Value::u64(in_.get<uint64_t>(what));
-            case ValueType::INT64: return Value::i64(in_.get<int64_t>(what));
-            case ValueType::FLOAT64: return Value::f64(in_.get<double>(what));
-            case ValueType::ARRAY: break;
+            case ValueType::BOOL:
+                return Value::boolean(in_.get<uint8_t>(what) != 0);
+            case ValueType::STRING:
+                return Value::string(read_string("a string value"));
+            case ValueType::UINT64:
+                return Value::u64(in_.get<uint64_t>(what));
+            case ValueType::INT64:
+                return Value::i64(in_.get<int64_t>(what));
+            case ValueType::FLOAT64:
+                return Value::f64(in_.get<double>(what));
+            case ValueType::ARRAY:
+                break;
         }
         corrupt("key " + quoted(key) + " has an unreadable value");
     }
@@ -140,9 +149,8 @@ private:
         }
         const uint64_t min_bytes = elem == ValueType::STRING ? 8 : value_type_size(elem);
         if (!in_.fits(count, min_bytes)) {
-            corrupt("key " + quoted(key) + " claims an array of " + std::to_string(count) + " " +
-                    std::string(value_type_name(elem)) + " elements, more than the remaining " +
-                    std::to_string(in_.remaining()) + " bytes can hold");
+            corrupt("key " + quoted(key) + " claims an array of " + std::to_string(count) + " " + std::string(value_type_name(elem)) +
+                    " elements, more than the remaining " + std::to_string(in_.remaining()) + " bytes can hold");
         }
         if (elem == ValueType::STRING) {
             std::vector<std::string> items;
@@ -160,8 +168,7 @@ private:
         const Value* v = h.find(lim::kAlignmentKey);
         if (!v) return kDefaultAlignment;
         if (v->type() != ValueType::UINT32) {
-            corrupt(std::string(lim::kAlignmentKey) + " must be a UINT32, found " +
-                    std::string(value_type_name(v->type())));
+            corrupt(std::string(lim::kAlignmentKey) + " must be a UINT32, found " + std::string(value_type_name(v->type())));
         }
         const auto alignment = static_cast<uint32_t>(v->scalar_bits());
         if (!lim::is_power_of_two(alignment)) {
@@ -194,8 +201,8 @@ private:
         }
         t.type = traits->type;
         if (t.ne[0] % traits->block_size != 0) {
-            corrupt(who + " has row length " + std::to_string(t.ne[0]) + ", not a multiple of the " +
-                    std::string(traits->name) + " block size " + std::to_string(traits->block_size));
+            corrupt(who + " has row length " + std::to_string(t.ne[0]) + ", not a multiple of the " + std::string(traits->name) + " block size " +
+                    std::to_string(traits->block_size));
         }
         if (!lim::element_count(t.ne)) corrupt(who + " has more elements than fit in 64 bits");
         const auto nbytes = lim::byte_count(t.ne, *traits);
@@ -213,8 +220,8 @@ private:
         h.data_offset = lim::pad(in_.position(), alignment);
         if (h.tensors.empty()) return;
         if (h.data_offset > size) {
-            corrupt("truncated: the header ends at " + std::to_string(in_.position()) +
-                    " but its padding runs past the end of the file (" + std::to_string(size) + " bytes)");
+            corrupt("truncated: the header ends at " + std::to_string(in_.position()) + " but its padding runs past the end of the file (" +
+                    std::to_string(size) + " bytes)");
         }
         const uint64_t room = size - h.data_offset;
         uint64_t expected = 0;
@@ -222,18 +229,14 @@ private:
             const std::string who = "tensor " + quoted(t.name);
             // `expected` is aligned, so this also rejects every misaligned offset.
             if (t.offset != expected) {
-                const std::string why = t.offset % alignment != 0
-                                            ? "not a multiple of the alignment " + std::to_string(alignment)
-                                            : "tensors must follow each other in order, padded to " +
-                                                  std::to_string(alignment);
-                corrupt(who + " has offset " + std::to_string(t.offset) + ", expected " + std::to_string(expected) +
-                        " (" + why + ")");
+                const std::string why = t.offset % alignment != 0 ? "not a multiple of the alignment " + std::to_string(alignment)
+                                                                  : "tensors must follow each other in order, padded to " + std::to_string(alignment);
+                corrupt(who + " has offset " + std::to_string(t.offset) + ", expected " + std::to_string(expected) + " (" + why + ")");
             }
             // expected <= room here, so neither subtraction nor the padded sum can wrap.
             if (t.nbytes > room - expected || lim::pad(t.nbytes, alignment) > room - expected) {
-                corrupt("truncated: " + who + " needs " + std::to_string(t.nbytes) + " bytes (padded to " +
-                        std::to_string(alignment) + ") at file offset " + std::to_string(h.data_offset + expected) +
-                        " but the file has " + std::to_string(size) + " bytes");
+                corrupt("truncated: " + who + " needs " + std::to_string(t.nbytes) + " bytes (padded to " + std::to_string(alignment) +
+                        ") at file offset " + std::to_string(h.data_offset + expected) + " but the file has " + std::to_string(size) + " bytes");
             }
             expected += lim::pad(t.nbytes, alignment);
         }
@@ -246,6 +249,8 @@ private:
 
 }  // namespace
 
-Header read_header(const ByteSource& source) { return HeaderParser(source).parse(); }
+Header read_header(const ByteSource& source) {
+    return HeaderParser(source).parse();
+}
 
 }  // namespace llmq::gguf

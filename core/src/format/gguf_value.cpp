@@ -12,19 +12,32 @@ static_assert(std::endian::native == std::endian::little, "GGUF payloads are sto
 
 std::string_view value_type_name(ValueType t) {
     switch (t) {
-        case ValueType::UINT8: return "UINT8";
-        case ValueType::INT8: return "INT8";
-        case ValueType::UINT16: return "UINT16";
-        case ValueType::INT16: return "INT16";
-        case ValueType::UINT32: return "UINT32";
-        case ValueType::INT32: return "INT32";
-        case ValueType::FLOAT32: return "FLOAT32";
-        case ValueType::BOOL: return "BOOL";
-        case ValueType::STRING: return "STRING";
-        case ValueType::ARRAY: return "ARRAY";
-        case ValueType::UINT64: return "UINT64";
-        case ValueType::INT64: return "INT64";
-        case ValueType::FLOAT64: return "FLOAT64";
+        case ValueType::UINT8:
+            return "UINT8";
+        case ValueType::INT8:
+            return "INT8";
+        case ValueType::UINT16:
+            return "UINT16";
+        case ValueType::INT16:
+            return "INT16";
+        case ValueType::UINT32:
+            return "UINT32";
+        case ValueType::INT32:
+            return "INT32";
+        case ValueType::FLOAT32:
+            return "FLOAT32";
+        case ValueType::BOOL:
+            return "BOOL";
+        case ValueType::STRING:
+            return "STRING";
+        case ValueType::ARRAY:
+            return "ARRAY";
+        case ValueType::UINT64:
+            return "UINT64";
+        case ValueType::INT64:
+            return "INT64";
+        case ValueType::FLOAT64:
+            return "FLOAT64";
     }
     return "UNKNOWN";
 }
@@ -33,17 +46,22 @@ size_t value_type_size(ValueType t) {
     switch (t) {
         case ValueType::UINT8:
         case ValueType::INT8:
-        case ValueType::BOOL: return 1;
+        case ValueType::BOOL:
+            return 1;
         case ValueType::UINT16:
-        case ValueType::INT16: return 2;
+        case ValueType::INT16:
+            return 2;
         case ValueType::UINT32:
         case ValueType::INT32:
-        case ValueType::FLOAT32: return 4;
+        case ValueType::FLOAT32:
+            return 4;
         case ValueType::UINT64:
         case ValueType::INT64:
-        case ValueType::FLOAT64: return 8;
+        case ValueType::FLOAT64:
+            return 8;
         case ValueType::STRING:
-        case ValueType::ARRAY: return 0;
+        case ValueType::ARRAY:
+            return 0;
     }
     return 0;
 }
@@ -59,8 +77,10 @@ bool is_integer(ValueType t) {
         case ValueType::UINT32:
         case ValueType::INT32:
         case ValueType::UINT64:
-        case ValueType::INT64: return true;
-        default: return false;
+        case ValueType::INT64:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -72,15 +92,25 @@ bool is_signed(ValueType t) {
 // UINT64 above INT64_MAX, which has no int64 value.
 bool bits_to_int(ValueType t, uint64_t bits, int64_t& out) {
     switch (t) {
-        case ValueType::INT8: out = static_cast<int8_t>(bits); return true;
-        case ValueType::INT16: out = static_cast<int16_t>(bits); return true;
-        case ValueType::INT32: out = static_cast<int32_t>(bits); return true;
-        case ValueType::INT64: out = static_cast<int64_t>(bits); return true;
+        case ValueType::INT8:
+            out = static_cast<int8_t>(bits);
+            return true;
+        case ValueType::INT16:
+            out = static_cast<int16_t>(bits);
+            return true;
+        case ValueType::INT32:
+            out = static_cast<int32_t>(bits);
+            return true;
+        case ValueType::INT64:
+            out = static_cast<int64_t>(bits);
+            return true;
         case ValueType::UINT64:
             if (bits > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
             out = static_cast<int64_t>(bits);
             return true;
-        default: out = static_cast<int64_t>(bits); return true;  // narrower unsigned types
+        default:
+            out = static_cast<int64_t>(bits);
+            return true;  // narrower unsigned types
     }
 }
 
@@ -97,16 +127,66 @@ std::optional<double> bits_to_double(ValueType t, uint64_t bits) {
 }  // namespace
 
 // Scalars keep the type tag plus the zero-extended little-endian bit pattern.
-Value Value::u8(uint8_t v) { Value o; o.type_ = ValueType::UINT8; o.bits_ = v; return o; }
-Value Value::i8(int8_t v) { Value o; o.type_ = ValueType::INT8; o.bits_ = static_cast<uint8_t>(v); return o; }
-Value Value::u16(uint16_t v) { Value o; o.type_ = ValueType::UINT16; o.bits_ = v; return o; }
-Value Value::i16(int16_t v) { Value o; o.type_ = ValueType::INT16; o.bits_ = static_cast<uint16_t>(v); return o; }
-Value Value::u32(uint32_t v) { Value o; o.type_ = ValueType::UINT32; o.bits_ = v; return o; }
-Value Value::i32(int32_t v) { Value o; o.type_ = ValueType::INT32; o.bits_ = static_cast<uint32_t>(v); return o; }
-Value Value::f32(float v) { Value o; o.type_ = ValueType::FLOAT32; o.bits_ = std::bit_cast<uint32_t>(v); return o; }
-Value Value::u64(uint64_t v) { Value o; o.type_ = ValueType::UINT64; o.bits_ = v; return o; }
-Value Value::i64(int64_t v) { Value o; o.type_ = ValueType::INT64; o.bits_ = static_cast<uint64_t>(v); return o; }
-Value Value::f64(double v) { Value o; o.type_ = ValueType::FLOAT64; o.bits_ = std::bit_cast<uint64_t>(v); return o; }
+Value Value::u8(uint8_t v) {
+    Value o;
+    o.type_ = ValueType::UINT8;
+    o.bits_ = v;
+    return o;
+}
+Value Value::i8(int8_t v) {
+    Value o;
+    o.type_ = ValueType::INT8;
+    o.bits_ = static_cast<uint8_t>(v);
+    return o;
+}
+Value Value::u16(uint16_t v) {
+    Value o;
+    o.type_ = ValueType::UINT16;
+    o.bits_ = v;
+    return o;
+}
+Value Value::i16(int16_t v) {
+    Value o;
+    o.type_ = ValueType::INT16;
+    o.bits_ = static_cast<uint16_t>(v);
+    return o;
+}
+Value Value::u32(uint32_t v) {
+    Value o;
+    o.type_ = ValueType::UINT32;
+    o.bits_ = v;
+    return o;
+}
+Value Value::i32(int32_t v) {
+    Value o;
+    o.type_ = ValueType::INT32;
+    o.bits_ = static_cast<uint32_t>(v);
+    return o;
+}
+Value Value::f32(float v) {
+    Value o;
+    o.type_ = ValueType::FLOAT32;
+    o.bits_ = std::bit_cast<uint32_t>(v);
+    return o;
+}
+Value Value::u64(uint64_t v) {
+    Value o;
+    o.type_ = ValueType::UINT64;
+    o.bits_ = v;
+    return o;
+}
+Value Value::i64(int64_t v) {
+    Value o;
+    o.type_ = ValueType::INT64;
+    o.bits_ = static_cast<uint64_t>(v);
+    return o;
+}
+Value Value::f64(double v) {
+    Value o;
+    o.type_ = ValueType::FLOAT64;
+    o.bits_ = std::bit_cast<uint64_t>(v);
+    return o;
+}
 
 Value Value::boolean(bool v) {
     Value out;
@@ -134,12 +214,12 @@ Value Value::string_array(std::vector<std::string> items) {
 Value Value::array(ValueType elem, std::vector<uint8_t> bytes) {
     const size_t size = value_type_size(elem);
     if (size == 0) {
-        fail(ExitCode::General, "internal: GGUF array of " + std::string(value_type_name(elem)) +
-                                    " must be built with string_array (nested arrays are not allowed)");
+        fail(ExitCode::General,
+             "internal: GGUF array of " + std::string(value_type_name(elem)) + " must be built with string_array (nested arrays are not allowed)");
     }
     if (bytes.size() % size != 0) {
-        fail(ExitCode::General, "internal: GGUF array of " + std::string(value_type_name(elem)) + " with " +
-                                    std::to_string(bytes.size()) + " bytes, not a whole number of elements");
+        fail(ExitCode::General, "internal: GGUF array of " + std::string(value_type_name(elem)) + " with " + std::to_string(bytes.size()) +
+                                    " bytes, not a whole number of elements");
     }
     Value out;
     out.type_ = ValueType::ARRAY;
@@ -153,8 +233,8 @@ template <class T>
 Value Value::array_of(ValueType elem, std::span<const T> items) {
     static_assert(std::is_trivially_copyable_v<T>);
     if (value_type_size(elem) != sizeof(T)) {
-        fail(ExitCode::General, "internal: GGUF array of " + std::string(value_type_name(elem)) +
-                                    " built from elements of " + std::to_string(sizeof(T)) + " bytes");
+        fail(ExitCode::General,
+             "internal: GGUF array of " + std::string(value_type_name(elem)) + " built from elements of " + std::to_string(sizeof(T)) + " bytes");
     }
     std::vector<uint8_t> bytes(items.size_bytes());
     if (!bytes.empty()) std::memcpy(bytes.data(), items.data(), bytes.size());
@@ -200,7 +280,9 @@ std::optional<bool> Value::as_bool() const {
     return bits_ != 0;
 }
 
-const std::string* Value::as_string() const { return type_ == ValueType::STRING ? &str_ : nullptr; }
+const std::string* Value::as_string() const {
+    return type_ == ValueType::STRING ? &str_ : nullptr;
+}
 
 namespace {
 

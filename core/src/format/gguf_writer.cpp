@@ -24,7 +24,9 @@ std::string quoted(std::string_view s) {
     return out;
 }
 
-[[noreturn]] void misuse(const std::string& problem) { fail(ExitCode::General, "internal: GGUF writer: " + problem); }
+[[noreturn]] void misuse(const std::string& problem) {
+    fail(ExitCode::General, "internal: GGUF writer: " + problem);
+}
 
 // Content a GGUF file cannot carry (for instance a tensor name from a foreign checkpoint that
 // is too long) is the input's problem, not a bug.
@@ -54,7 +56,9 @@ void encode_value(Encoder& e, const KeyValue& kv) {
     const Value& v = kv.value;
     e.put<uint32_t>(static_cast<uint32_t>(v.type()));
     switch (v.type()) {
-        case ValueType::STRING: e.put_string(*v.as_string(), "the value of " + quoted(kv.key)); return;
+        case ValueType::STRING:
+            e.put_string(*v.as_string(), "the value of " + quoted(kv.key));
+            return;
         case ValueType::ARRAY: {
             if (v.array_size() > lim::kMaxArray) cannot_hold("array " + quoted(kv.key) + " has more than 2^30 elements");
             e.put<uint32_t>(static_cast<uint32_t>(v.array_type()));
@@ -87,8 +91,7 @@ void check_alignment_key(const std::vector<KeyValue>& kv, uint32_t alignment) {
         return;
     }
     if (it->value.type() != ValueType::UINT32 || it->value.scalar_bits() != alignment) {
-        misuse("general.alignment must be the UINT32 " + std::to_string(alignment) +
-               " the data is laid out with");
+        misuse("general.alignment must be the UINT32 " + std::to_string(alignment) + " the data is laid out with");
     }
 }
 
@@ -107,8 +110,8 @@ void check_decl(const TensorDecl& t) {
 uint64_t TensorDecl::nbytes() const {
     const TypeTraits& t = traits(type);
     if (t.block_size <= 0 || ne[0] % t.block_size != 0) {
-        cannot_hold("tensor " + quoted(name) + " has row length " + std::to_string(ne[0]) + ", not a multiple of the " +
-                    std::string(t.name) + " block size " + std::to_string(t.block_size));
+        cannot_hold("tensor " + quoted(name) + " has row length " + std::to_string(ne[0]) + ", not a multiple of the " + std::string(t.name) +
+                    " block size " + std::to_string(t.block_size));
     }
     for (int64_t d : ne)
         if (d < 0) misuse("tensor " + quoted(name) + " has a negative dimension");
@@ -117,8 +120,7 @@ uint64_t TensorDecl::nbytes() const {
     return *bytes;
 }
 
-std::vector<uint8_t> encode_header(const std::vector<KeyValue>& kv, const std::vector<TensorDecl>& tensors,
-                                   uint32_t alignment) {
+std::vector<uint8_t> encode_header(const std::vector<KeyValue>& kv, const std::vector<TensorDecl>& tensors, uint32_t alignment) {
     check_alignment_key(kv, alignment);
     Encoder e;
     e.put<uint32_t>(kMagic);
@@ -217,8 +219,8 @@ void Writer::write_data(std::string_view name, std::span<const uint8_t> bytes) {
 void Writer::finish() {
     if (current_ < tensors_.size()) {
         const TensorDecl& t = tensors_[current_];
-        misuse(sink_.name() + ": tensor " + quoted(t.name) + " is incomplete (" + std::to_string(current_done_) +
-               " of " + std::to_string(t.nbytes()) + " bytes written)");
+        misuse(sink_.name() + ": tensor " + quoted(t.name) + " is incomplete (" + std::to_string(current_done_) + " of " +
+               std::to_string(t.nbytes()) + " bytes written)");
     }
     const uint64_t written = sink_.bytes_written() - sink_start_;
     if (written != total_size_) {

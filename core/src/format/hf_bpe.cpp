@@ -18,10 +18,8 @@ struct KnownRegex {
 // The split regexes of the pre-tokenizers llama.cpp implements, as tokenizer.json spells them.
 constexpr std::array<KnownRegex, 3> kRegexes = {{
     {"gpt-2", R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)"},
-    {"llama-bpe",
-     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"},
-    {"qwen2",
-     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"},
+    {"llama-bpe", R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"},
+    {"qwen2", R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"},
 }};
 
 bool flag(const json& object, const char* key, bool fallback) {
@@ -94,8 +92,7 @@ Vocab read_bpe_tokenizer(const json& tok, const std::string& who, int64_t vocab_
         if (!id_json.is_number_integer() || id_json.get<int64_t>() < 0) corrupt(who, "token '" + text + "' has no valid id");
         const int64_t id = id_json.get<int64_t>();
         if (id >= vocab_size) {
-            corrupt(who, "token '" + text + "' has id " + std::to_string(id) + " but config.json vocab_size is " +
-                             std::to_string(vocab_size));
+            corrupt(who, "token '" + text + "' has id " + std::to_string(id) + " but config.json vocab_size is " + std::to_string(vocab_size));
         }
         return id;
     };
@@ -146,8 +143,9 @@ Vocab read_bpe_tokenizer(const json& tok, const std::string& who, int64_t vocab_
         v.pre = *name;
     } else {
         v.pre = "default";
-        warnings.push_back(who + ": the pre-tokenizer is not one llmq recognises (GPT-2, Llama 3, Qwen2 regexes); "
-                                 "tokenizer.ggml.pre is set to \"default\", check the tokenization in llama.cpp");
+        warnings.push_back(who +
+                           ": the pre-tokenizer is not one llmq recognises (GPT-2, Llama 3, Qwen2 regexes); "
+                           "tokenizer.ggml.pre is set to \"default\", check the tokenization in llama.cpp");
     }
     return v;
 }

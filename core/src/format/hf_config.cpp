@@ -23,8 +23,7 @@ public:
     ConfigReader(const json& raw, const std::string& who) : raw_(raw), who_(who) {}
 
     [[noreturn]] void bad(const std::string& key, const std::string& problem) const {
-        fail(ExitCode::CorruptInput, who_ + ": \"" + key + "\" " + problem,
-             "config.json is damaged or incomplete; download it again");
+        fail(ExitCode::CorruptInput, who_ + ": \"" + key + "\" " + problem, "config.json is damaged or incomplete; download it again");
     }
 
     const json* find(const std::string& key) const {
@@ -73,8 +72,7 @@ const ArchInfo* find_architecture(const json& raw, const std::string& who) {
         fail(ExitCode::Unsupported, who + ": names no architecture (no \"architectures\" or \"model_type\")",
              "llmq converts " + supported_architectures());
     }
-    fail(ExitCode::Unsupported,
-         who + ": architecture " + name + " is not supported; llmq converts " + supported_architectures(),
+    fail(ExitCode::Unsupported, who + ": architecture " + name + " is not supported; llmq converts " + supported_architectures(),
          "convert the model with llama.cpp's convert_hf_to_gguf.py and quantize the GGUF with llmq");
 }
 
@@ -123,9 +121,8 @@ HfConfig parse_config(json raw, std::string who) {
     c.who = std::move(who);
     c.arch = find_architecture(raw, c.who);
     if (auto q = raw.find("quantization_config"); q != raw.end() && !q->is_null()) {
-        std::string method = q->is_object() && q->contains("quant_method") && (*q)["quant_method"].is_string()
-                                 ? (*q)["quant_method"].get<std::string>()
-                                 : "unknown";
+        std::string method =
+            q->is_object() && q->contains("quant_method") && (*q)["quant_method"].is_string() ? (*q)["quant_method"].get<std::string>() : "unknown";
         fail(ExitCode::Unsupported, c.who + ": the checkpoint is already quantized (" + method + ")",
              "convert the original F32/F16/BF16 model instead");
     }

@@ -30,12 +30,12 @@ std::optional<json> read_json(const FileSet& files, std::string_view name, uint6
 // ---- config.json ----------------------------------------------------------------------------
 
 struct ArchInfo {
-    std::string_view hf_class;   // "LlamaForCausalLM"
-    std::string_view model_type; // config.json "model_type" ("llama")
-    std::string_view gguf_arch;  // general.architecture
-    bool rope_permute = false;   // Q/K rows reordered for ggml's RoPE layout (llama family)
-    bool llama_keys = false;     // vocab_size and rope.dimension_count keys (llama.cpp's LlamaModel)
-    bool qk_norm = false;        // per-head q_norm / k_norm weights (Qwen3)
+    std::string_view hf_class;    // "LlamaForCausalLM"
+    std::string_view model_type;  // config.json "model_type" ("llama")
+    std::string_view gguf_arch;   // general.architecture
+    bool rope_permute = false;    // Q/K rows reordered for ggml's RoPE layout (llama family)
+    bool llama_keys = false;      // vocab_size and rope.dimension_count keys (llama.cpp's LlamaModel)
+    bool qk_norm = false;         // per-head q_norm / k_norm weights (Qwen3)
 };
 
 // "Qwen2ForCausalLM, ..." for messages.
@@ -72,8 +72,8 @@ std::vector<float> llama3_rope_factors(const HfConfig& config);
 // ---- tensor names ---------------------------------------------------------------------------
 
 struct TensorTarget {
-    std::string name;            // GGUF name
-    int64_t permute_heads = 0;   // > 0: rows regrouped per head for ggml's RoPE
+    std::string name;           // GGUF name
+    int64_t permute_heads = 0;  // > 0: rows regrouped per head for ggml's RoPE
 };
 
 // GGUF name of a HuggingFace tensor; nullopt for tensors the conversion drops (rotary
@@ -86,13 +86,13 @@ std::optional<TensorTarget> map_tensor_name(const HfConfig& config, const std::s
 // Where one tensor's bytes are and how they become GGUF rows.
 struct RowSource {
     std::shared_ptr<const ByteSource> file;
-    uint64_t offset = 0;               // absolute offset of the first byte
-    GgmlType stored = GgmlType::F32;   // F32, F16 or BF16 in the file
-    GgmlType target = GgmlType::F32;   // type delivered to the reader
-    int64_t row_length = 0;            // ne[0]
-    int64_t rows = 0;                  // ne[1] * ne[2] * ne[3]
+    uint64_t offset = 0;              // absolute offset of the first byte
+    GgmlType stored = GgmlType::F32;  // F32, F16 or BF16 in the file
+    GgmlType target = GgmlType::F32;  // type delivered to the reader
+    int64_t row_length = 0;           // ne[0]
+    int64_t rows = 0;                 // ne[1] * ne[2] * ne[3]
     int64_t permute_heads = 0;
-    std::string name;                  // GGUF name for messages
+    std::string name;  // GGUF name for messages
 };
 
 // Reads rows [row0, row0 + nrows) in the target type into out. With permute_heads, output row
@@ -117,8 +117,7 @@ struct Vocab {
 // tokenizer.model: a SentencePiece ModelProto. Pieces, scores and types go to slots
 // [0, pieces); the rest up to vocab_size are "[PAD<i>]" placeholders (pieces beyond it are
 // dropped with a warning). CorruptInput for a malformed protobuf.
-Vocab read_sentencepiece(std::span<const uint8_t> bytes, const std::string& who, int64_t vocab_size,
-                         std::vector<std::string>& warnings);
+Vocab read_sentencepiece(std::span<const uint8_t> bytes, const std::string& who, int64_t vocab_size, std::vector<std::string>& warnings);
 
 // llama.cpp's test for added tokens that are control tokens whatever their "special" flag
 // says: <|...|>, <｜...｜>, <unused...>, <pad>, <mask>, <2mass>, [@BOS@].
@@ -146,8 +145,8 @@ struct SpecialTokens {
 // tokens and the vocabulary), then config.json and generation_config.json ids for the kinds
 // still missing; add_bos/add_eos; the chat template (tokenizer_config.json or
 // chat_template.jinja).
-SpecialTokens read_special_tokens(const FileSet& files, const Vocab& vocab, const json* tokenizer_json,
-                                  const json* tokenizer_config, const json& config, std::vector<std::string>& warnings);
+SpecialTokens read_special_tokens(const FileSet& files, const Vocab& vocab, const json* tokenizer_json, const json* tokenizer_config,
+                                  const json& config, std::vector<std::string>& warnings);
 
 // The tokenizer.* keys in llama.cpp's order.
 std::vector<gguf::KeyValue> tokenizer_metadata(const Vocab& vocab, const SpecialTokens& special);

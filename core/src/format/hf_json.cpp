@@ -11,8 +11,7 @@ std::optional<json> read_json(const FileSet& files, std::string_view name, uint6
     try {
         return json::parse(bytes.begin(), bytes.end());
     } catch (const json::exception& e) {
-        fail(ExitCode::CorruptInput, source->name() + ": not valid JSON (" + std::string(e.what()) + ")",
-             "the file is damaged; download it again");
+        fail(ExitCode::CorruptInput, source->name() + ": not valid JSON (" + std::string(e.what()) + ")", "the file is damaged; download it again");
     }
 }
 

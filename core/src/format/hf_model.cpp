@@ -65,9 +65,12 @@ std::string size_label(uint64_t params) {
 
 uint32_t file_type_of(GgmlType t) {
     switch (t) {
-        case GgmlType::F32: return 0;
-        case GgmlType::F16: return 1;
-        default: return 32;  // MOSTLY_BF16
+        case GgmlType::F32:
+            return 0;
+        case GgmlType::F16:
+            return 1;
+        default:
+            return 32;  // MOSTLY_BF16
     }
 }
 
@@ -103,8 +106,9 @@ std::vector<PlannedTensor> plan_tensors(const hf::HfConfig& config, const safete
         if (target->permute_heads > 0) {
             const int64_t rows = entry.shape[0];
             if (rows % target->permute_heads != 0 || (rows / target->permute_heads) % 2 != 0) {
-                fail(ExitCode::Unsupported, where + " has " + std::to_string(rows) + " rows, which do not split into " +
-                                                std::to_string(target->permute_heads) + " heads of an even size",
+                fail(ExitCode::Unsupported,
+                     where + " has " + std::to_string(rows) + " rows, which do not split into " + std::to_string(target->permute_heads) +
+                         " heads of an even size",
                      "config.json's head counts do not match the weights");
             }
         }
@@ -120,10 +124,14 @@ std::vector<PlannedTensor> plan_tensors(const hf::HfConfig& config, const safete
 GgmlType output_type(const PlannedTensor& p, HfOuttype outtype) {
     if (p.n_dims <= 1 || p.target.name.ends_with("_norm.weight")) return GgmlType::F32;
     switch (outtype) {
-        case HfOuttype::F32: return GgmlType::F32;
-        case HfOuttype::F16: return GgmlType::F16;
-        case HfOuttype::BF16: return GgmlType::BF16;
-        default: return p.stored;
+        case HfOuttype::F32:
+            return GgmlType::F32;
+        case HfOuttype::F16:
+            return GgmlType::F16;
+        case HfOuttype::BF16:
+            return GgmlType::BF16;
+        default:
+            return p.stored;
     }
 }
 
@@ -143,8 +151,9 @@ std::vector<gguf::KeyValue> tokenizer_keys(const FileSet& files, const hf::HfCon
     } else if (tokenizer_json) {
         vocab = hf::read_bpe_tokenizer(*tokenizer_json, files.name() + "/tokenizer.json", config.vocab_size, warnings);
     } else {
-        warnings.push_back(files.name() + ": no tokenizer.model or tokenizer.json; the GGUF gets no vocabulary "
-                                          "(tokenizer.ggml.model = \"none\") and cannot tokenize text");
+        warnings.push_back(files.name() +
+                           ": no tokenizer.model or tokenizer.json; the GGUF gets no vocabulary "
+                           "(tokenizer.ggml.model = \"none\") and cannot tokenize text");
         return none;
     }
     const auto special = hf::read_special_tokens(files, vocab, tokenizer_json ? &*tokenizer_json : nullptr,
@@ -166,11 +175,16 @@ std::optional<HfOuttype> parse_outtype(std::string_view text) {
 
 std::string_view outtype_name(HfOuttype outtype) {
     switch (outtype) {
-        case HfOuttype::F32: return "f32";
-        case HfOuttype::F16: return "f16";
-        case HfOuttype::BF16: return "bf16";
-        case HfOuttype::Auto: return "auto";
-        default: return "source";
+        case HfOuttype::F32:
+            return "f32";
+        case HfOuttype::F16:
+            return "f16";
+        case HfOuttype::BF16:
+            return "bf16";
+        case HfOuttype::Auto:
+            return "auto";
+        default:
+            return "source";
     }
 }
 
@@ -229,9 +243,7 @@ ModelView open_hf_model(std::shared_ptr<const FileSet> files, const HfOptions& o
         src.rows = t.n_rows();
         src.permute_heads = p.target.permute_heads;
         src.name = t.name;
-        t.read_rows = [src = std::move(src)](int64_t row0, int64_t nrows, std::span<uint8_t> out) {
-            hf::read_rows(src, row0, nrows, out);
-        };
+        t.read_rows = [src = std::move(src)](int64_t row0, int64_t nrows, std::span<uint8_t> out) { hf::read_rows(src, row0, nrows, out); };
         view.tensors.push_back(std::move(t));
     }
 

@@ -32,8 +32,7 @@ constexpr LayerName kLayerNames[] = {
 };
 
 [[noreturn]] void unknown(const HfConfig& c, const std::string& name) {
-    fail(ExitCode::Unsupported,
-         c.who + ": tensor '" + name + "' has no GGUF name for " + std::string(c.arch->hf_class),
+    fail(ExitCode::Unsupported, c.who + ": tensor '" + name + "' has no GGUF name for " + std::string(c.arch->hf_class),
          "the checkpoint has parts llmq does not convert (adapters, vision tower, extra heads?)");
 }
 

@@ -51,11 +51,9 @@ int64_t stored_index(int64_t p, int64_t d) {
 void read_rows(const RowSource& src, int64_t row0, int64_t nrows, std::span<uint8_t> out) {
     const uint64_t in_row = row_size(src.stored, src.row_length);
     const uint64_t out_row = row_size(src.target, src.row_length);
-    if (row0 < 0 || nrows < 0 || row0 > src.rows || nrows > src.rows - row0 ||
-        out.size() != static_cast<uint64_t>(nrows) * out_row) {
-        fail(ExitCode::General, "internal: read of rows [" + std::to_string(row0) + ", +" + std::to_string(nrows) +
-                                    ") of tensor '" + src.name + "' (" + std::to_string(src.rows) + " rows) into " +
-                                    std::to_string(out.size()) + " bytes");
+    if (row0 < 0 || nrows < 0 || row0 > src.rows || nrows > src.rows - row0 || out.size() != static_cast<uint64_t>(nrows) * out_row) {
+        fail(ExitCode::General, "internal: read of rows [" + std::to_string(row0) + ", +" + std::to_string(nrows) + ") of tensor '" + src.name +
+                                    "' (" + std::to_string(src.rows) + " rows) into " + std::to_string(out.size()) + " bytes");
     }
     if (nrows == 0) return;
 

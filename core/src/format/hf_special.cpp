@@ -124,8 +124,7 @@ std::optional<std::string> chat_template(const FileSet& files, const json* token
         if (t != tokenizer_config->end() && t->is_string()) return t->get<std::string>();
         if (t != tokenizer_config->end() && t->is_array()) {  // named templates: take "default"
             for (const auto& named : *t) {
-                if (named.is_object() && named.value("name", "") == "default" && named.contains("template") &&
-                    named["template"].is_string()) {
+                if (named.is_object() && named.value("name", "") == "default" && named.contains("template") && named["template"].is_string()) {
                     return named["template"].get<std::string>();
                 }
             }
@@ -142,15 +141,14 @@ std::optional<std::string> chat_template(const FileSet& files, const json* token
 
 }  // namespace
 
-SpecialTokens read_special_tokens(const FileSet& files, const Vocab& vocab, const json* tokenizer_json,
-                                  const json* tokenizer_config, const json& config, std::vector<std::string>& warnings) {
+SpecialTokens read_special_tokens(const FileSet& files, const Vocab& vocab, const json* tokenizer_json, const json* tokenizer_config,
+                                  const json& config, std::vector<std::string>& warnings) {
     Collector c(vocab, warnings);
 
     // Names in tokenizer_config.json are looked up among tokenizer.json's added tokens, or,
     // for a SentencePiece model without tokenizer.json, among its pieces.
     std::unordered_map<std::string, int64_t> lookup;
-    if (tokenizer_json && tokenizer_json->is_object() && tokenizer_json->contains("added_tokens") &&
-        (*tokenizer_json)["added_tokens"].is_array()) {
+    if (tokenizer_json && tokenizer_json->is_object() && tokenizer_json->contains("added_tokens") && (*tokenizer_json)["added_tokens"].is_array()) {
         for (const auto& a : (*tokenizer_json)["added_tokens"]) {
             if (a.is_object() && a.contains("content") && a["content"].is_string() && a.contains("id") && a["id"].is_number_integer()) {
                 lookup.emplace(a["content"].get<std::string>(), a["id"].get<int64_t>());  // first match wins

@@ -58,14 +58,21 @@ public:
 
     void skip(uint32_t wire) {
         switch (wire) {
-            case kVarint: varint(); return;
+            case kVarint:
+                varint();
+                return;
             case kFixed64:
                 if (bytes_.size() - pos_ < 8) corrupt("truncated fixed64");
                 pos_ += 8;
                 return;
-            case kLength: bytes_field(); return;
-            case kFixed32: fixed32(); return;
-            default: corrupt("unsupported wire type " + std::to_string(wire));
+            case kLength:
+                bytes_field();
+                return;
+            case kFixed32:
+                fixed32();
+                return;
+            default:
+                corrupt("unsupported wire type " + std::to_string(wire));
         }
     }
 
@@ -112,12 +119,13 @@ Piece read_piece(std::span<const uint8_t> bytes, const std::string& who) {
 
 // GGUF type of a SentencePiece type. USER_DEFINED pieces count as NORMAL, as in llama.cpp's
 // converter, which asks the processor only for unknown/control/unused/byte.
-int32_t gguf_type(int32_t spm_type) { return spm_type == kUserDefined ? kNormal : spm_type; }
+int32_t gguf_type(int32_t spm_type) {
+    return spm_type == kUserDefined ? kNormal : spm_type;
+}
 
 }  // namespace
 
-Vocab read_sentencepiece(std::span<const uint8_t> bytes, const std::string& who, int64_t vocab_size,
-                         std::vector<std::string>& warnings) {
+Vocab read_sentencepiece(std::span<const uint8_t> bytes, const std::string& who, int64_t vocab_size, std::vector<std::string>& warnings) {
     Vocab v;
     v.model = "llama";
     v.pre = "default";
@@ -146,8 +154,8 @@ Vocab read_sentencepiece(std::span<const uint8_t> bytes, const std::string& who,
     }
     if (n == 0) r.corrupt("no pieces");
     if (n > vocab_size) {
-        warnings.push_back(who + ": " + std::to_string(n) + " pieces but config.json vocab_size is " +
-                           std::to_string(vocab_size) + "; the pieces beyond it are dropped");
+        warnings.push_back(who + ": " + std::to_string(n) + " pieces but config.json vocab_size is " + std::to_string(vocab_size) +
+                           "; the pieces beyond it are dropped");
     }
     return v;
 }

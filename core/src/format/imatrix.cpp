@@ -31,8 +31,7 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 std::vector<float> read_f32_tensor(const ByteSource& source, const gguf::Header& h, const gguf::TensorInfo& t) {
     // The header reader bounded nbytes by the file size, so this allocation is backed by data.
     std::vector<float> values(static_cast<size_t>(t.n_elements()));
-    source.read(h.data_offset + t.offset,
-                std::span(reinterpret_cast<uint8_t*>(values.data()), values.size() * sizeof(float)));
+    source.read(h.data_offset + t.offset, std::span(reinterpret_cast<uint8_t*>(values.data()), values.size() * sizeof(float)));
     return values;
 }
 
@@ -128,8 +127,8 @@ ImatrixData read_dat_imatrix(const ByteSource& source) {
     constexpr uint64_t kMinEntry = 4 + 1 + 4 + 4 + 4;
     if (n_entries < 1) in.fail_here("entry count " + std::to_string(n_entries) + " (at least 1 is needed)");
     if (!in.fits(static_cast<uint64_t>(n_entries), kMinEntry)) {
-        in.fail_here("claims " + std::to_string(n_entries) + " entries, more than the " +
-                     std::to_string(in.remaining()) + " remaining bytes can hold");
+        in.fail_here("claims " + std::to_string(n_entries) + " entries, more than the " + std::to_string(in.remaining()) +
+                     " remaining bytes can hold");
     }
     for (int32_t e = 0; e < n_entries; ++e) {
         const auto name_len = in.get<int32_t>("an entry name length");
@@ -140,8 +139,7 @@ ImatrixData read_dat_imatrix(const ByteSource& source) {
         if (nval < 1) in.fail_here("entry '" + name + "' has value count " + std::to_string(nval));
         in.need(static_cast<uint64_t>(nval) * sizeof(float), "the values of an entry");
         std::vector<float> values(static_cast<size_t>(nval));
-        in.read(std::span(reinterpret_cast<uint8_t*>(values.data()), values.size() * sizeof(float)),
-                "the values of an entry");
+        in.read(std::span(reinterpret_cast<uint8_t*>(values.data()), values.size() * sizeof(float)), "the values of an entry");
         // Stored values are means multiplied by ncall; llama.cpp keeps them as-is for ncall <= 0.
         if (ncall > 0)
             for (float& v : values) v /= static_cast<float>(ncall);

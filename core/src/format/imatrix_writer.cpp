@@ -23,8 +23,8 @@ void check_entries(const ByteSink& sink, const ImatrixSums& sums) {
     for (const auto& [name, st] : sums.entries) {
         if (name.empty()) cannot_write(sink, "an entry has an empty name");
         if (st.counts.empty() || st.sums.empty() || st.sums.size() % st.counts.size() != 0) {
-            cannot_write(sink, "entry '" + name + "' has " + std::to_string(st.sums.size()) + " sums for " +
-                                   std::to_string(st.counts.size()) + " counts");
+            cannot_write(sink,
+                         "entry '" + name + "' has " + std::to_string(st.sums.size()) + " sums for " + std::to_string(st.counts.size()) + " counts");
         }
         for (int64_t c : st.counts)
             if (c < 0) cannot_write(sink, "entry '" + name + "' has a negative count");
@@ -85,11 +85,8 @@ void write_imatrix_gguf(ByteSink& sink, const ImatrixSums& sums) {
 void write_imatrix_dat(ByteSink& sink, const ImatrixSums& sums) {
     check_entries(sink, sums);
     if (sums.chunk_size == 0) cannot_write(sink, "the .dat format needs the chunk size");
-    const auto written = [](const ImatrixStats& st) {
-        return std::any_of(st.counts.begin(), st.counts.end(), [](int64_t c) { return c > 0; });
-    };
-    const auto n_entries = std::count_if(sums.entries.begin(), sums.entries.end(),
-                                         [&](const auto& e) { return written(e.second); });
+    const auto written = [](const ImatrixStats& st) { return std::any_of(st.counts.begin(), st.counts.end(), [](int64_t c) { return c > 0; }); };
+    const auto n_entries = std::count_if(sums.entries.begin(), sums.entries.end(), [&](const auto& e) { return written(e.second); });
     if (n_entries == 0) cannot_write(sink, "no entry saw any activation");
 
     DatEncoder head;
@@ -107,8 +104,7 @@ void write_imatrix_dat(ByteSink& sink, const ImatrixSums& sums) {
         for (size_t m = 0; m < st.counts.size(); ++m) {
             const int64_t c = st.counts[m];
             for (size_t i = m * ne0; i < (m + 1) * ne0; ++i) {
-                values[i] = c > 0 ? st.sums[i] / static_cast<float>(c) * static_cast<float>(ncall32)
-                                  : static_cast<float>(ncall32);
+                values[i] = c > 0 ? st.sums[i] / static_cast<float>(c) * static_cast<float>(ncall32) : static_cast<float>(ncall32);
             }
         }
         DatEncoder e;

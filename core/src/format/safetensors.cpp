@@ -84,8 +84,7 @@ public:
         const DTypeInfo* info = find_dtype(dtype->get_ref<const std::string&>());
         if (!info) {
             fail(ExitCode::Unsupported,
-                 who_ + ": " + who + " has dtype " + in_quotes(dtype->get_ref<const std::string&>()) +
-                     ", which llmq cannot read",
+                 who_ + ": " + who + " has dtype " + in_quotes(dtype->get_ref<const std::string&>()) + ", which llmq cannot read",
                  "llmq converts F32, F16 and BF16 weights; re-save the model in one of them");
         }
         TensorEntry t;
@@ -105,8 +104,8 @@ public:
         uint64_t bytes = 0;
         const bool overflow = __builtin_mul_overflow(elements, info->size, &bytes);
         if (overflow || bytes != t.end - t.begin) {
-            corrupt(who + " claims " + std::to_string(t.end - t.begin) + " bytes but its shape and dtype " +
-                    std::string(info->name) + " make " + (overflow ? std::string("more than 2^64") : std::to_string(bytes)));
+            corrupt(who + " claims " + std::to_string(t.end - t.begin) + " bytes but its shape and dtype " + std::string(info->name) + " make " +
+                    (overflow ? std::string("more than 2^64") : std::to_string(bytes)));
         }
         if (t.end > data_size) {
             fail(ExitCode::CorruptInput,
@@ -137,10 +136,14 @@ uint64_t dtype_size(DType dtype) {
 
 std::optional<GgmlType> float_type(DType dtype) {
     switch (dtype) {
-        case DType::F32: return GgmlType::F32;
-        case DType::F16: return GgmlType::F16;
-        case DType::BF16: return GgmlType::BF16;
-        default: return std::nullopt;
+        case DType::F32:
+            return GgmlType::F32;
+        case DType::F16:
+            return GgmlType::F16;
+        case DType::BF16:
+            return GgmlType::BF16;
+        default:
+            return std::nullopt;
     }
 }
 
@@ -151,8 +154,7 @@ int64_t TensorEntry::n_elements() const {
 }
 
 const TensorEntry* FileHeader::find(std::string_view name) const {
-    const auto it = std::lower_bound(tensors.begin(), tensors.end(), name,
-                                     [](const TensorEntry& t, std::string_view n) { return t.name < n; });
+    const auto it = std::lower_bound(tensors.begin(), tensors.end(), name, [](const TensorEntry& t, std::string_view n) { return t.name < n; });
     return it != tensors.end() && it->name == name ? &*it : nullptr;
 }
 
@@ -163,8 +165,7 @@ FileHeader read_header(const ByteSource& source, std::string file_name) {
     h.file = std::move(file_name);
     h.file_size = source.size();
     if (h.file_size < 8) {
-        fail(ExitCode::CorruptInput,
-             who + ": truncated safetensors file: " + std::to_string(h.file_size) + " bytes, too short for the header length",
+        fail(ExitCode::CorruptInput, who + ": truncated safetensors file: " + std::to_string(h.file_size) + " bytes, too short for the header length",
              "the file is incomplete; download it again");
     }
     std::array<uint8_t, 8> prefix{};
@@ -177,8 +178,8 @@ FileHeader read_header(const ByteSource& source, std::string file_name) {
     }
     if (length > h.file_size - 8) {
         fail(ExitCode::CorruptInput,
-             who + ": truncated safetensors file: the header needs " + std::to_string(length) + " bytes but only " +
-                 std::to_string(h.file_size - 8) + " follow the length prefix",
+             who + ": truncated safetensors file: the header needs " + std::to_string(length) + " bytes but only " + std::to_string(h.file_size - 8) +
+                 " follow the length prefix",
              "the file is incomplete; download it again");
     }
     h.data_offset = 8 + length;
@@ -223,17 +224,16 @@ FileHeader read_header(const ByteSource& source, std::string file_name) {
     std::sort(by_offset.begin(), by_offset.end(), [](const TensorEntry* a, const TensorEntry* b) { return a->begin < b->begin; });
     for (size_t i = 1; i < by_offset.size(); ++i) {
         if (by_offset[i]->begin < by_offset[i - 1]->end) {
-            check.corrupt("tensors " + in_quotes(by_offset[i - 1]->name) + " and " + in_quotes(by_offset[i]->name) +
-                          " overlap (bytes " + std::to_string(by_offset[i]->begin) + ".." +
-                          std::to_string(by_offset[i - 1]->end) + ")");
+            check.corrupt("tensors " + in_quotes(by_offset[i - 1]->name) + " and " + in_quotes(by_offset[i]->name) + " overlap (bytes " +
+                          std::to_string(by_offset[i]->begin) + ".." + std::to_string(by_offset[i - 1]->end) + ")");
         }
     }
     return h;
 }
 
 bool is_plain_file_name(std::string_view name) {
-    return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos &&
-           name.find('\\') == std::string_view::npos && name.find('\0') == std::string_view::npos;
+    return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos && name.find('\\') == std::string_view::npos &&
+           name.find('\0') == std::string_view::npos;
 }
 
 const TensorRef* Checkpoint::find(std::string_view name) const {
@@ -267,8 +267,8 @@ std::vector<std::string> unindexed_shards(const FileSet& files) {
         fail(ExitCode::Unsupported, files.name() + ": holds PyTorch pickle weights (.bin/.pt) and no safetensors",
              "llmq reads safetensors only; re-save the model with save_pretrained(..., safe_serialization=True)");
     }
-    fail(ExitCode::ModelNotFound, files.name() + ": no " + std::string(kSingleName) + ", " + std::string(kIndexName) +
-                                      " or other .safetensors weights in this directory",
+    fail(ExitCode::ModelNotFound,
+         files.name() + ": no " + std::string(kSingleName) + ", " + std::string(kIndexName) + " or other .safetensors weights in this directory",
          "download the model's .safetensors files into it");
 }
 
@@ -303,8 +303,7 @@ std::vector<std::string> indexed_shards(const FileSet& files, std::map<std::stri
     if (shards.empty()) fail(ExitCode::CorruptInput, who + ": the weight_map names no tensors");
     for (const auto& name : shards) {
         if (!files.exists(name)) {
-            fail(ExitCode::ModelNotFound,
-                 files.name() + ": shard " + in_quotes(name) + " named by " + std::string(kIndexName) + " is missing",
+            fail(ExitCode::ModelNotFound, files.name() + ": shard " + in_quotes(name) + " named by " + std::string(kIndexName) + " is missing",
                  "download every model-*.safetensors file of the model");
         }
     }

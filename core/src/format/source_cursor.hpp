@@ -25,19 +25,15 @@ public:
     static constexpr size_t kWindow = size_t{1} << 20;
 
     // `kind` names the format in messages ("GGUF", "imatrix"); failures carry `code`.
-    SourceCursor(const ByteSource& source, std::string kind, ExitCode code = ExitCode::CorruptInput,
-                 uint64_t offset = 0)
-        : source_(source), name_(source.name()), kind_(std::move(kind)), code_(code), size_(source.size()),
-          pos_(offset) {}
+    SourceCursor(const ByteSource& source, std::string kind, ExitCode code = ExitCode::CorruptInput, uint64_t offset = 0)
+        : source_(source), name_(source.name()), kind_(std::move(kind)), code_(code), size_(source.size()), pos_(offset) {}
 
     const std::string& name() const { return name_; }
     uint64_t position() const { return pos_; }
     uint64_t size() const { return size_; }
     uint64_t remaining() const { return pos_ <= size_ ? size_ - pos_ : 0; }
     // True when `count` items of at least `min_bytes` each could still be in the source.
-    bool fits(uint64_t count, uint64_t min_bytes) const {
-        return min_bytes == 0 || count <= remaining() / min_bytes;
-    }
+    bool fits(uint64_t count, uint64_t min_bytes) const { return min_bytes == 0 || count <= remaining() / min_bytes; }
 
     // `what` is only turned into text on failure, so the hot path builds no strings.
     void read(std::span<uint8_t> out, const char* what) {
@@ -85,15 +81,13 @@ public:
         return s;
     }
 
-    [[noreturn]] void fail_here(const std::string& problem) const {
-        fail(code_, name_ + ": invalid " + kind_ + ": " + problem);
-    }
+    [[noreturn]] void fail_here(const std::string& problem) const { fail(code_, name_ + ": invalid " + kind_ + ": " + problem); }
 
     void need(uint64_t bytes, const char* what) const {
         if (bytes > remaining()) {
-            fail(code_, name_ + ": truncated " + kind_ + ": " + what + " needs " + std::to_string(bytes) +
-                            " bytes at offset " + std::to_string(pos_) + " but the file has only " +
-                            std::to_string(remaining()) + " left",
+            fail(code_,
+                 name_ + ": truncated " + kind_ + ": " + what + " needs " + std::to_string(bytes) + " bytes at offset " + std::to_string(pos_) +
+                     " but the file has only " + std::to_string(remaining()) + " left",
                  "the file is incomplete or damaged; download or write it again");
         }
     }

@@ -10,8 +10,7 @@ namespace llmq {
 std::vector<uint8_t> read_all(const ByteSource& source, uint64_t max_bytes) {
     const uint64_t n = source.size();
     if (n > max_bytes) {
-        fail(ExitCode::CorruptInput, source.name() + ": file is " + std::to_string(n) +
-                                         " bytes, more than the " + std::to_string(max_bytes) +
+        fail(ExitCode::CorruptInput, source.name() + ": file is " + std::to_string(n) + " bytes, more than the " + std::to_string(max_bytes) +
                                          " expected for this kind of file");
     }
     std::vector<uint8_t> bytes(n);
@@ -21,8 +20,7 @@ std::vector<uint8_t> read_all(const ByteSource& source, uint64_t max_bytes) {
 
 void MemorySource::read(uint64_t offset, std::span<uint8_t> out) const {
     if (offset > bytes_.size() || out.size() > bytes_.size() - offset) {
-        fail(ExitCode::CorruptInput, name_ + ": truncated (read of " + std::to_string(out.size()) +
-                                         " bytes at offset " + std::to_string(offset) +
+        fail(ExitCode::CorruptInput, name_ + ": truncated (read of " + std::to_string(out.size()) + " bytes at offset " + std::to_string(offset) +
                                          " past the end, size " + std::to_string(bytes_.size()) + ")");
     }
     if (!out.empty()) std::memcpy(out.data(), bytes_.data() + offset, out.size());
@@ -38,7 +36,9 @@ void MemorySink::finish() {
     finished_ = true;
 }
 
-bool MemoryFileSet::exists(std::string_view relative) const { return files_.find(relative) != files_.end(); }
+bool MemoryFileSet::exists(std::string_view relative) const {
+    return files_.find(relative) != files_.end();
+}
 
 std::unique_ptr<ByteSource> MemoryFileSet::open(std::string_view relative) const {
     auto it = files_.find(relative);

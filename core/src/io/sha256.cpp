@@ -14,7 +14,9 @@ constexpr std::array<uint32_t, 64> kRound = {
     0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f,
     0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
-constexpr uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+constexpr uint32_t rotr(uint32_t x, int n) {
+    return (x >> n) | (x << (32 - n));
+}
 
 }  // namespace
 
@@ -70,7 +72,9 @@ void Sha256::update(std::span<const uint8_t> bytes) {
     if (buffered_ > 0) std::memcpy(buffer_.data(), bytes.data() + i, buffered_);
 }
 
-void Sha256::update(std::string_view text) { update(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size())); }
+void Sha256::update(std::string_view text) {
+    update(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
 
 std::array<uint8_t, 32> Sha256::finish() {
     const uint64_t bits = length_ * 8;

@@ -22,7 +22,6 @@
 #include "llmq/runtime/streamer.hpp"
 #include "llmq/runtime/tokenizer.hpp"
 
-
 namespace llmq {
 namespace {
 
@@ -91,7 +90,9 @@ std::string format_number(double v) {
     return buf;
 }
 
-std::string normal_path(const std::string& p) { return std::filesystem::path(p).lexically_normal().string(); }
+std::string normal_path(const std::string& p) {
+    return std::filesystem::path(p).lexically_normal().string();
+}
 
 std::vector<uint8_t> read_whole(const std::string& path, Host& host) {
     const auto source = host.open_file(path);
@@ -185,12 +186,14 @@ void validate(const AnalyzeOptions& o) {
         fail(ExitCode::Usage, "--coverage " + format_number(o.coverage) + " is outside (0, 0.01]", "the default is 0.0001 (0.01% of the weights)");
     }
     if (o.samples < kMinCalibrationSamples || o.samples > kMaxCalibrationSamples) {
-        fail(ExitCode::Calibration, "--calibration-samples " + std::to_string(o.samples) + " is outside the accepted range " +
-                                        std::to_string(kMinCalibrationSamples) + ".." + std::to_string(kMaxCalibrationSamples),
+        fail(ExitCode::Calibration,
+             "--calibration-samples " + std::to_string(o.samples) + " is outside the accepted range " + std::to_string(kMinCalibrationSamples) +
+                 ".." + std::to_string(kMaxCalibrationSamples),
              "use from 128 to 1024 samples (default 512)");
     }
     if (o.ctx < kMinAnalyzeCtx || o.ctx > kMaxAnalyzeCtx) {
-        fail(ExitCode::Usage, "--ctx " + std::to_string(o.ctx) + " is outside " + std::to_string(kMinAnalyzeCtx) + ".." + std::to_string(kMaxAnalyzeCtx),
+        fail(ExitCode::Usage,
+             "--ctx " + std::to_string(o.ctx) + " is outside " + std::to_string(kMinAnalyzeCtx) + ".." + std::to_string(kMaxAnalyzeCtx),
              "the default is 512 tokens per sample");
     }
     if (!o.checkpoint_dir.empty() && !o.resume_dir.empty() && normal_path(o.checkpoint_dir) != normal_path(o.resume_dir)) {
@@ -225,7 +228,8 @@ json run_analyze(const AnalyzeOptions& options, Host& host) {
     const int64_t n_layer = cfg.n_layer, E = cfg.n_embd;
 
     if (o.output_path.empty()) o.output_path = default_imatrix_name(o.model_path);
-    if (normal_path(o.output_path) == normal_path(o.model_path)) fail(ExitCode::Usage, "the output " + o.output_path + " is the input model", "choose another path with -o");
+    if (normal_path(o.output_path) == normal_path(o.model_path))
+        fail(ExitCode::Usage, "the output " + o.output_path + " is the input model", "choose another path with -o");
     if (!o.resume_dir.empty() && !host.exists(o.resume_dir)) {
         fail(ExitCode::Usage, "--resume " + o.resume_dir + ": no such checkpoint directory",
              "give the --checkpoint-dir of the interrupted run, or use --checkpoint-dir to start a resumable one");
@@ -332,11 +336,13 @@ json run_analyze(const AnalyzeOptions& options, Host& host) {
         progress.update(static_cast<uint64_t>(first_layer), "");
         auto interrupted = [&](int64_t layers_done) {
             if (!ckpt_dir.empty() && layers_done > 0) {
-                fail(ExitCode::Interrupted, "analysis interrupted; the checkpoint after layer " + std::to_string(layers_done - 1) + " is kept in " + ckpt_dir,
+                fail(ExitCode::Interrupted,
+                     "analysis interrupted; the checkpoint after layer " + std::to_string(layers_done - 1) + " is kept in " + ckpt_dir,
                      resume_hint(o, ckpt_dir));
             }
-            fail(ExitCode::Interrupted, "analysis interrupted", ckpt_dir.empty() ? "with --checkpoint-dir D an interrupted analysis can be resumed (--resume D)"
-                                                                                 : "no layer was finished yet; run the same command again");
+            fail(ExitCode::Interrupted, "analysis interrupted",
+                 ckpt_dir.empty() ? "with --checkpoint-dir D an interrupted analysis can be resumed (--resume D)"
+                                  : "no layer was finished yet; run the same command again");
         };
         while (state.next_layer < n_layer) {
             const int64_t layer = state.next_layer;
@@ -385,7 +391,8 @@ json run_analyze(const AnalyzeOptions& options, Host& host) {
     const ImatrixData data = imatrix.data();
     for (const auto& [name, values] : data.entries) {
         for (float v : values) {
-            if (!std::isfinite(v)) fail(ExitCode::Importance, "the importance of " + name + " is not finite", "the model produces non-finite activations on this text");
+            if (!std::isfinite(v))
+                fail(ExitCode::Importance, "the importance of " + name + " is not finite", "the model produces non-finite activations on this text");
         }
     }
     write_whole(o.output_path, out.bytes(), host);
@@ -413,8 +420,13 @@ json run_analyze(const AnalyzeOptions& options, Host& host) {
         }
         json locations = json::array();
         for (const auto& l : report.locations) {
-            locations.push_back({{"tensor", l.tensor}, {"layer", l.layer}, {"row", l.row}, {"col", l.col}, {"value", l.value},
-                                 {"activation", l.activation}, {"output_activation", l.output_activation}});
+            locations.push_back({{"tensor", l.tensor},
+                                 {"layer", l.layer},
+                                 {"row", l.row},
+                                 {"col", l.col},
+                                 {"value", l.value},
+                                 {"activation", l.activation},
+                                 {"output_activation", l.output_activation}});
         }
         result["super_weights"] = {{"identified", report.identified},
                                    {"coverage", report.coverage},

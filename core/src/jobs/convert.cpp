@@ -16,22 +16,31 @@ namespace {
 
 using nlohmann::json;
 
-bool is_float(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }
+bool is_float(GgmlType t) {
+    return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16;
+}
 
 GgmlType requested_type(HfOuttype outtype, GgmlType current) {
     switch (outtype) {
-        case HfOuttype::F32: return GgmlType::F32;
-        case HfOuttype::F16: return GgmlType::F16;
-        case HfOuttype::BF16: return GgmlType::BF16;
-        default: return current;
+        case HfOuttype::F32:
+            return GgmlType::F32;
+        case HfOuttype::F16:
+            return GgmlType::F16;
+        case HfOuttype::BF16:
+            return GgmlType::BF16;
+        default:
+            return current;
     }
 }
 
 uint32_t file_type_of(GgmlType t) {
     switch (t) {
-        case GgmlType::F32: return 0;
-        case GgmlType::F16: return 1;
-        default: return 32;
+        case GgmlType::F32:
+            return 0;
+        case GgmlType::F16:
+            return 1;
+        default:
+            return 32;
     }
 }
 
@@ -134,8 +143,7 @@ json run_convert(const ConvertOptions& options, Host& host) {
     }
     const std::string outtype = lower(type_name(weight_type.value_or(GgmlType::F32)));
 
-    const std::string output_path =
-        options.output_path.empty() ? default_output_name(options.model_path, outtype) : options.output_path;
+    const std::string output_path = options.output_path.empty() ? default_output_name(options.model_path, outtype) : options.output_path;
     {
         std::error_code ec;
         // Lexical comparison, so native and wasm hosts decide alike.

@@ -14,10 +14,13 @@ using nlohmann::json;
 json value_json(const gguf::Value& v, size_t max_items) {
     using gguf::ValueType;
     switch (v.type()) {
-        case ValueType::STRING: return *v.as_string();
-        case ValueType::BOOL: return *v.as_bool();
+        case ValueType::STRING:
+            return *v.as_string();
+        case ValueType::BOOL:
+            return *v.as_bool();
         case ValueType::FLOAT32:
-        case ValueType::FLOAT64: return *v.as_float();
+        case ValueType::FLOAT64:
+            return *v.as_float();
         case ValueType::ARRAY: {
             json items = json::array();
             const uint64_t n = std::min<uint64_t>(v.array_size(), max_items);

@@ -76,10 +76,11 @@ private:
     std::string path_;
 };
 
-bool is_split_key(const std::string& key) { return key.rfind("split.", 0) == 0; }
+bool is_split_key(const std::string& key) {
+    return key.rfind("split.", 0) == 0;
+}
 
-std::vector<gguf::KeyValue> output_metadata(const ModelView& model, uint32_t ftype, const ImatrixForModel& imatrix,
-                                            uint32_t* alignment) {
+std::vector<gguf::KeyValue> output_metadata(const ModelView& model, uint32_t ftype, const ImatrixForModel& imatrix, uint32_t* alignment) {
     std::vector<gguf::KeyValue> kv;
     for (const auto& entry : model.metadata) {
         if (entry.key == "general.quantization_version" || entry.key == "general.file_type" || is_split_key(entry.key)) continue;
@@ -93,11 +94,9 @@ std::vector<gguf::KeyValue> output_metadata(const ModelView& model, uint32_t fty
     if (imatrix.loaded()) {
         auto cut = [](std::string s) { return s.size() > 127 ? s.substr(0, 127) : s; };
         kv.push_back({"quantize.imatrix.file", gguf::Value::string(cut(imatrix.path()))});
-        if (!imatrix.data().datasets.empty())
-            kv.push_back({"quantize.imatrix.dataset", gguf::Value::string(cut(imatrix.data().datasets.front()))});
+        if (!imatrix.data().datasets.empty()) kv.push_back({"quantize.imatrix.dataset", gguf::Value::string(cut(imatrix.data().datasets.front()))});
         kv.push_back({"quantize.imatrix.entries_count", gguf::Value::u32(static_cast<uint32_t>(imatrix.data().entries.size()))});
-        if (imatrix.data().chunk_count > 0)
-            kv.push_back({"quantize.imatrix.chunks_count", gguf::Value::u32(imatrix.data().chunk_count)});
+        if (imatrix.data().chunk_count > 0) kv.push_back({"quantize.imatrix.chunks_count", gguf::Value::u32(imatrix.data().chunk_count)});
     }
     return kv;
 }
@@ -128,8 +127,7 @@ public:
         }
     }
 
-    void quantize(const ModelTensor& t, GgmlType target, const std::vector<float>* imatrix, gguf::Writer& writer,
-                  uint64_t& done) {
+    void quantize(const ModelTensor& t, GgmlType target, const std::vector<float>* imatrix, gguf::Writer& writer, uint64_t& done) {
         const int64_t n_per_row = t.ne[0];
         const uint64_t src_row = row_size(t.type, n_per_row);
         const uint64_t dst_row = row_size(target, n_per_row);
@@ -164,11 +162,13 @@ public:
                         src = {reinterpret_cast<const float*>(raw_.data()) + a * n_per_row, elems};
                     } else {
                         std::span<float> f32(f32_.data() + a * n_per_row, elems);
-                        to_f32(t.type, std::span<const uint8_t>(raw_).subspan(static_cast<size_t>(a) * src_row, static_cast<size_t>(b - a) * src_row), f32);
+                        to_f32(t.type, std::span<const uint8_t>(raw_).subspan(static_cast<size_t>(a) * src_row, static_cast<size_t>(b - a) * src_row),
+                               f32);
                         src = f32;
                     }
-                    quantize_rows(target, src, std::span<uint8_t>(dst_).subspan(static_cast<size_t>(a) * dst_row, static_cast<size_t>(b - a) * dst_row),
-                                  n_per_row, weights);
+                    quantize_rows(target, src,
+                                  std::span<uint8_t>(dst_).subspan(static_cast<size_t>(a) * dst_row, static_cast<size_t>(b - a) * dst_row), n_per_row,
+                                  weights);
                 });
                 writer.write_data(dst_);
                 done += dst_.size();
@@ -256,14 +256,13 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
         const ModelTensor* t = &model.tensors[tp.source_index];
         if (imatrix.loaded() && !imatrix.find(*t)) {
             fail(ExitCode::Imatrix,
-                 imatrix.path() + " has no usable entry for " + tp.name + ", which " + std::string(type_name(tp.target_type)) +
-                     " needs",
+                 imatrix.path() + " has no usable entry for " + tp.name + ", which " + std::string(type_name(tp.target_type)) + " needs",
                  "compute the importance matrix on this model with `llmq analyze`, or choose a level that does not need one");
         }
     }
 
-    const std::string output_path = options.output_path.empty() ? default_output_name(options.model_path, std::string(preset->name))
-                                                                : options.output_path;
+    const std::string output_path =
+        options.output_path.empty() ? default_output_name(options.model_path, std::string(preset->name)) : options.output_path;
     // Lexical comparison: the hosts (native, wasm) must agree, and wasm has no real file system.
     if (std::filesystem::path(output_path).lexically_normal() == std::filesystem::path(options.model_path).lexically_normal()) {
         fail(ExitCode::Usage, "the output " + output_path + " is the input model", "choose another path with -o");
@@ -320,8 +319,8 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
         warnings.push_back(message);
         if (host.log) host.log(LogLevel::Warning, message);
     } else if (options.coherence_check || automatic) {
-        coherence = run_coherence_gate(model, output_path, std::string(preset->name), options.coherence_check,
-                                       coherence_threshold_value, host, warnings);
+        coherence =
+            run_coherence_gate(model, output_path, std::string(preset->name), options.coherence_check, coherence_threshold_value, host, warnings);
     }
 
     // Result.

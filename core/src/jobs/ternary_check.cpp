@@ -10,11 +10,13 @@
 namespace llmq::jobs {
 namespace {
 
-constexpr int64_t kBlock = 256;       // the TQ block
-constexpr size_t kMaxTensors = 48;    // spread over the model
-constexpr int64_t kRowsPerTensor = 3; // first, middle, last
+constexpr int64_t kBlock = 256;        // the TQ block
+constexpr size_t kMaxTensors = 48;     // spread over the model
+constexpr int64_t kRowsPerTensor = 3;  // first, middle, last
 
-bool ternary_target(GgmlType t) { return t == GgmlType::TQ1_0 || t == GgmlType::TQ2_0; }
+bool ternary_target(GgmlType t) {
+    return t == GgmlType::TQ1_0 || t == GgmlType::TQ2_0;
+}
 
 std::vector<float> read_row(const ModelTensor& t, int64_t row) {
     std::vector<uint8_t> raw(row_size(t.type, t.ne[0]));

@@ -28,22 +28,18 @@ ModelFacts model_facts(const ModelView& model) {
     ModelFacts facts;
     const gguf::Value* arch = find_key(model, "general.architecture");
     if (!arch || !arch->as_string() || arch->as_string()->empty()) {
-        fail(ExitCode::CorruptInput, describe(model) + ": metadata has no general.architecture",
-             "the file is not a complete GGUF model");
+        fail(ExitCode::CorruptInput, describe(model) + ": metadata has no general.architecture", "the file is not a complete GGUF model");
     }
     facts.arch = *arch->as_string();
     const std::string prefix = facts.arch + ".";
     const auto blocks = int_value(find_key(model, prefix + "block_count"));
     if (!blocks || *blocks < 0) {
-        fail(ExitCode::CorruptInput,
-             describe(model) + ": metadata has no valid " + prefix + "block_count",
-             "the file is not a complete GGUF model");
+        fail(ExitCode::CorruptInput, describe(model) + ": metadata has no valid " + prefix + "block_count", "the file is not a complete GGUF model");
     }
     facts.n_layer = *blocks;
     facts.n_head = int_value(find_key(model, prefix + "attention.head_count")).value_or(0);
     // llama.cpp assumes one KV head per query head when the key is absent.
-    facts.n_head_kv =
-        int_value(find_key(model, prefix + "attention.head_count_kv")).value_or(facts.n_head);
+    facts.n_head_kv = int_value(find_key(model, prefix + "attention.head_count_kv")).value_or(facts.n_head);
     facts.n_expert = int_value(find_key(model, prefix + "expert_count")).value_or(0);
 
     // llama.cpp's "70B" model type, which gets more bits for attn_v.

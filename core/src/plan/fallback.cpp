@@ -42,21 +42,18 @@ std::optional<GgmlType> replacement(GgmlType chosen) {
 
 }  // namespace
 
-std::optional<Fallback> shape_fallback(GgmlType chosen, int64_t ne0, std::string_view tensor_name,
-                                       std::string_view model_path) {
+std::optional<Fallback> shape_fallback(GgmlType chosen, int64_t ne0, std::string_view tensor_name, std::string_view model_path) {
     const int64_t block = traits(chosen).block_size;
     if (ne0 % block == 0) return std::nullopt;
     const auto next = replacement(chosen);
     if (!next) {
         fail(ExitCode::Unsupported,
-             std::string(model_path) + ": tensor " + std::string(tensor_name) + " has rows of " +
-                 std::to_string(ne0) + " elements, not a multiple of the " + display_name(chosen) +
-                 " block size " + std::to_string(block) + ", and " + display_name(chosen) +
-                 " has no fallback type",
+             std::string(model_path) + ": tensor " + std::string(tensor_name) + " has rows of " + std::to_string(ne0) +
+                 " elements, not a multiple of the " + display_name(chosen) + " block size " + std::to_string(block) + ", and " +
+                 display_name(chosen) + " has no fallback type",
              "choose another type for it with --tensor-type");
     }
-    std::string reason =
-        "fallback: " + std::to_string(ne0) + " not a multiple of " + std::to_string(block);
+    std::string reason = "fallback: " + std::to_string(ne0) + " not a multiple of " + std::to_string(block);
     GgmlType type = *next;
     if (type != chosen) reason += " → " + display_name(type);
     const int64_t next_block = traits(type).block_size;

@@ -6,9 +6,7 @@ namespace llmq::plan::detail {
 
 bool requires_imatrix(std::string_view name, GgmlType type, uint32_t preset_ftype) {
     // Embeddings and the output are always exempt.
-    if (name == "token_embd.weight" || name == "per_layer_token_embd.weight" ||
-        name == "output.weight")
-        return false;
+    if (name == "token_embd.weight" || name == "per_layer_token_embd.weight" || name == "output.weight") return false;
     switch (type) {
         case GgmlType::IQ3_XXS:
         case GgmlType::IQ2_XXS:

@@ -37,8 +37,7 @@ inline bool is_attn_v_like(Category c) {
 std::string_view category_label(Category c);  // "attn_v", "ffn_down", ...
 
 // Why llama-quantize leaves a tensor as it is (§5.3), or nullopt when it is quantizable.
-std::optional<std::string> not_quantizable_reason(const ModelTensor& tensor,
-                                                  bool leave_output_tensor);
+std::optional<std::string> not_quantizable_reason(const ModelTensor& tensor, bool leave_output_tensor);
 
 // N of a "blk.N." name prefix, or nullopt.
 std::optional<int64_t> block_index(std::string_view name);
@@ -73,8 +72,7 @@ struct Choice {
 };
 
 // The mixture rules of one preset for one quantizable tensor (step 5 of §5.4 without overrides).
-Choice mixture_type(const RuleContext& ctx, Counters& counters, const ModelTensor& tensor,
-                    Category category);
+Choice mixture_type(const RuleContext& ctx, Counters& counters, const ModelTensor& tensor, Category category);
 
 struct Fallback {
     GgmlType type;
@@ -83,8 +81,7 @@ struct Fallback {
 
 // The shape fallback for a row length ne0 (80fb11ac table), or nullopt when `chosen` fits.
 // Throws Failure(Unsupported) for types without a fallback (NVFP4, Q1_0, ...).
-std::optional<Fallback> shape_fallback(GgmlType chosen, int64_t ne0, std::string_view tensor_name,
-                                       std::string_view model_path);
+std::optional<Fallback> shape_fallback(GgmlType chosen, int64_t ne0, std::string_view tensor_name, std::string_view model_path);
 
 // Whether a quantizable tensor with this final type needs an importance matrix (§5.5,
 // llama.cpp 80fb11ac): IQ1_S/IQ1_M/IQ2_XXS/IQ2_XS/IQ2_S/IQ3_XXS, or Q2_K under Q2_K_S;
@@ -100,11 +97,9 @@ struct TypeOverride {
 
 // Lower-cases and compiles the patterns (ECMAScript); Failure(Usage) for an invalid pattern or
 // a type that cannot be stored in a GGUF tensor.
-std::vector<TypeOverride> compile_overrides(
-    const std::vector<std::pair<std::string, GgmlType>>& items);
+std::vector<TypeOverride> compile_overrides(const std::vector<std::pair<std::string, GgmlType>>& items);
 // The first override whose pattern occurs anywhere in name, or nullptr.
-const TypeOverride* match_override(std::span<const TypeOverride> overrides,
-                                   const std::string& name);
+const TypeOverride* match_override(std::span<const TypeOverride> overrides, const std::string& name);
 // Failure(Usage) unless type is a float or block type a tensor can be written as.
 void check_storage_type(GgmlType type, std::string_view option);
 

@@ -24,11 +24,9 @@ void check_fits(GgmlType type, const ModelTensor& t, std::string_view option) {
     const int64_t block = traits(type).block_size;
     if (t.ne[0] % block != 0) {
         fail(ExitCode::Usage,
-             std::string(option) + " " + std::string(type_name(type)) + " cannot hold " + t.name +
-                 ": rows of " + std::to_string(t.ne[0]) +
+             std::string(option) + " " + std::string(type_name(type)) + " cannot hold " + t.name + ": rows of " + std::to_string(t.ne[0]) +
                  " elements are not a multiple of its block size " + std::to_string(block),
-             "choose a type whose block size divides " + std::to_string(t.ne[0]) +
-                 " (e.g. q8_0 or f16)");
+             "choose a type whose block size divides " + std::to_string(t.ne[0]) + " (e.g. q8_0 or f16)");
     }
 }
 
@@ -39,20 +37,16 @@ bool is_plain_float(GgmlType t) {
 }  // namespace
 
 QuantPlan make_plan(const ModelView& model, const PlanOptions& options) {
-    if (!options.preset)
-        fail(ExitCode::Usage, "no quantization preset given", "choose one of " + preset_names());
+    if (!options.preset) fail(ExitCode::Usage, "no quantization preset given", "choose one of " + preset_names());
     const Preset& preset = *options.preset;
     const std::string path = model_name(model);
-    if (options.output_tensor_type)
-        detail::check_storage_type(*options.output_tensor_type, "--output-tensor-type");
-    if (options.token_embedding_type)
-        detail::check_storage_type(*options.token_embedding_type, "--token-embedding-type");
+    if (options.output_tensor_type) detail::check_storage_type(*options.output_tensor_type, "--output-tensor-type");
+    if (options.token_embedding_type) detail::check_storage_type(*options.token_embedding_type, "--token-embedding-type");
     const auto overrides = detail::compile_overrides(options.tensor_types);
     const ModelFacts facts = model_facts(model);
 
     const auto order = detail::processing_order(model.tensors);
-    const bool tied = std::none_of(model.tensors.begin(), model.tensors.end(),
-                                   [](const ModelTensor& t) { return t.name == "output.weight"; });
+    const bool tied = std::none_of(model.tensors.begin(), model.tensors.end(), [](const ModelTensor& t) { return t.name == "output.weight"; });
     detail::Counters counters;
     for (const auto& t : model.tensors)
         if (detail::is_attn_v_like(detail::categorize(t.name))) ++counters.n_attention_wv;
@@ -60,8 +54,7 @@ QuantPlan make_plan(const ModelView& model, const PlanOptions& options) {
 
     // F16/BF16/F32 presets convert every quantizable tensor and ignore --tensor-type.
     const bool default_quantized = traits(preset.default_type).quantized;
-    const detail::RuleContext ctx{
-        preset, facts, tied, options.has_imatrix, options.output_tensor_type, path};
+    const detail::RuleContext ctx{preset, facts, tied, options.has_imatrix, options.output_tensor_type, path};
 
     QuantPlan plan;
     plan.ftype = preset.ftype;
@@ -85,8 +78,7 @@ QuantPlan make_plan(const ModelView& model, const PlanOptions& options) {
         const Category category = detail::categorize(t.name);
         const detail::TypeOverride* match = detail::match_override(overrides, t.name);
         GgmlType type = preset.default_type;
-        if (options.token_embedding_type && category == Category::TokenEmbd &&
-            !(t.name == "per_layer_token_embd.weight" && match)) {
+        if (options.token_embedding_type && category == Category::TokenEmbd && !(t.name == "per_layer_token_embd.weight" && match)) {
             type = *options.token_embedding_type;
             check_fits(type, t, "--token-embedding-type");
             tp.reason = "--token-embedding-type " + std::string(type_name(type));
@@ -95,16 +87,14 @@ QuantPlan make_plan(const ModelView& model, const PlanOptions& options) {
             check_fits(type, t, "--output-tensor-type");
             tp.reason = "--output-tensor-type " + std::string(type_name(type));
         } else if (!default_quantized) {
-            tp.reason = "preset " + std::string(preset.name) + ": " + display_name(type) +
-                        " for every weight";
+            tp.reason = "preset " + std::string(preset.name) + ": " + display_name(type) + " for every weight";
         } else {
             if (match) {
                 type = match->type;
                 override_used[static_cast<size_t>(match - overrides.data())] = true;
                 tp.reason = "--tensor-type " + match->pattern + "=" + std::string(type_name(type));
             } else if (options.pure) {
-                tp.reason =
-                    "--pure: preset " + std::string(preset.name) + " default " + display_name(type);
+                tp.reason = "--pure: preset " + std::string(preset.name) + " default " + display_name(type);
             } else {
                 auto choice = detail::mixture_type(ctx, counters, t, category);
                 type = choice.type;
@@ -129,21 +119,19 @@ QuantPlan make_plan(const ModelView& model, const PlanOptions& options) {
                 const std::string src_name(src.name);
                 if (!options.allow_requantize) {
                     if (!requantize_error) {
-                        requantize_error = Error{
-                            ExitCode::Usage,
-                            path + ": tensor " + t.name + " is already quantized (" + src_name +
-                                "); requantizing from type " + src_name + " is disabled",
-                            "pass --allow-requantize to quantize it again through f32 (loses "
-                            "quality)"};
+                        requantize_error = Error{ExitCode::Usage,
+                                                 path + ": tensor " + t.name + " is already quantized (" + src_name + "); requantizing from type " +
+                                                     src_name + " is disabled",
+                                                 "pass --allow-requantize to quantize it again through f32 (loses "
+                                                 "quality)"};
                     }
                 } else if (requantize_warned.insert(t.type).second) {
-                    plan.warnings.push_back("input already quantized (" + src_name +
-                                            "): requantizing through f32 loses quality");
+                    plan.warnings.push_back("input already quantized (" + src_name + "): requantizing through f32 loses quality");
                 }
             } else if (!is_plain_float(t.type)) {
                 fail(ExitCode::Unsupported,
-                     path + ": tensor " + t.name + " has type " + std::string(src.name) +
-                         ", which cannot be converted to " + std::string(type_name(type)),
+                     path + ": tensor " + t.name + " has type " + std::string(src.name) + ", which cannot be converted to " +
+                         std::string(type_name(type)),
                      "exclude it with --tensor-type or --leave-output-tensor");
             }
         }
@@ -156,25 +144,21 @@ QuantPlan make_plan(const ModelView& model, const PlanOptions& options) {
             if (!tp.needs_imatrix) continue;
             const std::string model_arg = model.path.empty() ? std::string("MODEL") : model.path;
             fail(ExitCode::Imatrix,
-                 path + ": tensor " + tp.name + " needs an importance matrix for type " +
-                     display_name(tp.target_type) + " (preset " + std::string(preset.name) + ")",
+                 path + ": tensor " + tp.name + " needs an importance matrix for type " + display_name(tp.target_type) + " (preset " +
+                     std::string(preset.name) + ")",
                  "run `llmq analyze " + model_arg + " -o model.imatrix` and pass --imatrix");
         }
     }
     if (requantize_error) throw Failure(std::move(*requantize_error));
 
     if (!default_quantized && !overrides.empty()) {
-        plan.warnings.push_back("--tensor-type is ignored with preset " + std::string(preset.name) +
-                                " (it does not quantize)");
+        plan.warnings.push_back("--tensor-type is ignored with preset " + std::string(preset.name) + " (it does not quantize)");
     } else {
         for (size_t i = 0; i < overrides.size(); ++i)
-            if (!override_used[i])
-                plan.warnings.push_back("--tensor-type pattern '" + overrides[i].pattern +
-                                        "' did not apply to any tensor");
+            if (!override_used[i]) plan.warnings.push_back("--tensor-type pattern '" + overrides[i].pattern + "' did not apply to any tensor");
     }
     if (plan.n_fallback > 0) {
-        plan.warnings.push_back(std::to_string(plan.n_fallback) + " of " +
-                                std::to_string(plan.tensors.size()) +
+        plan.warnings.push_back(std::to_string(plan.n_fallback) + " of " + std::to_string(plan.tensors.size()) +
                                 " tensor(s) required fallback quantization");
     }
     return plan;

@@ -36,15 +36,12 @@ constexpr Preset kPresets[] = {
     {"IQ3_M", ftype::IQ3_M, T::IQ3_S, "3.76 bpw mix: IQ3_S, attn_v/attn_output Q4_K"},
     {"IQ3_XS", ftype::IQ3_XS, T::IQ3_S, "3.50 bpw mix of IQ3_S and IQ3_XXS"},
     {"Q3_K_S", ftype::Q3_K_S, T::Q3_K, "3.64 bpw, Q3_K almost everywhere"},
-    {"Q3_K_M", ftype::Q3_K_M, T::Q3_K,
-     "3.91 bpw mix: Q3_K, attn_v Q5_K/Q4_K, attn_output/ffn_down Q4_K"},
+    {"Q3_K_M", ftype::Q3_K_M, T::Q3_K, "3.91 bpw mix: Q3_K, attn_v Q5_K/Q4_K, attn_output/ffn_down Q4_K"},
     {"Q3_K_L", ftype::Q3_K_L, T::Q3_K, "4.30 bpw mix: Q3_K, attn_v/attn_output/ffn_down Q5_K"},
     {"IQ4_NL", ftype::IQ4_NL, T::IQ4_NL, "4.68 bpw, non-linear 32-blocks"},
     {"IQ4_XS", ftype::IQ4_XS, T::IQ4_XS, "4.46 bpw, non-linear 256-blocks"},
-    {"Q4_K_S", ftype::Q4_K_S, T::Q4_K,
-     "4.67 bpw mix: Q4_K, first 4 attn_v and first eighth of ffn_down Q5_K"},
-    {"Q4_K_M", ftype::Q4_K_M, T::Q4_K,
-     "4.89 bpw mix: Q4_K, half of attn_v/ffn_down Q6_K (recommended)"},
+    {"Q4_K_S", ftype::Q4_K_S, T::Q4_K, "4.67 bpw mix: Q4_K, first 4 attn_v and first eighth of ffn_down Q5_K"},
+    {"Q4_K_M", ftype::Q4_K_M, T::Q4_K, "4.89 bpw mix: Q4_K, half of attn_v/ffn_down Q6_K (recommended)"},
     {"Q5_K_S", ftype::Q5_K_S, T::Q5_K, "5.57 bpw, Q5_K almost everywhere"},
     {"Q5_K_M", ftype::Q5_K_M, T::Q5_K, "5.70 bpw mix: Q5_K, half of attn_v/ffn_down Q6_K"},
     {"Q6_K", ftype::Q6_K, T::Q6_K, "6.56 bpw, Q6_K everywhere"},
@@ -58,13 +55,11 @@ struct Alias {
     std::string_view alias;
     std::string_view target;
 };
-constexpr Alias kAliases[] = {
-    {"Q3_K", "Q3_K_M"}, {"Q4_K", "Q4_K_M"}, {"Q5_K", "Q5_K_M"}, {"TERNARY", "TQ1_0"}};
+constexpr Alias kAliases[] = {{"Q3_K", "Q3_K_M"}, {"Q4_K", "Q4_K_M"}, {"Q5_K", "Q5_K_M"}, {"TERNARY", "TQ1_0"}};
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::toupper(static_cast<unsigned char>(x)) ==
-                      std::toupper(static_cast<unsigned char>(y));
+               return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
            });
 }
 

@@ -11,12 +11,11 @@ namespace F = ftype;
 
 // The presets whose own rule block replaces all others (the 1–2 bit i-quants).
 bool is_low_iq(uint32_t ft) {
-    return ft == F::IQ2_XXS || ft == F::IQ2_XS || ft == F::IQ1_S || ft == F::IQ2_S ||
-           ft == F::IQ2_M || ft == F::IQ1_M;
+    return ft == F::IQ2_XXS || ft == F::IQ2_XS || ft == F::IQ1_S || ft == F::IQ2_S || ft == F::IQ2_M || ft == F::IQ1_M;
 }
 
 class Rules {
-  public:
+public:
     Rules(const RuleContext& ctx, Counters& counters, const ModelTensor& tensor, Category category)
         : ctx_(ctx),
           c_(counters),
@@ -27,8 +26,7 @@ class Rules {
           falcon_(ctx.facts.arch == "falcon") {}
 
     Choice decide() {
-        if (cat_ == Category::Output || (ctx_.tied && cat_ == Category::TokenEmbd))
-            return output_rule();
+        if (cat_ == Category::Output || (ctx_.tied && cat_ == Category::TokenEmbd)) return output_rule();
         if (ft_ == F::MXFP4_MOE) return mxfp4_moe();
         if (cat_ == Category::TokenEmbd) return token_embd();
         if (is_low_iq(ft_)) return low_iq();
@@ -51,7 +49,7 @@ class Rules {
         }
     }
 
-  private:
+private:
     const RuleContext& ctx_;
     Counters& c_;
     const ModelTensor& t_;
@@ -61,14 +59,10 @@ class Rules {
     bool falcon_;
 
     std::string prefix() const { return "preset " + std::string(ctx_.preset.name) + ": "; }
-    Choice pick(GgmlType type, const std::string& why) const {
-        return {type, prefix() + why + " → " + display_name(type)};
-    }
+    Choice pick(GgmlType type, const std::string& why) const { return {type, prefix() + why + " → " + display_name(type)}; }
     Choice keep() const { return {def_, prefix() + "default " + display_name(def_)}; }
     std::string label() const { return std::string(category_label(cat_)); }
-    std::string position(int64_t i, int64_t n) const {
-        return "layer " + std::to_string(i) + " of " + std::to_string(n);
-    }
+    std::string position(int64_t i, int64_t n) const { return "layer " + std::to_string(i) + " of " + std::to_string(n); }
     int64_t n_gqa() const { return ctx_.facts.n_gqa(); }
     int64_t n_expert() const { return ctx_.facts.n_expert; }
 
@@ -79,8 +73,7 @@ class Rules {
             const auto layer = block_index(t_.name);
             if (!layer || *layer >= n) {
                 fail(ExitCode::Unsupported,
-                     std::string(ctx_.model_path) + ": cannot determine the layer of tensor " +
-                         t_.name + " (block_count " + std::to_string(n) + ")");
+                     std::string(ctx_.model_path) + ": cannot determine the layer of tensor " + t_.name + " (block_count " + std::to_string(n) + ")");
             }
             return {*layer, n};
         }
@@ -88,22 +81,17 @@ class Rules {
     }
 
     Choice output_rule() const {
-        const std::string who =
-            cat_ == Category::Output ? "output rule" : "output rule (tied token_embd)";
+        const std::string who = cat_ == Category::Output ? "output rule" : "output rule (tied token_embd)";
         if (ctx_.output_tensor_type) {
-            return {*ctx_.output_tensor_type, "--output-tensor-type " +
-                                                  std::string(type_name(*ctx_.output_tensor_type)) +
-                                                  " (" + who + ")"};
+            return {*ctx_.output_tensor_type, "--output-tensor-type " + std::string(type_name(*ctx_.output_tensor_type)) + " (" + who + ")"};
         }
         if (ft_ == F::MXFP4_MOE) return pick(T::Q8_0, who);
         if (falcon_) return pick(T::Q8_0, who + ", falcon");
         const int64_t block = traits(def_).block_size;
         if (t_.ne[0] % block != 0) {
-            return pick(T::Q8_0, who + ", " + std::to_string(t_.ne[0]) + " not a multiple of " +
-                                     std::to_string(block));
+            return pick(T::Q8_0, who + ", " + std::to_string(t_.ne[0]) + " not a multiple of " + std::to_string(block));
         }
-        if (ft_ == F::IQ2_XXS || ft_ == F::IQ2_XS || ft_ == F::IQ3_XXS || ft_ == F::IQ1_S ||
-            ft_ == F::IQ2_S || ft_ == F::IQ2_M || ft_ == F::IQ1_M) {
+        if (ft_ == F::IQ2_XXS || ft_ == F::IQ2_XS || ft_ == F::IQ3_XXS || ft_ == F::IQ1_S || ft_ == F::IQ2_S || ft_ == F::IQ2_M || ft_ == F::IQ1_M) {
             return pick(T::Q5_K, who);
         }
         if (def_ != T::Q8_0) return pick(T::Q6_K, who);
@@ -111,19 +99,15 @@ class Rules {
     }
 
     Choice mxfp4_moe() const {
-        const bool ffn =
-            cat_ == Category::FfnUp || cat_ == Category::FfnGate || cat_ == Category::FfnDown;
+        const bool ffn = cat_ == Category::FfnUp || cat_ == Category::FfnGate || cat_ == Category::FfnDown;
         const bool experts = t_.ne[2] > 1 && (ctx_.facts.arch != "bailingmoe3" || ffn);
         return experts ? pick(T::MXFP4, "merged experts") : pick(T::Q8_0, "not an expert tensor");
     }
 
     Choice token_embd() const {
-        if (ft_ == F::IQ2_XXS || ft_ == F::IQ2_XS || ft_ == F::IQ1_S || ft_ == F::IQ1_M)
-            return pick(T::Q2_K, "token_embd rule");
-        if (ft_ == F::IQ2_S || ft_ == F::IQ2_M || ft_ == F::IQ3_XXS)
-            return pick(T::IQ3_S, "token_embd rule");
-        if (ft_ == F::TQ1_0 || ft_ == F::TQ2_0 || ft_ == F::Q2_0)
-            return pick(T::Q4_K, "token_embd rule");
+        if (ft_ == F::IQ2_XXS || ft_ == F::IQ2_XS || ft_ == F::IQ1_S || ft_ == F::IQ1_M) return pick(T::Q2_K, "token_embd rule");
+        if (ft_ == F::IQ2_S || ft_ == F::IQ2_M || ft_ == F::IQ3_XXS) return pick(T::IQ3_S, "token_embd rule");
+        if (ft_ == F::TQ1_0 || ft_ == F::TQ2_0 || ft_ == F::Q2_0) return pick(T::Q4_K, "token_embd rule");
         return keep();
     }
 
@@ -132,8 +116,7 @@ class Rules {
         if (is_attn_v_like(cat_)) {
             ++c_.i_attention_wv;
             if (n_gqa() >= 4 || n_expert() >= 4) {
-                return pick(T::Q4_K, label() + ", n_gqa " + std::to_string(n_gqa()) + " / " +
-                                         std::to_string(n_expert()) + " experts");
+                return pick(T::Q4_K, label() + ", n_gqa " + std::to_string(n_gqa()) + " / " + std::to_string(n_expert()) + " experts");
             }
             return pick(s_or_m ? T::IQ3_S : T::Q2_K, label());
         }
@@ -141,8 +124,7 @@ class Rules {
         if (cat_ == Category::FfnDown) {
             const int64_t i = c_.i_ffn_down++;
             if (i < c_.n_ffn_down / 8) {
-                return pick(s_or_m ? T::IQ3_S : T::Q2_K,
-                            "ffn_down " + position(i, c_.n_ffn_down) + " in first eighth");
+                return pick(s_or_m ? T::IQ3_S : T::Q2_K, "ffn_down " + position(i, c_.n_ffn_down) + " in first eighth");
             }
             return keep();
         }
@@ -175,8 +157,7 @@ class Rules {
         } else if (ft_ == F::IQ3_M) {
             r = pick(T::Q4_K, label());
         } else if (ft_ == F::Q3_K_M) {
-            r = pick(i < 2 ? T::Q5_K : T::Q4_K,
-                     label() + " " + position(i, n) + (i < 2 ? " < 2" : " >= 2"));
+            r = pick(i < 2 ? T::Q5_K : T::Q4_K, label() + " " + position(i, n) + (i < 2 ? " < 2" : " >= 2"));
         } else if (ft_ == F::Q3_K_L) {
             r = pick(T::Q5_K, label());
         } else if ((ft_ == F::IQ4_NL || ft_ == F::IQ4_XS) && n_gqa() >= 4) {
@@ -187,8 +168,7 @@ class Rules {
             r = pick(T::Q5_K, label() + " " + position(i, n) + " < 4");
         }
         Choice out = r ? *r : keep();
-        if (ctx_.facts.is_70b && (out.type == T::Q3_K || out.type == T::Q4_K))
-            out = pick(T::Q5_K, label() + ", 70B model");
+        if (ctx_.facts.is_70b && (out.type == T::Q3_K || out.type == T::Q4_K)) out = pick(T::Q5_K, label() + ", 70B model");
         if (n_expert() == 8) out = pick(T::Q8_0, label() + ", 8 experts");
         return out;
     }
@@ -214,14 +194,11 @@ class Rules {
         if (ft_ == F::Q2_K) return pick(T::Q3_K, "ffn_down");
         if (ft_ == F::Q2_K_S) return i < n / 8 ? pick(T::Q4_K, at + " in first eighth") : keep();
         if (ft_ == F::IQ3_XXS && !ctx_.has_imatrix) {
-            return i < n / 8 ? pick(T::Q4_K, at + " in first eighth, no imatrix")
-                             : pick(T::Q3_K, "ffn_down without imatrix");
+            return i < n / 8 ? pick(T::Q4_K, at + " in first eighth, no imatrix") : pick(T::Q3_K, "ffn_down without imatrix");
         }
         if (ft_ == F::Q3_K_M) {
             if (i < n / 16) return pick(T::Q5_K, at + " in first sixteenth");
-            if (!falcon_ || more)
-                return pick(T::Q4_K, falcon_ ? "use_more_bits(" + position(i, n) + ") for ffn_down"
-                                             : "ffn_down");
+            if (!falcon_ || more) return pick(T::Q4_K, falcon_ ? "use_more_bits(" + position(i, n) + ") for ffn_down" : "ffn_down");
             return keep();
         }
         if (ft_ == F::IQ3_M && (i < n / 8 || (n_expert() == 8 && more))) return pick(T::Q4_K, at);
@@ -229,21 +206,14 @@ class Rules {
         if (ft_ == F::Q4_K_M) {
             if (falcon_) {
                 if (i < n / 16) return pick(T::Q6_K, at + " in first sixteenth, falcon");
-                if (more)
-                    return pick(T::Q5_K,
-                                "use_more_bits(" + position(i, n) + ") for ffn_down, falcon");
+                if (more) return pick(T::Q5_K, "use_more_bits(" + position(i, n) + ") for ffn_down, falcon");
                 return pick(T::Q4_K, "ffn_down, falcon");
             }
-            return more ? pick(T::Q6_K, "use_more_bits(" + position(i, n) + ") for ffn_down")
-                        : keep();
+            return more ? pick(T::Q6_K, "use_more_bits(" + position(i, n) + ") for ffn_down") : keep();
         }
-        if (i < n / 8 && (ft_ == F::IQ4_NL || ft_ == F::IQ4_XS) && !ctx_.has_imatrix)
-            return pick(T::Q5_K, at + " in first eighth, no imatrix");
-        if (ft_ == F::Q5_K_M)
-            return more ? pick(T::Q6_K, "use_more_bits(" + position(i, n) + ") for ffn_down")
-                        : keep();
-        if (ft_ == F::Q4_K_S && !falcon_ && i < n / 8)
-            return pick(T::Q5_K, at + " in first eighth");
+        if (i < n / 8 && (ft_ == F::IQ4_NL || ft_ == F::IQ4_XS) && !ctx_.has_imatrix) return pick(T::Q5_K, at + " in first eighth, no imatrix");
+        if (ft_ == F::Q5_K_M) return more ? pick(T::Q6_K, "use_more_bits(" + position(i, n) + ") for ffn_down") : keep();
+        if (ft_ == F::Q4_K_S && !falcon_ && i < n / 8) return pick(T::Q5_K, at + " in first eighth");
         if ((ft_ == F::Q4_0 || ft_ == F::Q5_0) && ctx_.has_imatrix && i < n / 8)
             return pick(ft_ == F::Q4_0 ? T::Q4_1 : T::Q5_1, at + " in first eighth, with imatrix");
         return keep();
@@ -252,10 +222,9 @@ class Rules {
     Choice attn_output() const {
         if (!falcon_) {
             if (n_expert() == 8) {
-                const bool listed = ft_ == F::Q2_K || ft_ == F::IQ3_XS || ft_ == F::IQ3_XXS ||
-                                    ft_ == F::Q3_K_S || ft_ == F::Q3_K_M || ft_ == F::IQ4_NL ||
-                                    ft_ == F::Q4_K_S || ft_ == F::Q4_K_M || ft_ == F::IQ3_S ||
-                                    ft_ == F::IQ3_M || ft_ == F::IQ4_XS;
+                const bool listed = ft_ == F::Q2_K || ft_ == F::IQ3_XS || ft_ == F::IQ3_XXS || ft_ == F::Q3_K_S || ft_ == F::Q3_K_M ||
+                                    ft_ == F::IQ4_NL || ft_ == F::Q4_K_S || ft_ == F::Q4_K_M || ft_ == F::IQ3_S || ft_ == F::IQ3_M ||
+                                    ft_ == F::IQ4_XS;
                 return listed ? pick(T::Q5_K, "attn_output, 8 experts") : keep();
             }
             if (ft_ == F::Q2_K) return pick(T::Q3_K, "attn_output");
@@ -271,16 +240,14 @@ class Rules {
     Choice ffn_gate_up(int64_t& counter, int64_t n_total) {
         const auto [i, n] = layer_info(counter, n_total);
         ++counter;
-        if (ft_ == F::IQ3_XS && i >= n / 8 && i < 7 * n / 8)
-            return pick(T::IQ3_XXS, label() + " " + position(i, n) + " in the middle");
+        if (ft_ == F::IQ3_XS && i >= n / 8 && i < 7 * n / 8) return pick(T::IQ3_XXS, label() + " " + position(i, n) + " in the middle");
         return keep();
     }
 };
 
 }  // namespace
 
-Choice mixture_type(const RuleContext& ctx, Counters& counters, const ModelTensor& tensor,
-                    Category category) {
+Choice mixture_type(const RuleContext& ctx, Counters& counters, const ModelTensor& tensor, Category category) {
     return Rules(ctx, counters, tensor, category).decide();
 }
 

@@ -62,8 +62,7 @@ int effective_dims(const ModelTensor& t) {
 
 Category categorize(std::string_view name) {
     if (name == "output.weight") return Category::Output;
-    if (name == "token_embd.weight" || name == "per_layer_token_embd.weight")
-        return Category::TokenEmbd;
+    if (name == "token_embd.weight" || name == "per_layer_token_embd.weight") return Category::TokenEmbd;
     if (contains(name, "attn_qkv.weight")) return Category::AttnQkv;
     if (contains(name, "attn_kv_b.weight")) return Category::AttnKvB;
     if (contains(name, "attn_v.weight")) return Category::AttnV;
@@ -106,8 +105,7 @@ std::string_view category_label(Category c) {
     return "other";
 }
 
-std::optional<std::string> not_quantizable_reason(const ModelTensor& tensor,
-                                                  bool leave_output_tensor) {
+std::optional<std::string> not_quantizable_reason(const ModelTensor& tensor, bool leave_output_tensor) {
     const std::string_view name = tensor.name;
     // All conditions must hold; the most telling one is reported.
     if (contains(name, "_norm.weight")) return std::string("norm");

@@ -8,9 +8,8 @@
 
 namespace llmq::quant {
 
-#define LLMQ_DECLARE_CODEC(t)                                                                       \
-    void quantize_##t(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,        \
-                      std::span<const float> imatrix);                                              \
+#define LLMQ_DECLARE_CODEC(t)                                                                                                 \
+    void quantize_##t(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix); \
     void dequantize_##t(std::span<const uint8_t> src, std::span<float> dst);
 
 // float.cpp

@@ -50,8 +50,12 @@ void bf16_to_f32(const uint8_t* src, float* dst, size_t n) {
     bf16_to_f32_scalar(src + 2 * i, dst + i, n - i);
 }
 #else
-void f16_to_f32_portable(const uint8_t* src, float* dst, size_t n) { f16_to_f32_scalar(src, dst, n); }
-void bf16_to_f32(const uint8_t* src, float* dst, size_t n) { bf16_to_f32_scalar(src, dst, n); }
+void f16_to_f32_portable(const uint8_t* src, float* dst, size_t n) {
+    f16_to_f32_scalar(src, dst, n);
+}
+void bf16_to_f32(const uint8_t* src, float* dst, size_t n) {
+    bf16_to_f32_scalar(src, dst, n);
+}
 #endif
 
 #if defined(__F16C__) && defined(__AVX__)
@@ -84,8 +88,12 @@ void f32_to_f16(const float* src, uint8_t* dst, size_t n) {
     f32_to_f16_scalar(src + i, dst + 2 * i, n - i);
 }
 #else
-void f16_to_f32(const uint8_t* src, float* dst, size_t n) { f16_to_f32_portable(src, dst, n); }
-void f32_to_f16(const float* src, uint8_t* dst, size_t n) { f32_to_f16_scalar(src, dst, n); }
+void f16_to_f32(const uint8_t* src, float* dst, size_t n) {
+    f16_to_f32_portable(src, dst, n);
+}
+void f32_to_f16(const float* src, uint8_t* dst, size_t n) {
+    f32_to_f16_scalar(src, dst, n);
+}
 #endif
 
 }  // namespace floats

@@ -26,8 +26,7 @@ float e8m0_half(uint8_t e) {
 float ue4m3_half(uint8_t x) {
     if (x == 0 || x == 0x7F) return 0.0f;
     const int exp = (x >> 3) & 15, man = x & 7;
-    const float v = exp == 0 ? std::ldexp(static_cast<float>(man), -9)
-                             : std::ldexp(1.0f + static_cast<float>(man) / 8.0f, exp - 7);
+    const float v = exp == 0 ? std::ldexp(static_cast<float>(man), -9) : std::ldexp(1.0f + static_cast<float>(man) / 8.0f, exp - 7);
     return v * 0.5f;
 }
 
@@ -75,26 +74,20 @@ float abs_max(const float* x, int n) {
 
 }  // namespace
 
-void quantize_mxfp4(std::span<const float> src, std::span<uint8_t> dst, int64_t,
-                    std::span<const float>) {
+void quantize_mxfp4(std::span<const float> src, std::span<uint8_t> dst, int64_t, std::span<const float>) {
     for (size_t b = 0; b < src.size() / 32; ++b) {
         const float* x = src.data() + b * 32;
         uint8_t* y = dst.data() + b * kMxBytes;
         const float amax = abs_max(x, 32);
         // floor(log2(amax)) − 2 + 127, converted to uint8 through int as C does on x86.
-        const uint8_t e =
-            amax > 0.0f
-                ? static_cast<uint8_t>(static_cast<int32_t>(std::floor(std::log2(amax)) - 2 + 127))
-                : 0;
+        const uint8_t e = amax > 0.0f ? static_cast<uint8_t>(static_cast<int32_t>(std::floor(std::log2(amax)) - 2 + 127)) : 0;
         const float d = e8m0_half(e);
         y[0] = e;
-        for (int j = 0; j < 16; ++j)
-            y[1 + j] = static_cast<uint8_t>(best_index(x[j], d) | (best_index(x[16 + j], d) << 4));
+        for (int j = 0; j < 16; ++j) y[1 + j] = static_cast<uint8_t>(best_index(x[j], d) | (best_index(x[16 + j], d) << 4));
     }
 }
 
-void quantize_nvfp4(std::span<const float> src, std::span<uint8_t> dst, int64_t,
-                    std::span<const float>) {
+void quantize_nvfp4(std::span<const float> src, std::span<uint8_t> dst, int64_t, std::span<const float>) {
     for (size_t b = 0; b < src.size() / 64; ++b) {
         const float* x = src.data() + b * 64;
         uint8_t* y = dst.data() + b * kNvBytes;
@@ -103,9 +96,7 @@ void quantize_nvfp4(std::span<const float> src, std::span<uint8_t> dst, int64_t,
             const uint8_t code = to_ue4m3(abs_max(xs, 16) / 6.0f);
             const float d = ue4m3_half(code);
             y[s] = code;
-            for (int j = 0; j < 8; ++j)
-                y[4 + 8 * s + j] =
-                    static_cast<uint8_t>(best_index(xs[j], d) | (best_index(xs[8 + j], d) << 4));
+            for (int j = 0; j < 8; ++j) y[4 + 8 * s + j] = static_cast<uint8_t>(best_index(xs[j], d) | (best_index(xs[8 + j], d) << 4));
         }
     }
 }

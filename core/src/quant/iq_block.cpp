@@ -64,15 +64,13 @@ uint8_t split_signs(const float* x, const float* w, float* xval, bool even_parit
     return static_cast<uint8_t>(s & 127);
 }
 
-bool snap_group(const GridMap& g, const float* xval, const float* w, float id, float scale,
-                int8_t* L) {
+bool snap_group(const GridMap& g, const float* xval, const float* w, float id, float scale, int8_t* L) {
     block_codes(g.dim, xval, id, g.max_code, L);
     return snap_codes(g, xval, w, scale, L);
 }
 
-void scale_trials(const GridMap& g, int n, const float* xval, const float* weight,
-                  const float* neighbour_w, std::span<const float> ids, bool initially_on_grid,
-                  BlockCodes& b) {
+void scale_trials(const GridMap& g, int n, const float* xval, const float* weight, const float* neighbour_w, std::span<const float> ids,
+                  bool initially_on_grid, BlockCodes& b) {
     // All trials' codes first (each trial's groups snapped at its own scale), then all their fits
     // at once (trial_sums), then ggml's sequential choice of the best trial.
     constexpr int kMaxTrials = 32;
@@ -86,8 +84,7 @@ void scale_trials(const GridMap& g, int n, const float* xval, const float* weigh
         const float this_scale = 1 / id;
         block_codes(n, xval, id, g.max_code, L[t].data());
         for (int k = 0; k < groups; ++k)
-            on_grid[t][k] = snap_codes(g, xval + g.dim * k, neighbour_w + g.dim * k, this_scale,
-                                       L[t].data() + g.dim * k);
+            on_grid[t][k] = snap_codes(g, xval + g.dim * k, neighbour_w + g.dim * k, this_scale, L[t].data() + g.dim * k);
         for (int i = 0; i < n; ++i) Lt[i * kMaxTrials + t] = L[t][i];
     }
     std::array<float, 32> wx{};
@@ -106,17 +103,14 @@ void scale_trials(const GridMap& g, int n, const float* xval, const float* weigh
     }
 }
 
-void final_pass(const GridMap& g, int n, const float* xval, const float* weight,
-                const float* neighbour_w, bool all_groups, BlockCodes& b) {
+void final_pass(const GridMap& g, int n, const float* xval, const float* weight, const float* neighbour_w, bool all_groups, BlockCodes& b) {
     const int groups = n / g.dim;
-    const bool any_off =
-        std::any_of(b.on_grid.begin(), b.on_grid.begin() + groups, [](bool on) { return !on; });
+    const bool any_off = std::any_of(b.on_grid.begin(), b.on_grid.begin() + groups, [](bool on) { return !on; });
     if (!any_off || !(b.scale > 0)) return;
     const float id = 1 / b.scale;
     for (int k = 0; k < groups; ++k) {
         if (!all_groups && b.on_grid[k]) continue;
-        snap_group(g, xval + g.dim * k, neighbour_w + g.dim * k, id, b.scale,
-                   b.L.data() + g.dim * k);
+        snap_group(g, xval + g.dim * k, neighbour_w + g.dim * k, id, b.scale, b.L.data() + g.dim * k);
     }
     float sumqx = 0, sumq2 = 0;
     for (int i = 0; i < n; ++i) {
@@ -135,8 +129,7 @@ int grid_index(const GridMap& g, const BlockCodes& b, int k) {
 
 void require_imatrix(std::span<const float> imatrix, const char* type) {
     if (!imatrix.empty()) return;
-    fail(ExitCode::Imatrix,
-         std::string(type) + " quantization needs an importance matrix (--imatrix)",
+    fail(ExitCode::Imatrix, std::string(type) + " quantization needs an importance matrix (--imatrix)",
          "run `llmq analyze MODEL -o model.imatrix` and pass --imatrix model.imatrix, or choose "
          "IQ2_S/IQ3_XXS or "
          "a k-quant");

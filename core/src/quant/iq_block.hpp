@@ -40,22 +40,19 @@ struct BlockCodes {
 // Codes of one group at inverse scale id, snapped to the grid: returns true when the rounded codes
 // are a grid point, else replaces them by the neighbour with the smallest error at `scale`
 // (distances weighted by w).
-bool snap_group(const GridMap& g, const float* xval, const float* w, float id, float scale,
-                int8_t* L);
+bool snap_group(const GridMap& g, const float* xval, const float* w, float id, float scale, int8_t* L);
 
 // The scale trials (at most 32): for each inverse scale in `ids` (in order) all groups are snapped
 // with this_scale = 1/id and the trial is kept when (Σw·x·q)² > best·Σw·q² (q = 2L+1, w = weight).
 // `neighbour_w` weights the neighbour distances (ggml passes sqrt(weight)).
-void scale_trials(const GridMap& g, int n, const float* xval, const float* weight,
-                  const float* neighbour_w, std::span<const float> ids, bool initially_on_grid,
-                  BlockCodes& b);
+void scale_trials(const GridMap& g, int n, const float* xval, const float* weight, const float* neighbour_w, std::span<const float> ids,
+                  bool initially_on_grid, BlockCodes& b);
 
 // The final pass: when some group of the winning trial was off the grid and scale > 0, snap the
 // groups again with id = 1/scale and refit scale = Σw·x·q / Σw·q². IQ2_XS, IQ2_S and IQ3_XXS
 // re-snap only the off-grid groups; IQ2_XXS and IQ3_S all of them (all_groups) — the goldens tell
 // the two apart.
-void final_pass(const GridMap& g, int n, const float* xval, const float* weight,
-                const float* neighbour_w, bool all_groups, BlockCodes& b);
+void final_pass(const GridMap& g, int n, const float* xval, const float* weight, const float* neighbour_w, bool all_groups, BlockCodes& b);
 
 // Grid index of group k of the block's codes (which are on the grid by construction).
 int grid_index(const GridMap& g, const BlockCodes& b, int k);
@@ -66,23 +63,20 @@ int sub_scale(float id, float scale, int max);
 // Calls fn(x, qw, y) for every block of `block` values of every row: x the block's values, qw its
 // imatrix slice (nullptr without an imatrix; the same columns for every row), y its output bytes.
 template <typename Fn>
-void for_each_block(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                    std::span<const float> imatrix, int block, size_t block_bytes, Fn&& fn) {
+void for_each_block(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix, int block,
+                    size_t block_bytes, Fn&& fn) {
     const auto per_row = static_cast<size_t>(n_per_row / block);
     const size_t blocks = src.size() / static_cast<size_t>(block);
     for (size_t b = 0; b < blocks; ++b) {
-        const float* qw =
-            imatrix.empty() ? nullptr : imatrix.data() + (b % per_row) * static_cast<size_t>(block);
+        const float* qw = imatrix.empty() ? nullptr : imatrix.data() + (b % per_row) * static_cast<size_t>(block);
         fn(src.data() + b * static_cast<size_t>(block), qw, dst.data() + b * block_bytes);
     }
 }
 
 // Calls decode(block bytes, 256 output values) for every super-block of src.
 template <typename Fn>
-void for_each_decode(std::span<const uint8_t> src, std::span<float> dst, size_t block_bytes,
-                     Fn&& decode) {
-    for (size_t b = 0; b < dst.size() / QK; ++b)
-        decode(src.data() + b * block_bytes, dst.data() + b * QK);
+void for_each_decode(std::span<const uint8_t> src, std::span<float> dst, size_t block_bytes, Fn&& decode) {
+    for (size_t b = 0; b < dst.size() / QK; ++b) decode(src.data() + b * block_bytes, dst.data() + b * QK);
 }
 
 // Throws Failure(Imatrix) for the types ggml cannot quantize without an importance matrix.

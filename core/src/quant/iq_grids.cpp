@@ -18,9 +18,7 @@ GridMap build(std::span<const uint16_t> kgrid, int dim, int code_bits, int dista
     const uint32_t mask = (1u << code_bits) - 1;
     m.codes.resize(static_cast<size_t>(points) * dim);
     for (int g = 0; g < points; ++g)
-        for (int i = 0; i < dim; ++i)
-            m.codes[static_cast<size_t>(g) * dim + i] =
-                static_cast<uint8_t>((kgrid[g] >> (code_bits * i)) & mask);
+        for (int i = 0; i < dim; ++i) m.codes[static_cast<size_t>(g) * dim + i] = static_cast<uint8_t>((kgrid[g] >> (code_bits * i)) & mask);
 
     // Keys that can never be looked up (a code above max_code) keep this marker.
     constexpr int32_t kUnreachable = INT32_MIN;
@@ -68,13 +66,10 @@ GridMap build(std::span<const uint16_t> kgrid, int dim, int code_bits, int dista
         list.count = static_cast<uint32_t>(n);
         list.padded = (list.count + kNeighbourPad - 1) / kNeighbourPad * kNeighbourPad;
         list.codes = static_cast<uint32_t>(m.neighbour_codes.size());
-        for (uint32_t j = 0; j < list.padded; ++j)
-            m.neighbours.push_back(sorted[std::min(j, list.count - 1)]);
+        for (uint32_t j = 0; j < list.padded; ++j) m.neighbours.push_back(sorted[std::min(j, list.count - 1)]);
         m.neighbour_codes.resize(m.neighbour_codes.size() + static_cast<size_t>(dim) * list.padded);
         for (int i = 0; i < dim; ++i)
-            for (uint32_t j = 0; j < list.padded; ++j)
-                m.neighbour_codes[list.codes + i * list.padded + j] =
-                    m.point(m.neighbours[list.first + j])[i];
+            for (uint32_t j = 0; j < list.padded; ++j) m.neighbour_codes[list.codes + i * list.padded + j] = m.point(m.neighbours[list.first + j])[i];
         m.map[key] = -static_cast<int32_t>(m.lists.size()) - 1;
         m.lists.push_back(list);
     }

@@ -28,8 +28,7 @@ struct NeighbourList {
     uint32_t first;   // offset of the grid indices in GridMap::neighbours (padded entries included)
     uint32_t count;   // real entries
     uint32_t padded;  // entries including padding: a multiple of kNeighbourPad
-    uint32_t
-        codes;  // offset in GridMap::neighbour_codes: dim rows of `padded` codes (element-major)
+    uint32_t codes;   // offset in GridMap::neighbour_codes: dim rows of `padded` codes (element-major)
 };
 
 struct GridMap {

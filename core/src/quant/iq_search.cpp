@@ -42,8 +42,7 @@ inline bool improves(float sumqx, float sumq2, float& best_score, float& scale) 
 
 }  // namespace
 
-int nearest_neighbour_scalar(const GridMap& g, const NeighbourList& list, const float* x,
-                             const float* w, float scale, const float* levels) {
+int nearest_neighbour_scalar(const GridMap& g, const NeighbourList& list, const float* x, const float* w, float scale, const float* levels) {
     float best = FLT_MAX;
     int index = -1;
     for (uint32_t j = 0; j < list.count; ++j) {
@@ -69,8 +68,7 @@ void block_codes_scalar(int n, const float* x, float id, int max_code, int8_t* L
     }
 }
 
-void trial_sums_scalar(int n, int trials, int stride, const int8_t* Lt, const float* wx,
-                       const float* w, float* sumqx, float* sumq2) {
+void trial_sums_scalar(int n, int trials, int stride, const int8_t* Lt, const float* wx, const float* w, float* sumqx, float* sumq2) {
     for (int t = 0; t < trials; ++t) {
         float sx = 0, s2 = 0;
         for (int i = 0; i < n; ++i) {
@@ -103,13 +101,11 @@ void iq4_codes_scalar(int n, const float* x, float id, uint8_t* L) {
     for (int j = 0; j < n; ++j) L[j] = static_cast<uint8_t>(iq4_index_scalar(id * x[j]));
 }
 
-void iq4_trial_sums_scalar(int n, int trials, const float* ids, const float* x, const float* w,
-                           float* sumqx, float* sumq2) {
+void iq4_trial_sums_scalar(int n, int trials, const float* ids, const float* x, const float* w, float* sumqx, float* sumq2) {
     for (int t = 0; t < trials; ++t) {
         float sx = 0, s2 = 0;
         for (int j = 0; j < n; ++j) {
-            const auto q =
-                static_cast<float>(tables::kvalues_iq4nl[iq4_index_scalar(ids[t] * x[j])]);
+            const auto q = static_cast<float>(tables::kvalues_iq4nl[iq4_index_scalar(ids[t] * x[j])]);
             sx += w[j] * q * x[j];
             s2 += w[j] * q * q;
         }
@@ -118,8 +114,7 @@ void iq4_trial_sums_scalar(int n, int trials, const float* ids, const float* x, 
     }
 }
 
-Split iq1s_best_split_scalar(int n, const float* sumx, const float* sumw, const float* xp,
-                             const float* xm, float initial_scale) {
+Split iq1s_best_split_scalar(int n, const float* sumx, const float* sumw, const float* xp, const float* xm, float initial_scale) {
     Split s;
     s.scale = initial_scale;
     float best_score = -FLT_MIN;
@@ -127,11 +122,8 @@ Split iq1s_best_split_scalar(int n, const float* sumx, const float* sumw, const 
         for (int i2 = i1; i2 <= n; ++i2) {
             for (const int shift : {1, -1}) {
                 const float* q = shift == 1 ? xp : xm;
-                const float sumqx = (sumx[i1] - sumx[0]) * q[0] + (sumx[i2] - sumx[i1]) * q[1] +
-                                    (sumx[n] - sumx[i2]) * q[2];
-                const float sumq2 = (sumw[i1] - sumw[0]) * q[0] * q[0] +
-                                    (sumw[i2] - sumw[i1]) * q[1] * q[1] +
-                                    (sumw[n] - sumw[i2]) * q[2] * q[2];
+                const float sumqx = (sumx[i1] - sumx[0]) * q[0] + (sumx[i2] - sumx[i1]) * q[1] + (sumx[n] - sumx[i2]) * q[2];
+                const float sumq2 = (sumw[i1] - sumw[0]) * q[0] * q[0] + (sumw[i2] - sumw[i1]) * q[1] * q[1] + (sumw[n] - sumw[i2]) * q[2] * q[2];
                 if (improves(sumqx, sumq2, best_score, s.scale)) s = {i1, i2, shift, s.scale};
             }
         }
@@ -139,8 +131,7 @@ Split iq1s_best_split_scalar(int n, const float* sumx, const float* sumw, const 
     return s;
 }
 
-Split iq1m_best_split_scalar(int n, const int* order, const float* w, const float* x,
-                             const float* xp, const float* xm, float initial_scale) {
+Split iq1m_best_split_scalar(int n, const int* order, const float* w, const float* x, const float* xp, const float* xm, float initial_scale) {
     Split s;
     s.scale = initial_scale;
     float best_score = -FLT_MIN;
@@ -173,8 +164,7 @@ void block_codes(int n, const float* x, float id, int max_code, int8_t* L) {
     }
 }
 
-void trial_sums(int n, int trials, int stride, const int8_t* Lt, const float* wx, const float* w,
-                float* sumqx, float* sumq2) {
+void trial_sums(int n, int trials, int stride, const int8_t* Lt, const float* wx, const float* w, float* sumqx, float* sumq2) {
     if (use_simd()) {
         trial_sums_simd(n, trials, stride, Lt, wx, w, sumqx, sumq2);
     } else {
@@ -190,8 +180,7 @@ void iq4_codes(int n, const float* x, float id, uint8_t* L) {
     }
 }
 
-void iq4_trial_sums(int n, int trials, const float* ids, const float* x, const float* w,
-                    float* sumqx, float* sumq2) {
+void iq4_trial_sums(int n, int trials, const float* ids, const float* x, const float* w, float* sumqx, float* sumq2) {
     if (use_simd()) {
         iq4_trial_sums_simd(n, trials, ids, x, w, sumqx, sumq2);
     } else {
@@ -199,22 +188,16 @@ void iq4_trial_sums(int n, int trials, const float* ids, const float* x, const f
     }
 }
 
-int nearest_neighbour(const GridMap& g, const NeighbourList& list, const float* x, const float* w,
-                      float scale, const float* levels) {
-    return use_simd() ? nearest_neighbour_simd(g, list, x, w, scale, levels)
-                      : nearest_neighbour_scalar(g, list, x, w, scale, levels);
+int nearest_neighbour(const GridMap& g, const NeighbourList& list, const float* x, const float* w, float scale, const float* levels) {
+    return use_simd() ? nearest_neighbour_simd(g, list, x, w, scale, levels) : nearest_neighbour_scalar(g, list, x, w, scale, levels);
 }
 
-Split iq1s_best_split(int n, const float* sumx, const float* sumw, const float* xp, const float* xm,
-                      float initial_scale) {
-    return use_simd() ? iq1s_best_split_simd(n, sumx, sumw, xp, xm, initial_scale)
-                      : iq1s_best_split_scalar(n, sumx, sumw, xp, xm, initial_scale);
+Split iq1s_best_split(int n, const float* sumx, const float* sumw, const float* xp, const float* xm, float initial_scale) {
+    return use_simd() ? iq1s_best_split_simd(n, sumx, sumw, xp, xm, initial_scale) : iq1s_best_split_scalar(n, sumx, sumw, xp, xm, initial_scale);
 }
 
-Split iq1m_best_split(int n, const int* order, const float* w, const float* x, const float* xp,
-                      const float* xm, float initial_scale) {
-    return use_simd() ? iq1m_best_split_simd(n, order, w, x, xp, xm, initial_scale)
-                      : iq1m_best_split_scalar(n, order, w, x, xp, xm, initial_scale);
+Split iq1m_best_split(int n, const int* order, const float* w, const float* x, const float* xp, const float* xm, float initial_scale) {
+    return use_simd() ? iq1m_best_split_simd(n, order, w, x, xp, xm, initial_scale) : iq1m_best_split_scalar(n, order, w, x, xp, xm, initial_scale);
 }
 
 }  // namespace llmq::quant::iq

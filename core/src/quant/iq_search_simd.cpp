@@ -41,8 +41,7 @@ inline bool improves(float sumqx, float sumq2, float& best_score, float& scale) 
 }
 
 // Lane positions 0, 1, ..., N−1 as floats (exact).
-alignas(64) constexpr std::array<float, 16> kLanes = {0, 1, 2,  3,  4,  5,  6,  7,
-                                                      8, 9, 10, 11, 12, 13, 14, 15};
+alignas(64) constexpr std::array<float, 16> kLanes = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 inline F lane_index() {
     return F::load_aligned(kLanes.data());
 }
@@ -66,9 +65,7 @@ inline F lookup8(const Table8& t, I codes) {
     // Byte shuffle within each 4-float half: control bytes 4·(c & 3) + {0, 1, 2, 3}; bit 2 picks
     // the half.
     const __m128i c = codes;
-    const __m128i ctrl = _mm_add_epi32(
-        _mm_mullo_epi32(_mm_and_si128(c, _mm_set1_epi32(3)), _mm_set1_epi32(0x04040404)),
-        _mm_set1_epi32(0x03020100));
+    const __m128i ctrl = _mm_add_epi32(_mm_mullo_epi32(_mm_and_si128(c, _mm_set1_epi32(3)), _mm_set1_epi32(0x04040404)), _mm_set1_epi32(0x03020100));
     const __m128 lo = _mm_castsi128_ps(_mm_shuffle_epi8(_mm_castps_si128(t.part[0]), ctrl));
     const __m128 hi = _mm_castsi128_ps(_mm_shuffle_epi8(_mm_castps_si128(t.part[1]), ctrl));
     return _mm_blendv_ps(lo, hi, _mm_castsi128_ps(_mm_slli_epi32(c, 29)));
@@ -109,8 +106,7 @@ inline I iq4_index(F x, const float* v, const Table8& lo, const Table8& hi) {
     for (int k = 0; k < 15; ++k) mu = mu + xsimd::select(x >= F(v[k]), F(1.0f), F(0.0f));
     const I up = xsimd::to_int(mu);
     const I down = up - I(1);
-    const F pick_down =
-        xsimd::select((x - lookup16(lo, hi, down)) < (lookup16(lo, hi, up) - x), F(1.0f), F(0.0f));
+    const F pick_down = xsimd::select((x - lookup16(lo, hi, down)) < (lookup16(lo, hi, up) - x), F(1.0f), F(0.0f));
     F idx = xsimd::to_float(up) - pick_down;
     idx = xsimd::select(x <= F(v[0]), F(0.0f), idx);
     idx = xsimd::select((x >= F(v[15])) | xsimd::isnan(x), F(15.0f), idx);
@@ -134,8 +130,7 @@ bool simd_available() {
     return true;
 }
 
-int nearest_neighbour_simd(const GridMap& g, const NeighbourList& list, const float* x,
-                           const float* w, float scale, const float* levels) {
+int nearest_neighbour_simd(const GridMap& g, const NeighbourList& list, const float* x, const float* w, float scale, const float* levels) {
     // Per element, the error term of every level — the very products the scalar loop forms —
     // kept in registers and looked up by each lane's code.
     alignas(64) std::array<float, 8> lev{};
@@ -157,15 +152,13 @@ int nearest_neighbour_simd(const GridMap& g, const NeighbourList& list, const fl
                            F(FLT_MAX));  // NaN/∞ never win, as in the scalar loop
         const float m = simd::hmin(d2);
         if (!(m < FLT_MAX)) return -1;
-        return g.neighbours[list.first +
-                            static_cast<uint32_t>(std::countr_zero(simd::movemask(d2 == F(m))))];
+        return g.neighbours[list.first + static_cast<uint32_t>(std::countr_zero(simd::movemask(d2 == F(m))))];
     }
     const F lanes = lane_index();
     F best(FLT_MAX), best_pos(0.0f);
     for (uint32_t j0 = 0; j0 < list.padded; j0 += N) {
         F d2(0.0f);
-        for (int i = 0; i < g.dim; ++i)
-            d2 = d2 + lookup8(err[i], simd::widen_u8(codes + i * list.padded + j0));
+        for (int i = 0; i < g.dim; ++i) d2 = d2 + lookup8(err[i], simd::widen_u8(codes + i * list.padded + j0));
         const auto better = d2 < best;  // strict: each lane keeps its first minimum
         best = xsimd::select(better, d2, best);
         best_pos = xsimd::select(better, lanes + F(static_cast<float>(j0)), best_pos);
@@ -189,8 +182,7 @@ void block_codes_simd(int n, const float* x, float id, int max_code, int8_t* L) 
     if (i < n) block_codes_scalar(n - i, x + i, id, max_code, L + i);
 }
 
-void trial_sums_simd(int n, int trials, int stride, const int8_t* Lt, const float* wx,
-                     const float* w, float* sumqx, float* sumq2) {
+void trial_sums_simd(int n, int trials, int stride, const int8_t* Lt, const float* wx, const float* w, float* sumqx, float* sumq2) {
     for (int t0 = 0; t0 < trials; t0 += N) {
         F sx(0.0f), s2(0.0f);
         for (int i = 0; i < n; ++i) {
@@ -221,8 +213,7 @@ void iq4_codes_simd(int n, const float* x, float id, uint8_t* L) {
     if (j < n) iq4_codes_scalar(n - j, x + j, id, L + j);
 }
 
-void iq4_trial_sums_simd(int n, int trials, const float* ids, const float* x, const float* w,
-                         float* sumqx, float* sumq2) {
+void iq4_trial_sums_simd(int n, int trials, const float* ids, const float* x, const float* w, float* sumqx, float* sumq2) {
     const float* v = iq4_table().v.data();
     const Table8 lo = load_table(v), hi = load_table(v + 8);
     for (int t0 = 0; t0 < trials; t0 += N) {
@@ -245,8 +236,7 @@ void iq4_trial_sums_simd(int n, int trials, const float* ids, const float* x, co
     }
 }
 
-Split iq1s_best_split_simd(int n, const float* sumx, const float* sumw, const float* xp,
-                           const float* xm, float initial_scale) {
+Split iq1s_best_split_simd(int n, const float* sumx, const float* sumw, const float* xp, const float* xm, float initial_scale) {
     // Prefix sums padded so that every batch load is in bounds (padding lanes are never used).
     alignas(64) std::array<float, 64 + 2 * N> sx{}, sw{};
     for (int i = 0; i <= n; ++i) {
@@ -273,8 +263,7 @@ Split iq1s_best_split_simd(int n, const float* sumx, const float* sumw, const fl
             const F sumqx_m = am + b * F(xm[1]) + c * F(xm[2]);
             const F sumq2_m = wam + wb * F(xm[1]) * F(xm[1]) + wc * F(xm[2]) * F(xm[2]);
             const auto valid = lanes + F(static_cast<float>(i2)) <= F(static_cast<float>(n));
-            const auto hit =
-                valid & (may_improve(sumqx_p, sumq2_p, best) | may_improve(sumqx_m, sumq2_m, best));
+            const auto hit = valid & (may_improve(sumqx_p, sumq2_p, best) | may_improve(sumqx_m, sumq2_m, best));
             if (!xsimd::any(hit)) continue;
             sumqx_p.store_aligned(qxp.data());
             sumq2_p.store_aligned(q2p.data());
@@ -289,8 +278,7 @@ Split iq1s_best_split_simd(int n, const float* sumx, const float* sumw, const fl
     return s;
 }
 
-Split iq1m_best_split_simd(int n, const int* order, const float* w, const float* x, const float* xp,
-                           const float* xm, float initial_scale) {
+Split iq1m_best_split_simd(int n, const int* order, const float* w, const float* x, const float* xp, const float* xm, float initial_scale) {
     // Lanes are the 4 variants k of one candidate (4-wide batches on every architecture). The
     // scalar loop sums positions 0..n−1 in order with level 0 below i1, 1 below i2, 2 from i2 on;
     // its partial sums up to i2 are shared by many candidates, so they are formed once, in the same
@@ -348,8 +336,7 @@ Split iq1m_best_split_simd(int n, const int* order, const float* w, const float*
 bool simd_available() {
     return false;
 }
-int nearest_neighbour_simd(const GridMap& g, const NeighbourList& list, const float* x,
-                           const float* w, float scale, const float* levels) {
+int nearest_neighbour_simd(const GridMap& g, const NeighbourList& list, const float* x, const float* w, float scale, const float* levels) {
     return nearest_neighbour_scalar(g, list, x, w, scale, levels);
 }
 void block_codes_simd(int n, const float* x, float id, int max_code, int8_t* L) {
@@ -358,20 +345,16 @@ void block_codes_simd(int n, const float* x, float id, int max_code, int8_t* L) 
 void iq4_codes_simd(int n, const float* x, float id, uint8_t* L) {
     iq4_codes_scalar(n, x, id, L);
 }
-void iq4_trial_sums_simd(int n, int trials, const float* ids, const float* x, const float* w,
-                         float* sumqx, float* sumq2) {
+void iq4_trial_sums_simd(int n, int trials, const float* ids, const float* x, const float* w, float* sumqx, float* sumq2) {
     iq4_trial_sums_scalar(n, trials, ids, x, w, sumqx, sumq2);
 }
-void trial_sums_simd(int n, int trials, int stride, const int8_t* Lt, const float* wx,
-                     const float* w, float* sumqx, float* sumq2) {
+void trial_sums_simd(int n, int trials, int stride, const int8_t* Lt, const float* wx, const float* w, float* sumqx, float* sumq2) {
     trial_sums_scalar(n, trials, stride, Lt, wx, w, sumqx, sumq2);
 }
-Split iq1s_best_split_simd(int n, const float* sumx, const float* sumw, const float* xp,
-                           const float* xm, float initial_scale) {
+Split iq1s_best_split_simd(int n, const float* sumx, const float* sumw, const float* xp, const float* xm, float initial_scale) {
     return iq1s_best_split_scalar(n, sumx, sumw, xp, xm, initial_scale);
 }
-Split iq1m_best_split_simd(int n, const int* order, const float* w, const float* x, const float* xp,
-                           const float* xm, float initial_scale) {
+Split iq1m_best_split_simd(int n, const int* order, const float* w, const float* x, const float* xp, const float* xm, float initial_scale) {
     return iq1m_best_split_scalar(n, order, w, x, xp, xm, initial_scale);
 }
 

@@ -58,14 +58,12 @@ std::array<int, n> sorted_order(const float* x) {
 // Codes from a split: sorted positions below i1 → 0, below i2 → 1, the rest → 2.
 template <size_t n>
 void split_codes(const std::array<int, n>& order, const iq::Split& s, int8_t* L) {
-    for (int j = 0; j < static_cast<int>(n); ++j)
-        L[order[j]] = static_cast<int8_t>(j < s.i1 ? 0 : j < s.i2 ? 1 : 2);
+    for (int j = 0; j < static_cast<int>(n); ++j) L[order[j]] = static_cast<int8_t>(j < s.i1 ? 0 : j < s.i2 ? 1 : 2);
 }
 
 // Snaps 8 codes to the grid: their own grid index when on it, else the neighbour with the
 // smallest weighted error of scale·level − x (levels `xx`); L receives the grid point's codes.
-int snap_iq1(const iq::GridMap& g, const float* x, const float* w, float scale, const float* xx,
-             int8_t* L, bool& on_grid) {
+int snap_iq1(const iq::GridMap& g, const float* x, const float* w, float scale, const float* xx, int8_t* L, bool& on_grid) {
     const int32_t v = g.map[g.key(L)];
     if (v >= 0) return v;
     on_grid = false;
@@ -102,8 +100,7 @@ void quantize_block_iq1_s(const float* xbl, const float* qwbl, uint8_t* y) {
             sumx[j + 1] = sumx[j] + weight[i] * xb[i];
             sumw[j + 1] = sumw[j] + weight[i];
         }
-        const iq::Split s =
-            iq::iq1s_best_split(32, sumx.data(), sumw.data(), kXp.data(), kXm.data(), max);
+        const iq::Split s = iq::iq1s_best_split(32, sumx.data(), sumw.data(), kXp.data(), kXm.data(), max);
         if (s.i1 < 0) continue;  // all weights zero: no split fits (ggml asserts)
         std::array<int8_t, 32> L{};
         split_codes(order, s, L.data());
@@ -117,9 +114,7 @@ void quantize_block_iq1_s(const float* xbl, const float* qwbl, uint8_t* y) {
         const float* xx = shift == 1 ? kXp.data() : kXm.data();
         bool all_on_grid = true;
         std::array<int, 4> index{};
-        for (int k = 0; k < 4; ++k)
-            index[k] = snap_iq1(g, xb + 8 * k, weight.data() + 8 * k, scale, xx, L.data() + 8 * k,
-                                all_on_grid);
+        for (int k = 0; k < 4; ++k) index[k] = snap_iq1(g, xb + 8 * k, weight.data() + 8 * k, scale, xx, L.data() + 8 * k, all_on_grid);
         if (!all_on_grid) {
             float sumqx = 0, sumq2 = 0;
             for (int i = 0; i < 32; ++i) {
@@ -157,8 +152,7 @@ void quantize_block_iq1_s(const float* xbl, const float* qwbl, uint8_t* y) {
 // with the fp16 super-scale spread over their top nibbles
 // ------------------------------------------
 void block_weights_m(const float* xb, const float* qw, float sigma2, float* w) {
-    for (int i = 0; i < 16; ++i)
-        w[i] = qw ? qw[i] * std::sqrt(sigma2 + xb[i] * xb[i]) : xb[i] * xb[i];
+    for (int i = 0; i < 16; ++i) w[i] = qw ? qw[i] * std::sqrt(sigma2 + xb[i] * xb[i]) : xb[i] * xb[i];
 }
 
 // Level set of 8-group k (0, 1) under variant v: group 0 uses +δ when v < 2, group 1 when v is
@@ -185,8 +179,7 @@ void quantize_block_iq1_m(const float* xbl, const float* qwbl, uint8_t* y) {
         const float max = abs_max(xb, 16);
         if (max < kEpsIq1m) continue;
         const auto order = sorted_order<16>(xb);
-        const iq::Split s =
-            iq::iq1m_best_split(16, order.data(), weight.data(), xb, kXp.data(), kXm.data(), max);
+        const iq::Split s = iq::iq1m_best_split(16, order.data(), weight.data(), xb, kXp.data(), kXm.data(), max);
         if (s.i1 < 0) continue;  // all weights zero: no split fits (ggml asserts)
         std::array<int8_t, 16> L{};
         split_codes(order, s, L.data());
@@ -200,8 +193,7 @@ void quantize_block_iq1_m(const float* xbl, const float* qwbl, uint8_t* y) {
         bool all_on_grid = true;
         std::array<int, 2> index{};
         for (int k = 0; k < 2; ++k) {
-            index[k] = snap_iq1(g, xb + 8 * k, weight.data() + 8 * k, scale,
-                                iq1m_levels(variant, k), L.data() + 8 * k, all_on_grid);
+            index[k] = snap_iq1(g, xb + 8 * k, weight.data() + 8 * k, scale, iq1m_levels(variant, k), L.data() + 8 * k, all_on_grid);
         }
         if (!all_on_grid) {
             float sumqx = 0, sumq2 = 0;
@@ -262,14 +254,12 @@ inline float grid_value(uint64_t grid, int j) {
 
 }  // namespace
 
-void quantize_iq1_s(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                    std::span<const float> imatrix) {
+void quantize_iq1_s(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
     iq::require_imatrix(imatrix, "IQ1_S");
     iq::for_each_block(src, dst, n_per_row, imatrix, QK, kSBytes, quantize_block_iq1_s);
 }
 
-void quantize_iq1_m(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                    std::span<const float> imatrix) {
+void quantize_iq1_m(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
     iq::for_each_block(src, dst, n_per_row, imatrix, QK, kMBytes, quantize_block_iq1_m);
 }
 
@@ -282,8 +272,7 @@ void dequantize_iq1_s(std::span<const uint8_t> src, std::span<float> dst) {
             const float dl = d * static_cast<float>(2 * ((h >> 12) & 7) + 1);
             const float delta = (h & 0x8000) ? -kDelta : kDelta;
             for (int l = 0; l < 4; ++l) {
-                const uint64_t grid =
-                    tables::iq1s_grid[qs[4 * ib + l] | (((h >> (3 * l)) & 7) << 8)];
+                const uint64_t grid = tables::iq1s_grid[qs[4 * ib + l] | (((h >> (3 * l)) & 7) << 8)];
                 for (int j = 0; j < 8; ++j) y[8 * l + j] = dl * (grid_value(grid, j) + delta);
             }
             y += 32;
@@ -297,19 +286,16 @@ void dequantize_iq1_m(std::span<const uint8_t> src, std::span<float> dst) {
         const uint8_t* qh = b + 32;
         std::array<uint16_t, 4> sc{};
         for (int i = 0; i < 4; ++i) sc[i] = load_u16(b + 48 + 2 * i);
-        const auto bits = static_cast<uint16_t>((sc[0] >> 12) | ((sc[1] >> 8) & 0x00F0) |
-                                                ((sc[2] >> 4) & 0x0F00) | (sc[3] & 0xF000));
+        const auto bits = static_cast<uint16_t>((sc[0] >> 12) | ((sc[1] >> 8) & 0x00F0) | ((sc[2] >> 4) & 0x0F00) | (sc[3] & 0xF000));
         const float d = fp16_to_fp32(bits);
         for (int ib = 0; ib < 8; ++ib) {
             const float dl1 = d * static_cast<float>(2 * ((sc[ib / 2] >> (6 * (ib % 2))) & 7) + 1);
-            const float dl2 =
-                d * static_cast<float>(2 * ((sc[ib / 2] >> (6 * (ib % 2) + 3)) & 7) + 1);
+            const float dl2 = d * static_cast<float>(2 * ((sc[ib / 2] >> (6 * (ib % 2) + 3)) & 7) + 1);
             const uint8_t q0 = qh[2 * ib], q1 = qh[2 * ib + 1];
-            const int idx[4] = {
-                qs[4 * ib] | ((q0 & 7) << 8), qs[4 * ib + 1] | (((q0 >> 4) & 7) << 8),
-                qs[4 * ib + 2] | ((q1 & 7) << 8), qs[4 * ib + 3] | (((q1 >> 4) & 7) << 8)};
-            const float delta[4] = {(q0 & 0x08) ? -kDelta : kDelta, (q0 & 0x80) ? -kDelta : kDelta,
-                                    (q1 & 0x08) ? -kDelta : kDelta, (q1 & 0x80) ? -kDelta : kDelta};
+            const int idx[4] = {qs[4 * ib] | ((q0 & 7) << 8), qs[4 * ib + 1] | (((q0 >> 4) & 7) << 8), qs[4 * ib + 2] | ((q1 & 7) << 8),
+                                qs[4 * ib + 3] | (((q1 >> 4) & 7) << 8)};
+            const float delta[4] = {(q0 & 0x08) ? -kDelta : kDelta, (q0 & 0x80) ? -kDelta : kDelta, (q1 & 0x08) ? -kDelta : kDelta,
+                                    (q1 & 0x80) ? -kDelta : kDelta};
             for (int l = 0; l < 4; ++l) {
                 const float dl = l < 2 ? dl1 : dl2;
                 const uint64_t grid = tables::iq1s_grid[idx[l]];

@@ -23,8 +23,7 @@ constexpr size_t kXxsBytes = 66, kXsBytes = 74, kSBytes = 82;
 constexpr float kEpsIq2s = 1e-8f;  // ggml's GROUP_MAX_EPS_IQ2_S (the others use kGroupMaxEps)
 
 // Weights of one block: qw·sqrt(sigma2 + x²) with an imatrix, else the type's fallback.
-void block_weights(const float* x, const float* qw, float sigma2, int n, float* w, float* waux,
-                   bool iq2s_fallback) {
+void block_weights(const float* x, const float* qw, float sigma2, int n, float* w, float* waux, bool iq2s_fallback) {
     for (int i = 0; i < n; ++i) {
         if (qw) {
             w[i] = qw[i] * std::sqrt(sigma2 + x[i] * x[i]);
@@ -49,9 +48,7 @@ void quantize_block_iq2_xxs(const float* xbl, const float* qwbl, uint8_t* y) {
         std::array<float, 32> weight, waux, xval;
         block_weights(xb, qwbl + 32 * ib, sigma2, 32, weight.data(), waux.data(), false);
         std::array<uint8_t, 4> signs{};
-        for (int k = 0; k < 4; ++k)
-            signs[k] =
-                iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, true);
+        for (int k = 0; k < 4; ++k) signs[k] = iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, true);
         const float max = iq::max_value(xval.data(), 32);
         if (max < kGroupMaxEps) continue;  // scale 0, all indices 0
         BlockCodes b;
@@ -59,8 +56,7 @@ void quantize_block_iq2_xxs(const float* xbl, const float* qwbl, uint8_t* y) {
         b.scale = make_qp_quants(xval, 3 + 1, qp, weight);
         const float eff_max = b.scale * 3;
         std::array<float, 13> ids{};
-        for (int is = -6; is <= 6; ++is)
-            ids[is + 6] = (5 + static_cast<float>(is) * 0.1f) / eff_max;
+        for (int is = -6; is <= 6; ++is) ids[is + 6] = (5 + static_cast<float>(is) * 0.1f) / eff_max;
         iq::scale_trials(g, 32, xval.data(), weight.data(), waux.data(), ids, false, b);
         iq::final_pass(g, 32, xval.data(), weight.data(), waux.data(), true, b);
         if (b.scale < 0) {  // cannot happen with finite input; ggml flips scale and signs
@@ -81,8 +77,7 @@ void quantize_block_iq2_xxs(const float* xbl, const float* qwbl, uint8_t* y) {
     const float d = max_scale / 31;
     store_u16(y, fp32_to_fp16(d));
     const float id = 1 / d;
-    for (int ib = 0; ib < 8; ++ib)
-        q2[2 * ib + 1] |= static_cast<uint32_t>(iq::sub_scale(id, scales[ib], 15)) << 28;
+    for (int ib = 0; ib < 8; ++ib) q2[2 * ib + 1] |= static_cast<uint32_t>(iq::sub_scale(id, scales[ib], 15)) << 28;
     for (int i = 0; i < 16; ++i) store_u32(y + 2 + 4 * i, q2[i]);
 }
 
@@ -99,9 +94,7 @@ void quantize_block_iq2_xs(const float* xbl, const float* qwbl, uint8_t* y) {
         std::array<float, 16> weight, waux, xval;
         block_weights(xb, qwbl + 16 * ib, sigma2, 16, weight.data(), waux.data(), false);
         std::array<uint8_t, 2> signs{};
-        for (int k = 0; k < 2; ++k)
-            signs[k] =
-                iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, true);
+        for (int k = 0; k < 2; ++k) signs[k] = iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, true);
         const float max = iq::max_value(xval.data(), 16);
         if (max < kGroupMaxEps) continue;
         BlockCodes b;
@@ -114,8 +107,7 @@ void quantize_block_iq2_xs(const float* xbl, const float* qwbl, uint8_t* y) {
             b.scale = -b.scale;
             for (auto& s : signs) s = static_cast<uint8_t>(~s & 127);
         }
-        for (int k = 0; k < 2; ++k)
-            q2[2 * ib + k] = static_cast<uint16_t>(iq::grid_index(g, b, k) | (signs[k] << 9));
+        for (int k = 0; k < 2; ++k) q2[2 * ib + k] = static_cast<uint16_t>(iq::grid_index(g, b, k) | (signs[k] << 9));
         scales[ib] = b.scale;
         max_scale = max_scale > b.scale ? max_scale : b.scale;
     }
@@ -142,12 +134,9 @@ void quantize_block_iq2_s(const float* xbl, const float* qwbl, uint8_t* y) {
     for (int ib = 0; ib < 16; ++ib) {
         const float* xb = xbl + 16 * ib;
         std::array<float, 16> weight, waux, xval;
-        block_weights(xb, qwbl ? qwbl + 16 * ib : nullptr, sigma2, 16, weight.data(), waux.data(),
-                      true);
+        block_weights(xb, qwbl ? qwbl + 16 * ib : nullptr, sigma2, 16, weight.data(), waux.data(), true);
         std::array<uint8_t, 2> signs{};
-        for (int k = 0; k < 2; ++k)
-            signs[k] =
-                iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, false);
+        for (int k = 0; k < 2; ++k) signs[k] = iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, false);
         const float max = iq::max_value(xval.data(), 16);
         if (max < kEpsIq2s) continue;
         BlockCodes b;
@@ -188,20 +177,17 @@ inline float sign_of(uint8_t signs, int j) {
 
 }  // namespace
 
-void quantize_iq2_xxs(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                      std::span<const float> imatrix) {
+void quantize_iq2_xxs(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
     iq::require_imatrix(imatrix, "IQ2_XXS");
     iq::for_each_block(src, dst, n_per_row, imatrix, QK, kXxsBytes, quantize_block_iq2_xxs);
 }
 
-void quantize_iq2_xs(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                     std::span<const float> imatrix) {
+void quantize_iq2_xs(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
     iq::require_imatrix(imatrix, "IQ2_XS");
     iq::for_each_block(src, dst, n_per_row, imatrix, QK, kXsBytes, quantize_block_iq2_xs);
 }
 
-void quantize_iq2_s(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                    std::span<const float> imatrix) {
+void quantize_iq2_s(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
     iq::for_each_block(src, dst, n_per_row, imatrix, QK, kSBytes, quantize_block_iq2_s);
 }
 
@@ -215,9 +201,7 @@ void dequantize_iq2_xxs(std::span<const uint8_t> src, std::span<float> dst) {
             for (int l = 0; l < 4; ++l) {
                 const uint64_t grid = tables::iq2xxs_grid[q[l]];
                 const uint8_t signs = tables::ksigns_iq2xs[(a1 >> (7 * l)) & 127];
-                for (int j = 0; j < 8; ++j)
-                    y[8 * l + j] =
-                        db * static_cast<float>((grid >> (8 * j)) & 0xFF) * sign_of(signs, j);
+                for (int j = 0; j < 8; ++j) y[8 * l + j] = db * static_cast<float>((grid >> (8 * j)) & 0xFF) * sign_of(signs, j);
             }
             y += 32;
         }
@@ -229,15 +213,12 @@ void dequantize_iq2_xs(std::span<const uint8_t> src, std::span<float> dst) {
         const float d = fp16_to_fp32(load_u16(b));
         for (int ib = 0; ib < 8; ++ib) {
             const uint8_t sc = b[66 + ib];
-            const float db[2] = {d * (0.5f + static_cast<float>(sc & 0xF)) * 0.25f,
-                                 d * (0.5f + static_cast<float>(sc >> 4)) * 0.25f};
+            const float db[2] = {d * (0.5f + static_cast<float>(sc & 0xF)) * 0.25f, d * (0.5f + static_cast<float>(sc >> 4)) * 0.25f};
             for (int l = 0; l < 4; ++l) {
                 const uint16_t v = load_u16(b + 2 + 2 * (4 * ib + l));
                 const uint64_t grid = tables::iq2xs_grid[v & 511];
                 const uint8_t signs = tables::ksigns_iq2xs[v >> 9];
-                for (int j = 0; j < 8; ++j)
-                    y[8 * l + j] = db[l / 2] * static_cast<float>((grid >> (8 * j)) & 0xFF) *
-                                   sign_of(signs, j);
+                for (int j = 0; j < 8; ++j) y[8 * l + j] = db[l / 2] * static_cast<float>((grid >> (8 * j)) & 0xFF) * sign_of(signs, j);
             }
             y += 32;
         }
@@ -252,14 +233,12 @@ void dequantize_iq2_s(std::span<const uint8_t> src, std::span<float> dst) {
         const uint8_t* qh = b + 66;
         for (int ib = 0; ib < 8; ++ib) {
             const uint8_t sc = b[74 + ib];
-            const float db[2] = {d * (0.5f + static_cast<float>(sc & 0xF)) * 0.25f,
-                                 d * (0.5f + static_cast<float>(sc >> 4)) * 0.25f};
+            const float db[2] = {d * (0.5f + static_cast<float>(sc & 0xF)) * 0.25f, d * (0.5f + static_cast<float>(sc >> 4)) * 0.25f};
             for (int l = 0; l < 4; ++l) {
                 const int idx = qs[4 * ib + l] | (((qh[ib] >> (2 * l)) & 3) << 8);
                 const uint64_t grid = tables::iq2s_grid[idx];
                 for (int j = 0; j < 8; ++j) {
-                    y[8 * l + j] = db[l / 2] * static_cast<float>((grid >> (8 * j)) & 0xFF) *
-                                   sign_of(signs[4 * ib + l], j);
+                    y[8 * l + j] = db[l / 2] * static_cast<float>((grid >> (8 * j)) & 0xFF) * sign_of(signs[4 * ib + l], j);
                 }
             }
             y += 32;

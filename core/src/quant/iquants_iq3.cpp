@@ -41,16 +41,13 @@ void quantize_block_iq3_xxs(const float* xbl, const float* qwbl, uint8_t* y) {
         std::array<float, 32> weight, waux, xval;
         block_weights(xb, qwbl ? qwbl + 32 * ib : nullptr, sigma2, weight.data(), waux.data());
         std::array<uint8_t, 4> signs{};
-        for (int k = 0; k < 4; ++k)
-            signs[k] =
-                iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, true);
+        for (int k = 0; k < 4; ++k) signs[k] = iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, true);
         const float max = iq::max_value(xval.data(), 32);
         if (max < kEpsIq3xxs) continue;
         BlockCodes b;
         b.scale = max / 15;
         std::array<float, 31> ids{};
-        for (int is = -15; is <= 15; ++is)
-            ids[is + 15] = (15 + static_cast<float>(is) * 0.2f) / max;
+        for (int is = -15; is <= 15; ++is) ids[is + 15] = (15 + static_cast<float>(is) * 0.2f) / max;
         iq::scale_trials(g, 32, xval.data(), weight.data(), waux.data(), ids, true, b);
         iq::final_pass(g, 32, xval.data(), weight.data(), waux.data(), false, b);
         if (b.scale < 0) {  // cannot happen with finite input; ggml flips scale and signs
@@ -58,8 +55,7 @@ void quantize_block_iq3_xxs(const float* xbl, const float* qwbl, uint8_t* y) {
             for (auto& s : signs) s = static_cast<uint8_t>(~s & 127);
         }
         for (int k = 0; k < 8; ++k) q3[8 * ib + k] = static_cast<uint8_t>(iq::grid_index(g, b, k));
-        scales_and_signs[ib] =
-            signs[0] | (signs[1] << 7) | (signs[2] << 14) | (static_cast<uint32_t>(signs[3]) << 21);
+        scales_and_signs[ib] = signs[0] | (signs[1] << 7) | (signs[2] << 14) | (static_cast<uint32_t>(signs[3]) << 21);
         scales[ib] = b.scale;
         max_scale = max_scale > b.scale ? max_scale : b.scale;
     }
@@ -91,9 +87,7 @@ void quantize_block_iq3_s(const float* xbl, const float* qwbl, uint8_t* y) {
         std::array<float, 32> weight, waux, xval;
         block_weights(xb, qwbl ? qwbl + 32 * ib : nullptr, sigma2, weight.data(), waux.data());
         std::array<uint8_t, 4> signs{};
-        for (int k = 0; k < 4; ++k)
-            signs[k] =
-                iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, false);
+        for (int k = 0; k < 4; ++k) signs[k] = iq::split_signs(xb + 8 * k, weight.data() + 8 * k, xval.data() + 8 * k, false);
         const float max = iq::max_value(xval.data(), 32);
         if (!(max != 0)) continue;
         BlockCodes b;
@@ -132,13 +126,11 @@ inline float sign_of(uint8_t signs, int j) {
 
 }  // namespace
 
-void quantize_iq3_xxs(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                      std::span<const float> imatrix) {
+void quantize_iq3_xxs(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
     iq::for_each_block(src, dst, n_per_row, imatrix, QK, kXxsBytes, quantize_block_iq3_xxs);
 }
 
-void quantize_iq3_s(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                    std::span<const float> imatrix) {
+void quantize_iq3_s(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
     iq::for_each_block(src, dst, n_per_row, imatrix, QK, kSBytes, quantize_block_iq3_s);
 }
 
@@ -154,10 +146,8 @@ void dequantize_iq3_xxs(std::span<const uint8_t> src, std::span<float> dst) {
                 const uint32_t g1 = tables::iq3xxs_grid[qs[8 * ib + 2 * l]];
                 const uint32_t g2 = tables::iq3xxs_grid[qs[8 * ib + 2 * l + 1]];
                 for (int j = 0; j < 4; ++j) {
-                    y[8 * l + j] =
-                        db * static_cast<float>((g1 >> (8 * j)) & 0xFF) * sign_of(signs, j);
-                    y[8 * l + 4 + j] =
-                        db * static_cast<float>((g2 >> (8 * j)) & 0xFF) * sign_of(signs, j + 4);
+                    y[8 * l + j] = db * static_cast<float>((g1 >> (8 * j)) & 0xFF) * sign_of(signs, j);
+                    y[8 * l + 4 + j] = db * static_cast<float>((g2 >> (8 * j)) & 0xFF) * sign_of(signs, j + 4);
                 }
             }
             y += 32;
@@ -182,8 +172,7 @@ void dequantize_iq3_s(std::span<const uint8_t> src, std::span<float> dst) {
                 const uint8_t sg = signs[4 * ib + l];
                 for (int j = 0; j < 4; ++j) {
                     y[8 * l + j] = db * static_cast<float>((g1 >> (8 * j)) & 0xFF) * sign_of(sg, j);
-                    y[8 * l + 4 + j] =
-                        db * static_cast<float>((g2 >> (8 * j)) & 0xFF) * sign_of(sg, j + 4);
+                    y[8 * l + 4 + j] = db * static_cast<float>((g2 >> (8 * j)) & 0xFF) * sign_of(sg, j + 4);
                 }
             }
             y += 32;

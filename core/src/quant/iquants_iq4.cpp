@@ -37,8 +37,7 @@ Iq4Result quantize_iq4(const float* x, const float* qw, int n, std::array<uint8_
     std::array<float, 32> weight;
     for (int ib = 0; ib < n / 32; ++ib) {
         const float* xb = x + 32 * ib;
-        for (int j = 0; j < 32; ++j)
-            weight[j] = qw ? qw[32 * ib + j] * std::sqrt(sigma2 + xb[j] * xb[j]) : xb[j] * xb[j];
+        for (int j = 0; j < 32; ++j) weight[j] = qw ? qw[32 * ib + j] * std::sqrt(sigma2 + xb[j] * xb[j]) : xb[j] * xb[j];
         float amax = 0, max = 0;
         for (int j = 0; j < 32; ++j) {
             const float ax = std::fabs(xb[j]);
@@ -57,8 +56,7 @@ Iq4Result quantize_iq4(const float* x, const float* qw, int n, std::array<uint8_
         constexpr int kFits = 2 * kTrials + 2;
         std::array<float, kFits> ids{}, sumqx{}, sumq2{};
         ids[0] = 1 / (-max / kValues[0]);
-        for (int itry = -kTrials; itry <= kTrials; ++itry)
-            ids[itry + kTrials + 1] = static_cast<float>(itry + kValues[0]) / max;
+        for (int itry = -kTrials; itry <= kTrials; ++itry) ids[itry + kTrials + 1] = static_cast<float>(itry + kValues[0]) / max;
         iq::iq4_trial_sums(32, kFits, ids.data(), xb, weight.data(), sumqx.data(), sumq2.data());
         float d = sumqx[0] / sumq2[0];
         float best = d * sumqx[0];
@@ -102,36 +100,30 @@ void pack_nibbles(const uint8_t* L, uint8_t* q4) {
 
 }  // namespace
 
-void quantize_iq4_nl(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                     std::span<const float> imatrix) {
-    iq::for_each_block(src, dst, n_per_row, imatrix, 32, kNlBytes,
-                       [](const float* x, const float* qw, uint8_t* y) {
-                           std::array<uint8_t, 256> L{};
-                           const Iq4Result r = quantize_iq4(x, qw, 32, L);
-                           store_u16(y, r.d);
-                           pack_nibbles(L.data(), y + 2);
-                       });
+void quantize_iq4_nl(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
+    iq::for_each_block(src, dst, n_per_row, imatrix, 32, kNlBytes, [](const float* x, const float* qw, uint8_t* y) {
+        std::array<uint8_t, 256> L{};
+        const Iq4Result r = quantize_iq4(x, qw, 32, L);
+        store_u16(y, r.d);
+        pack_nibbles(L.data(), y + 2);
+    });
 }
 
-void quantize_iq4_xs(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                     std::span<const float> imatrix) {
-    iq::for_each_block(
-        src, dst, n_per_row, imatrix, 256, kXsBytes,
-        [](const float* x, const float* qw, uint8_t* y) {
-            std::array<uint8_t, 256> L{};
-            const Iq4Result r = quantize_iq4(x, qw, 256, L);
-            store_u16(y, r.d);
-            uint16_t scales_h = 0;
-            std::array<uint8_t, 4> scales_l{};
-            for (int ib = 0; ib < 8; ++ib) {
-                scales_l[ib / 2] =
-                    static_cast<uint8_t>(scales_l[ib / 2] | ((r.ls[ib] & 0xF) << (4 * (ib % 2))));
-                scales_h = static_cast<uint16_t>(scales_h | ((r.ls[ib] >> 4) << (2 * ib)));
-            }
-            store_u16(y + 2, scales_h);
-            std::memcpy(y + 4, scales_l.data(), 4);
-            for (int ib = 0; ib < 8; ++ib) pack_nibbles(L.data() + 32 * ib, y + 8 + 16 * ib);
-        });
+void quantize_iq4_xs(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
+    iq::for_each_block(src, dst, n_per_row, imatrix, 256, kXsBytes, [](const float* x, const float* qw, uint8_t* y) {
+        std::array<uint8_t, 256> L{};
+        const Iq4Result r = quantize_iq4(x, qw, 256, L);
+        store_u16(y, r.d);
+        uint16_t scales_h = 0;
+        std::array<uint8_t, 4> scales_l{};
+        for (int ib = 0; ib < 8; ++ib) {
+            scales_l[ib / 2] = static_cast<uint8_t>(scales_l[ib / 2] | ((r.ls[ib] & 0xF) << (4 * (ib % 2))));
+            scales_h = static_cast<uint16_t>(scales_h | ((r.ls[ib] >> 4) << (2 * ib)));
+        }
+        store_u16(y + 2, scales_h);
+        std::memcpy(y + 4, scales_l.data(), 4);
+        for (int ib = 0; ib < 8; ++ib) pack_nibbles(L.data() + 32 * ib, y + 8 + 16 * ib);
+    });
 }
 
 void dequantize_iq4_nl(std::span<const uint8_t> src, std::span<float> dst) {
@@ -153,8 +145,7 @@ void dequantize_iq4_xs(std::span<const uint8_t> src, std::span<float> dst) {
         const float d = fp16_to_fp32(load_u16(q));
         const uint16_t scales_h = load_u16(q + 2);
         for (int ib = 0; ib < 8; ++ib) {
-            const int ls =
-                ((q[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | (((scales_h >> (2 * ib)) & 3) << 4);
+            const int ls = ((q[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | (((scales_h >> (2 * ib)) & 3) << 4);
             const float dl = d * static_cast<float>(ls - 32);
             const uint8_t* qs = q + 8 + 16 * ib;
             for (int j = 0; j < 16; ++j) {

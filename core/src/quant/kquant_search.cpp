@@ -40,9 +40,8 @@ float rmse_weight(int rmse_type, float x) {
 
 // Shared body of qkx2/qkx3; `weights` empty means x² (qkx3 only), `degenerate_le` picks the
 // early-out test (qkx3: max <= min, qkx2: max == min).
-ScaleMin make_qkx_quants(std::span<const float> x, std::span<const float> weights, int nmax,
-                         std::span<uint8_t> L, float rmin, float rdelta, int nstep, bool use_mad,
-                         bool degenerate_le) {
+ScaleMin make_qkx_quants(std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L, float rmin, float rdelta,
+                         int nstep, bool use_mad, bool degenerate_le) {
     const size_t n = x.size();
     const auto weight = [&](size_t i) { return weights.empty() ? x[i] * x[i] : weights[i]; };
     float min = x[0];
@@ -112,8 +111,7 @@ ScaleMin make_qkx_quants(std::span<const float> x, std::span<const float> weight
 
 }  // namespace
 
-float make_qx_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, int rmse_type,
-                     std::span<const float> weights) {
+float make_qx_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, int rmse_type, std::span<const float> weights) {
     const size_t n = x.size();
     const auto [max, amax] = signed_abs_max(x);
     if (amax < kGroupMaxEps) {
@@ -121,18 +119,14 @@ float make_qx_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, i
         return 0.0f;
     }
     float iscale = static_cast<float>(-nmax) / max;
-    const auto code = [&](float is, size_t i) {
-        return std::clamp(nearest_int(is * x[i]), -nmax, nmax - 1);
-    };
+    const auto code = [&](float is, size_t i) { return std::clamp(nearest_int(is * x[i]), -nmax, nmax - 1); };
     if (rmse_type == 0) {
         for (size_t i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(nmax + code(iscale, i));
         return 1 / iscale;
     }
     const bool return_early = rmse_type < 0;
     if (return_early) rmse_type = -rmse_type;
-    const auto weight = [&](size_t i) {
-        return weights.empty() ? rmse_weight(rmse_type, x[i]) : weights[i];
-    };
+    const auto weight = [&](size_t i) { return weights.empty() ? rmse_weight(rmse_type, x[i]) : weights[i]; };
     float sumlx = 0;
     float suml2 = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -165,18 +159,17 @@ float make_qx_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, i
     return scale;
 }
 
-ScaleMin make_qkx2_quants(std::span<const float> x, std::span<const float> weights, int nmax,
-                          std::span<uint8_t> L, float rmin, float rdelta, int nstep, bool use_mad) {
+ScaleMin make_qkx2_quants(std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L, float rmin, float rdelta,
+                          int nstep, bool use_mad) {
     return make_qkx_quants(x, weights, nmax, L, rmin, rdelta, nstep, use_mad, false);
 }
 
-ScaleMin make_qkx3_quants(std::span<const float> x, std::span<const float> weights, int nmax,
-                          std::span<uint8_t> L, float rmin, float rdelta, int nstep, bool use_mad) {
+ScaleMin make_qkx3_quants(std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L, float rmin, float rdelta,
+                          int nstep, bool use_mad) {
     return make_qkx_quants(x, weights, nmax, L, rmin, rdelta, nstep, use_mad, true);
 }
 
-float make_qp_quants(std::span<const float> x, int nmax, std::span<uint8_t> L,
-                     std::span<const float> weights) {
+float make_qp_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, std::span<const float> weights) {
     const size_t n = x.size();
     float max = 0;
     for (size_t i = 0; i < n; ++i) max = max > x[i] ? max : x[i];
@@ -254,9 +247,7 @@ float make_q3_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, b
         return 0.0f;
     }
     const float iscale = static_cast<float>(-nmax) / max;
-    const auto code = [&](size_t i) {
-        return std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1);
-    };
+    const auto code = [&](size_t i) { return std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1); };
     if (!do_rmse) {
         for (size_t i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(code(i) + nmax);
         return 1 / iscale;

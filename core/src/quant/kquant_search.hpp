@@ -26,8 +26,7 @@ inline constexpr float kGroupMaxEps = 1e-15f;
 // A negative rmse_type returns early after the first fit with 0.5·(fit + 1/iscale).
 // Otherwise tries iscale = −(nmax + 0.1·is)/max for is = −9..9 and keeps the best weighted fit.
 // An all-zero group (max |x| < kGroupMaxEps) yields L = 0 (no offset) and returns 0.
-float make_qx_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, int rmse_type,
-                     std::span<const float> weights);
+float make_qx_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, int rmse_type, std::span<const float> weights);
 
 // Asymmetric search: x ≈ scale·L − min with L ∈ [0, nmax], min ≥ 0 (the fitted offset, negated).
 // Starts from [min(x) clipped to ≤ 0, max(x)], then for is = 0..nstep tries
@@ -39,18 +38,17 @@ struct ScaleMin {
     float min;
 };
 // ggml's make_qkx2_quants: weights are required.
-ScaleMin make_qkx2_quants(std::span<const float> x, std::span<const float> weights, int nmax,
-                          std::span<uint8_t> L, float rmin, float rdelta, int nstep, bool use_mad);
+ScaleMin make_qkx2_quants(std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L, float rmin, float rdelta,
+                          int nstep, bool use_mad);
 // ggml's make_qkx3_quants: as qkx2, but empty weights mean x², and max ≤ min is the degenerate
 // case.
-ScaleMin make_qkx3_quants(std::span<const float> x, std::span<const float> weights, int nmax,
-                          std::span<uint8_t> L, float rmin, float rdelta, int nstep, bool use_mad);
+ScaleMin make_qkx3_quants(std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L, float rmin, float rdelta,
+                          int nstep, bool use_mad);
 
 // Quantizes non-negative values (sub-block scales or mins) to L ∈ [0, nmax] with weights:
 // best of iscale = (nmax + 0.1·is)/max for is = −4..4 by weighted squared error, then up to 5
 // passes of leave-one-out refinement. Returns the least-squares scale Σw·x·L / Σw·L².
-float make_qp_quants(std::span<const float> x, int nmax, std::span<uint8_t> L,
-                     std::span<const float> weights);
+float make_qp_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, std::span<const float> weights);
 
 // Q3_K's reference search: iscale = −nmax/max, then (if do_rmse) up to 5 passes of leave-one-out
 // refinement with weights x². Codes are stored with +nmax offset; all-zero groups give L = 0.
@@ -61,24 +59,19 @@ float make_q3_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, b
 // group.
 
 // make_qkx2_quants (or qkx3, identical when weights are given) for every group; weights required.
-void make_qkx_quants_many(size_t groups, size_t n, std::span<const float> x,
-                          std::span<const float> weights, int nmax, std::span<uint8_t> L,
-                          std::span<float> scales, std::span<float> mins, float rmin, float rdelta,
-                          int nstep, bool use_mad);
+void make_qkx_quants_many(size_t groups, size_t n, std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L,
+                          std::span<float> scales, std::span<float> mins, float rmin, float rdelta, int nstep, bool use_mad);
 
 // make_qx_quants with rmse_type 1 (weights empty → x²) for every group.
-void make_qx_quants_many(size_t groups, size_t n, std::span<const float> x,
-                         std::span<const float> weights, int nmax, std::span<uint8_t> L,
+void make_qx_quants_many(size_t groups, size_t n, std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L,
                          std::span<float> scales);
 
 // make_q3_quants(do_rmse = true) for every group.
-void make_q3_quants_many(size_t groups, size_t n, std::span<const float> x, int nmax,
-                         std::span<uint8_t> L, std::span<float> scales);
+void make_q3_quants_many(size_t groups, size_t n, std::span<const float> x, int nmax, std::span<uint8_t> L, std::span<float> scales);
 
 // Elementwise importance weights w[i] = qw[i]·sqrt(sigma2 + x[i]²), the form every imatrix
 // variant uses. Vectorised over elements (each result is the scalar expression, exactly).
-void importance_weights(std::span<const float> x, std::span<const float> qw, float sigma2,
-                        std::span<float> w);
+void importance_weights(std::span<const float> x, std::span<const float> qw, float sigma2, std::span<float> w);
 
 // Selects the implementation of the *_many routines: true (default) = SIMD across groups,
 // false = the scalar routines above in a loop. Both give identical bytes; the switch exists for

@@ -36,8 +36,7 @@ inline bf code(bf v, int lo, int hi) {
 // round-half-even, and clamping to integer bounds commutes with rounding).
 inline bf code_fast(bf v, int lo, int hi) {
     const bf m(12582912.0f);
-    return (xsimd::min(xsimd::max(v, bf(static_cast<float>(lo))), bf(static_cast<float>(hi))) + m) -
-           m;
+    return (xsimd::min(xsimd::max(v, bf(static_cast<float>(lo))), bf(static_cast<float>(hi))) + m) - m;
 }
 
 // Codes are computed as v = fl(iscale·t(x)) with t monotone in x (rounding is monotone), so over a
@@ -60,14 +59,12 @@ void transpose_in(const float* src, float* dst) {
 template <size_t G, size_t n>
 void transpose_out(const float* src, uint8_t* dst) {
     for (size_t g = 0; g < G; ++g)
-        for (size_t i = 0; i < n; ++i)
-            dst[g * n + i] = static_cast<uint8_t>(static_cast<int>(src[i * G + g]));
+        for (size_t i = 0; i < n; ++i) dst[g * n + i] = static_cast<uint8_t>(static_cast<int>(src[i * G + g]));
 }
 
 // ---- make_qkx2_quants / make_qkx3_quants (with weights) over U·W groups ----------------------
 template <size_t U, size_t n>
-void qkx_kernel(const float* x, const float* w, int nmax, uint8_t* L, float* scales, float* mins,
-                float rmin, float rdelta, int nstep, bool use_mad) {
+void qkx_kernel(const float* x, const float* w, int nmax, uint8_t* L, float* scales, float* mins, float rmin, float rdelta, int nstep, bool use_mad) {
     constexpr size_t G = U * W;
     alignas(64) std::array<float, n * G> xt, wt, la;
     transpose_in<G, n>(x, xt.data());
@@ -121,8 +118,7 @@ void qkx_kernel(const float* x, const float* w, int nmax, uint8_t* L, float* sca
         }
         bool fast = true;
         for (size_t u = 0; u < U; ++u) {
-            const bb ok =
-                in_fast_range(iscale[u] * (xlo[u] - min[u]), iscale[u] * (max[u] - min[u]));
+            const bb ok = in_fast_range(iscale[u] * (xlo[u] - min[u]), iscale[u] * (max[u] - min[u]));
             fast = fast && xsimd::all(ok | degenerate[u]);
         }
         const auto pass = [&](auto&& round_clamp) {
@@ -201,9 +197,7 @@ void qx_kernel(const float* x, const float* w, int nmax, uint8_t* L, float* scal
     }
     const auto X = [&](size_t i, size_t u) { return bf::load_aligned(xt.data() + i * G + u * W); };
     const auto Wt = [&](size_t i, size_t u) { return bf::load_aligned(wt.data() + i * G + u * W); };
-    const auto WX = [&](size_t i, size_t u) {
-        return bf::load_aligned(wxt.data() + i * G + u * W);
-    };
+    const auto WX = [&](size_t i, size_t u) { return bf::load_aligned(wxt.data() + i * G + u * W); };
     const bf zero(0.0f);
 
     std::array<bf, U> amax, max, xlo, xhi;
@@ -223,8 +217,7 @@ void qx_kernel(const float* x, const float* w, int nmax, uint8_t* L, float* scal
     }
     std::array<bb, U> zero_group;
     for (size_t u = 0; u < U; ++u) zero_group[u] = amax[u] < bf(kGroupMaxEps);
-    const auto sums = [&](const std::array<bf, U>& iscale, std::array<bf, U>& sumlx,
-                          std::array<bf, U>& suml2) {
+    const auto sums = [&](const std::array<bf, U>& iscale, std::array<bf, U>& sumlx, std::array<bf, U>& suml2) {
         for (size_t u = 0; u < U; ++u) sumlx[u] = suml2[u] = zero;
         const auto pass = [&](auto&& round_clamp) {
             for (size_t i = 0; i < n; ++i) {
@@ -237,8 +230,7 @@ void qx_kernel(const float* x, const float* w, int nmax, uint8_t* L, float* scal
         };
         bool fast = true;
         for (size_t u = 0; u < U; ++u) {
-            fast = fast && xsimd::all(in_fast_range(iscale[u] * xlo[u], iscale[u] * xhi[u]) |
-                                      zero_group[u]);
+            fast = fast && xsimd::all(in_fast_range(iscale[u] * xlo[u], iscale[u] * xhi[u]) | zero_group[u]);
         }
         if (fast) {
             pass(code_fast);
@@ -247,8 +239,7 @@ void qx_kernel(const float* x, const float* w, int nmax, uint8_t* L, float* scal
         }
     };
     std::array<bf, U> iscale, best_iscale, sumlx, suml2, scale, best;
-    for (size_t u = 0; u < U; ++u)
-        best_iscale[u] = iscale[u] = bf(static_cast<float>(-nmax)) / max[u];
+    for (size_t u = 0; u < U; ++u) best_iscale[u] = iscale[u] = bf(static_cast<float>(-nmax)) / max[u];
     sums(iscale, sumlx, suml2);
     for (size_t u = 0; u < U; ++u) {
         scale[u] = xsimd::select(suml2[u] != zero, sumlx[u] / suml2[u], zero);
@@ -275,8 +266,7 @@ void qx_kernel(const float* x, const float* w, int nmax, uint8_t* L, float* scal
         }
     }
     transpose_out<G, n>(wt.data(), L);
-    for (size_t u = 0; u < U; ++u)
-        xsimd::select(zero_group[u], zero, scale[u]).store_unaligned(scales + u * W);
+    for (size_t u = 0; u < U; ++u) xsimd::select(zero_group[u], zero, scale[u]).store_unaligned(scales + u * W);
 }
 
 // ---- make_q3_quants (do_rmse) over U·W groups -------------------------------------------------
@@ -291,9 +281,7 @@ void q3_kernel(const float* x, int nmax, uint8_t* L, float* scales) {
     }
     const auto X = [&](size_t i, size_t u) { return bf::load_aligned(xt.data() + i * G + u * W); };
     const auto Wt = [&](size_t i, size_t u) { return bf::load_aligned(wt.data() + i * G + u * W); };
-    const auto WX = [&](size_t i, size_t u) {
-        return bf::load_aligned(wxt.data() + i * G + u * W);
-    };
+    const auto WX = [&](size_t i, size_t u) { return bf::load_aligned(wxt.data() + i * G + u * W); };
     float* const lp = lt.data();
     const bf zero(0.0f);
 
@@ -329,8 +317,7 @@ void q3_kernel(const float* x, int nmax, uint8_t* L, float* scales) {
                 const bf new_l = code(xv * sl2 / slx, -nmax, nmax - 1);
                 slx += wx * new_l;
                 sl2 += wv * new_l * new_l;
-                const bb accept = (sumlx[u] - wx * li > zero) & (new_l != li) & (sl2 > zero) &
-                                  (slx * slx * suml2[u] > sumlx[u] * sumlx[u] * sl2);
+                const bb accept = (sumlx[u] - wx * li > zero) & (new_l != li) & (sl2 > zero) & (slx * slx * suml2[u] > sumlx[u] * sumlx[u] * sl2);
                 if (xsimd::any(accept)) {
                     changed = true;
                     xsimd::select(accept, new_l, li).store_aligned(lp + i * G + u * W);
@@ -350,8 +337,7 @@ void q3_kernel(const float* x, int nmax, uint8_t* L, float* scales) {
     }
     transpose_out<G, n>(lp, L);
     for (size_t u = 0; u < U; ++u) {
-        xsimd::select(amax[u] < bf(kGroupMaxEps), zero, sumlx[u] / suml2[u])
-            .store_unaligned(scales + u * W);
+        xsimd::select(amax[u] < bf(kGroupMaxEps), zero, sumlx[u] / suml2[u]).store_unaligned(scales + u * W);
     }
 }
 
@@ -380,59 +366,47 @@ bool kquant_simd_enabled() {
     return g_simd.load(std::memory_order_relaxed);
 }
 
-void importance_weights(std::span<const float> x, std::span<const float> qw, float sigma2,
-                        std::span<float> w) {
+void importance_weights(std::span<const float> x, std::span<const float> qw, float sigma2, std::span<float> w) {
     size_t i = 0;
     if (g_simd.load(std::memory_order_relaxed)) {
         const bf s2(sigma2);
         for (; i + W <= x.size(); i += W) {
             const bf xv = bf::load_unaligned(x.data() + i);
-            (bf::load_unaligned(qw.data() + i) * xsimd::sqrt(s2 + xv * xv))
-                .store_unaligned(w.data() + i);
+            (bf::load_unaligned(qw.data() + i) * xsimd::sqrt(s2 + xv * xv)).store_unaligned(w.data() + i);
         }
     }
     for (; i < x.size(); ++i) w[i] = qw[i] * std::sqrt(sigma2 + x[i] * x[i]);
 }
 
-void make_qkx_quants_many(size_t groups, size_t n, std::span<const float> x,
-                          std::span<const float> weights, int nmax, std::span<uint8_t> L,
-                          std::span<float> scales, std::span<float> mins, float rmin, float rdelta,
-                          int nstep, bool use_mad) {
+void make_qkx_quants_many(size_t groups, size_t n, std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L,
+                          std::span<float> scales, std::span<float> mins, float rmin, float rdelta, int nstep, bool use_mad) {
     const auto kernel = [&]<size_t U, size_t N>(size_t g) {
-        qkx_kernel<U, N>(x.data() + g * n, weights.data() + g * n, nmax, L.data() + g * n,
-                         scales.data() + g, mins.data() + g, rmin, rdelta, nstep, use_mad);
+        qkx_kernel<U, N>(x.data() + g * n, weights.data() + g * n, nmax, L.data() + g * n, scales.data() + g, mins.data() + g, rmin, rdelta, nstep,
+                         use_mad);
     };
     size_t g = run_batches(groups, n, kernel);
     for (; g < groups; ++g) {
-        const auto r = make_qkx2_quants(x.subspan(g * n, n), weights.subspan(g * n, n), nmax,
-                                        L.subspan(g * n, n), rmin, rdelta, nstep, use_mad);
+        const auto r = make_qkx2_quants(x.subspan(g * n, n), weights.subspan(g * n, n), nmax, L.subspan(g * n, n), rmin, rdelta, nstep, use_mad);
         scales[g] = r.scale;
         mins[g] = r.min;
     }
 }
 
-void make_qx_quants_many(size_t groups, size_t n, std::span<const float> x,
-                         std::span<const float> weights, int nmax, std::span<uint8_t> L,
+void make_qx_quants_many(size_t groups, size_t n, std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L,
                          std::span<float> scales) {
     const auto kernel = [&]<size_t U, size_t N>(size_t g) {
-        qx_kernel<U, N>(x.data() + g * n, weights.empty() ? nullptr : weights.data() + g * n, nmax,
-                        L.data() + g * n, scales.data() + g);
+        qx_kernel<U, N>(x.data() + g * n, weights.empty() ? nullptr : weights.data() + g * n, nmax, L.data() + g * n, scales.data() + g);
     };
     size_t g = run_batches(groups, n, kernel);
     for (; g < groups; ++g) {
-        scales[g] = make_qx_quants(x.subspan(g * n, n), nmax, L.subspan(g * n, n), 1,
-                                   weights.empty() ? weights : weights.subspan(g * n, n));
+        scales[g] = make_qx_quants(x.subspan(g * n, n), nmax, L.subspan(g * n, n), 1, weights.empty() ? weights : weights.subspan(g * n, n));
     }
 }
 
-void make_q3_quants_many(size_t groups, size_t n, std::span<const float> x, int nmax,
-                         std::span<uint8_t> L, std::span<float> scales) {
-    const auto kernel = [&]<size_t U, size_t N>(size_t g) {
-        q3_kernel<U, N>(x.data() + g * n, nmax, L.data() + g * n, scales.data() + g);
-    };
+void make_q3_quants_many(size_t groups, size_t n, std::span<const float> x, int nmax, std::span<uint8_t> L, std::span<float> scales) {
+    const auto kernel = [&]<size_t U, size_t N>(size_t g) { q3_kernel<U, N>(x.data() + g * n, nmax, L.data() + g * n, scales.data() + g); };
     size_t g = run_batches(groups, n, kernel);
-    for (; g < groups; ++g)
-        scales[g] = make_q3_quants(x.subspan(g * n, n), nmax, L.subspan(g * n, n), true);
+    for (; g < groups; ++g) scales[g] = make_q3_quants(x.subspan(g * n, n), nmax, L.subspan(g * n, n), true);
 }
 
 }  // namespace llmq::quant

@@ -45,9 +45,8 @@ struct Chunk {
 // Runs search(chunk) for every chunk of super-blocks, then finish(chunk, b, out) for each of its
 // blocks. A block's imatrix slice is the same columns for every row.
 template <typename Search, typename Finish>
-void quantize_chunks(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                     std::span<const float> imatrix, size_t block_bytes, Search&& search,
-                     Finish&& finish) {
+void quantize_chunks(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix, size_t block_bytes,
+                     Search&& search, Finish&& finish) {
     const size_t blocks = src.size() / QK;
     const auto blocks_per_row = static_cast<size_t>(n_per_row / QK);
     Chunk c;
@@ -55,12 +54,10 @@ void quantize_chunks(std::span<const float> src, std::span<uint8_t> dst, int64_t
         c.blocks = std::min(kChunk, blocks - b0);
         c.x = src.subspan(b0 * QK, c.blocks * QK);
         for (size_t b = 0; b < c.blocks; ++b) {
-            c.qw[b] =
-                imatrix.empty() ? imatrix : imatrix.subspan(((b0 + b) % blocks_per_row) * QK, QK);
+            c.qw[b] = imatrix.empty() ? imatrix : imatrix.subspan(((b0 + b) % blocks_per_row) * QK, QK);
         }
         search(c);
-        for (size_t b = 0; b < c.blocks; ++b)
-            finish(c, b, dst.subspan((b0 + b) * block_bytes, block_bytes).data());
+        for (size_t b = 0; b < c.blocks; ++b) finish(c, b, dst.subspan((b0 + b) * block_bytes, block_bytes).data());
     }
 }
 
@@ -90,8 +87,7 @@ void imatrix_weights(Chunk& c, float factor, size_t group) {
 void pack_2bit(Codes L, uint8_t* qs) {
     for (int j = 0; j < QK; j += 128) {
         for (int l = 0; l < 32; ++l) {
-            qs[j / 4 + l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 2) |
-                                                 (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+            qs[j / 4 + l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
         }
     }
 }
@@ -141,13 +137,11 @@ int unpack_q3_scale(int j, const uint8_t* scales) {
 void search_q2_K(Chunk& c) {
     if (!c.imatrix()) {
         for (size_t i = 0; i < c.x.size(); ++i) c.w[i] = std::fabs(c.x[i]);
-        make_qkx_quants_many(c.blocks * 16, 16, c.x, c.w, 3, c.L, c.scales, c.mins, -0.5f, 0.1f, 15,
-                             true);
+        make_qkx_quants_many(c.blocks * 16, 16, c.x, c.w, 3, c.L, c.scales, c.mins, -0.5f, 0.1f, 15, true);
         return;
     }
     imatrix_weights(c, 1.0f, 16);
-    make_qkx_quants_many(c.blocks * 16, 16, c.x, c.w, 3, c.L, c.scales, c.mins, -0.9f, 0.05f, 36,
-                         false);
+    make_qkx_quants_many(c.blocks * 16, 16, c.x, c.w, 3, c.L, c.scales, c.mins, -0.9f, 0.05f, 36, false);
 }
 
 void finish_q2_K(Chunk& c, size_t b, uint8_t* y) {
@@ -164,8 +158,7 @@ void finish_q2_K(Chunk& c, size_t b, uint8_t* y) {
         const float q4scale = 15.f;
         if (max_scale > 0) {
             const float iscale = q4scale / max_scale;
-            for (int j = 0; j < 16; ++j)
-                y[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
+            for (int j = 0; j < 16; ++j) y[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
             store_u16(y + 80, fp32_to_fp16(max_scale / q4scale));
         } else {
             std::fill_n(y, 16, uint8_t{0});
@@ -173,8 +166,7 @@ void finish_q2_K(Chunk& c, size_t b, uint8_t* y) {
         }
         if (max_min > 0) {
             const float iscale = q4scale / max_min;
-            for (int j = 0; j < 16; ++j)
-                y[j] = static_cast<uint8_t>(y[j] | (nearest_int(iscale * mins[j]) << 4));
+            for (int j = 0; j < 16; ++j) y[j] = static_cast<uint8_t>(y[j] | (nearest_int(iscale * mins[j]) << 4));
             store_u16(y + 82, fp32_to_fp16(max_min / q4scale));
         } else {
             store_u16(y + 82, fp32_to_fp16(0.f));
@@ -210,8 +202,7 @@ void search_q3_K(Chunk& c) {
         return;
     }
     imatrix_weights(c, 2.0f, 16);
-    make_qx_quants_many(c.blocks * 16, 16, c.x, std::span(c.w).first(c.blocks * QK), 4, c.L,
-                        c.scales);
+    make_qx_quants_many(c.blocks * 16, 16, c.x, std::span(c.w).first(c.blocks * QK), 4, c.L, c.scales);
 }
 
 void finish_q3_K(Chunk& c, size_t b, uint8_t* y) {
@@ -243,8 +234,7 @@ void finish_q3_K(Chunk& c, size_t b, uint8_t* y) {
         }
     } else {
         std::array<uint8_t, 16> ls{};
-        const float d_block =
-            make_qx_quants(scales, 32, ls, 1, std::span(c.sw).subspan(16 * b, 16));
+        const float d_block = make_qx_quants(scales, 32, ls, 1, std::span(c.sw).subspan(16 * b, 16));
         for (int j = 0; j < 16; ++j) l[j] = ls[j];
         pack_q3_scales(l, y + 96);
         store_u16(y + 108, fp32_to_fp16(d_block));
@@ -280,13 +270,11 @@ void search_k4(Chunk& c, int nmax, float rmin, float rdelta, int nstep) {
             const float av_x = std::sqrt(sum_x2 / 32);
             for (int l = 0; l < 32; ++l) c.w[32 * j + l] = av_x + std::fabs(x[l]);
         }
-        make_qkx_quants_many(c.blocks * 8, 32, c.x, c.w, nmax, c.L, c.scales, c.mins, rmin, rdelta,
-                             nstep, false);
+        make_qkx_quants_many(c.blocks * 8, 32, c.x, c.w, nmax, c.L, c.scales, c.mins, rmin, rdelta, nstep, false);
         return;
     }
     imatrix_weights(c, 2.0f, 32);
-    make_qkx_quants_many(c.blocks * 8, 32, c.x, c.w, nmax, c.L, c.scales, c.mins, -0.9f, 0.05f, 36,
-                         false);
+    make_qkx_quants_many(c.blocks * 8, 32, c.x, c.w, nmax, c.L, c.scales, c.mins, -0.9f, 0.05f, 36, false);
 }
 
 // Scale quantization and code recomputation shared by Q4_K and Q5_K; y points at the
@@ -371,10 +359,8 @@ void search_q6_K(Chunk& c) {
         return;
     }
     // With an imatrix the weights are the importance values themselves.
-    for (size_t b = 0; b < c.blocks; ++b)
-        std::copy(c.qw[b].begin(), c.qw[b].end(), c.block_w(b).begin());
-    make_qx_quants_many(c.blocks * 16, 16, c.x, std::span(c.w).first(c.blocks * QK), 32, c.L,
-                        c.scales);
+    for (size_t b = 0; b < c.blocks; ++b) std::copy(c.qw[b].begin(), c.qw[b].end(), c.block_w(b).begin());
+    make_qx_quants_many(c.blocks * 16, 16, c.x, std::span(c.w).first(c.blocks * QK), 32, c.L, c.scales);
 }
 
 void finish_q6_K(Chunk& c, size_t b, uint8_t* y) {
@@ -396,8 +382,7 @@ void finish_q6_K(Chunk& c, size_t b, uint8_t* y) {
     const float iscale = -128.f / max_scale;
     store_u16(y + 208, fp32_to_fp16(1 / iscale));
     auto* sc = reinterpret_cast<int8_t*>(y + 192);
-    for (int ib = 0; ib < 16; ++ib)
-        sc[ib] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[ib])));
+    for (int ib = 0; ib < 16; ++ib) sc[ib] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[ib])));
     const float d_all = fp16_to_fp32(load_u16(y + 208));
     for (int j = 0; j < 16; ++j) {
         const float d = d_all * static_cast<float>(sc[j]);
@@ -415,8 +400,7 @@ void finish_q6_K(Chunk& c, size_t b, uint8_t* y) {
             const int q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
             ql[l] = static_cast<uint8_t>(q1 | (q3 << 4));
             ql[l + 32] = static_cast<uint8_t>(q2 | (q4 << 4));
-            qh[l] = static_cast<uint8_t>((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) |
-                                         ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
+            qh[l] = static_cast<uint8_t>((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
         }
     }
 }
@@ -425,10 +409,8 @@ void finish_q6_K(Chunk& c, size_t b, uint8_t* y) {
 // Products are evaluated as ggml does: (d·sc)·q − (dmin·m).
 
 template <typename Fn>
-void for_each_dequant_block(std::span<const uint8_t> src, std::span<float> dst, size_t block_bytes,
-                            Fn&& decode) {
-    for (size_t b = 0; b < dst.size() / QK; ++b)
-        decode(src.data() + b * block_bytes, dst.data() + b * QK);
+void for_each_dequant_block(std::span<const uint8_t> src, std::span<float> dst, size_t block_bytes, Fn&& decode) {
+    for (size_t b = 0; b < dst.size() / QK; ++b) decode(src.data() + b * block_bytes, dst.data() + b * QK);
 }
 
 // Value of element e in the "128-halves" 2-bit planes.
@@ -438,28 +420,21 @@ inline int plane2(const uint8_t* qs, int e) {
 
 }  // namespace
 
-void quantize_q2_K(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                   std::span<const float> imatrix) {
+void quantize_q2_K(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
     quantize_chunks(src, dst, n_per_row, imatrix, kQ2Bytes, search_q2_K, finish_q2_K);
 }
-void quantize_q3_K(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                   std::span<const float> imatrix) {
+void quantize_q3_K(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
     quantize_chunks(src, dst, n_per_row, imatrix, kQ3Bytes, search_q3_K, finish_q3_K);
 }
-void quantize_q4_K(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                   std::span<const float> imatrix) {
+void quantize_q4_K(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
     quantize_chunks(
-        src, dst, n_per_row, imatrix, kQ4Bytes, [](Chunk& c) { search_k4(c, 15, -1.f, 0.1f, 20); },
-        finish_q4_K);
+        src, dst, n_per_row, imatrix, kQ4Bytes, [](Chunk& c) { search_k4(c, 15, -1.f, 0.1f, 20); }, finish_q4_K);
 }
-void quantize_q5_K(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                   std::span<const float> imatrix) {
+void quantize_q5_K(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
     quantize_chunks(
-        src, dst, n_per_row, imatrix, kQ5Bytes, [](Chunk& c) { search_k4(c, 31, -0.5f, 0.1f, 15); },
-        finish_q5_K);
+        src, dst, n_per_row, imatrix, kQ5Bytes, [](Chunk& c) { search_k4(c, 31, -0.5f, 0.1f, 15); }, finish_q5_K);
 }
-void quantize_q6_K(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                   std::span<const float> imatrix) {
+void quantize_q6_K(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
     quantize_chunks(src, dst, n_per_row, imatrix, kQ6Bytes, search_q6_K, finish_q6_K);
 }
 
@@ -498,8 +473,7 @@ void dequantize_q4_K(std::span<const uint8_t> src, std::span<float> dst) {
             const float ml = dmin * static_cast<float>(m);
             const uint8_t* q = b + 16 + 32 * (j / 2);
             const int shift = 4 * (j % 2);
-            for (int l = 0; l < 32; ++l)
-                y[32 * j + l] = dl * static_cast<float>((q[l] >> shift) & 0xF) - ml;
+            for (int l = 0; l < 32; ++l) y[32 * j + l] = dl * static_cast<float>((q[l] >> shift) & 0xF) - ml;
         }
     });
 }

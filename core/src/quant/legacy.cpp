@@ -49,7 +49,9 @@ void min_max(const float* x, float& min, float& max) {
 }
 
 // (int8_t)t followed by MIN(cap, ·), as ggml's Q4_0/Q4_1/Q5_0 refs clamp their codes.
-int clamp_code(float v, int cap) { return std::min(cap, static_cast<int>(static_cast<int8_t>(truncate_to_i32(v)))); }
+int clamp_code(float v, int cap) {
+    return std::min(cap, static_cast<int>(static_cast<int8_t>(truncate_to_i32(v))));
+}
 
 void pack_q5(const int* lo, const int* hi, uint8_t* qh_out, uint8_t* qs) {
     uint32_t qh = 0;
@@ -216,8 +218,7 @@ void importance_weights(const float* x, const float* qw, float sigma2, std::span
 
 // Q4_0 (nmax 8) and Q5_0 (nmax 16): make_qx_quants, rmse_type 1 with the importance weights.
 template <int kNmax>
-void quantize_row_symmetric_imatrix(const float* x, uint8_t* y, int64_t n_per_row, const float* qw,
-                                    RowScratch& s) {
+void quantize_row_symmetric_imatrix(const float* x, uint8_t* y, int64_t n_per_row, const float* qw, RowScratch& s) {
     constexpr size_t kBytes = kNmax == 8 ? kQ4_0Bytes : kQ5_0Bytes;
     const size_t nblocks = static_cast<size_t>(n_per_row / kBlock);
     importance_weights(x, qw, row_sigma2(x, n_per_row), s.w);
@@ -246,8 +247,7 @@ void quantize_row_affine_imatrix(const float* x, uint8_t* y, int64_t n_per_row, 
     const size_t nblocks = static_cast<size_t>(n_per_row / kBlock);
     importance_weights(x, qw, row_sigma2(x, n_per_row), s.w);
     // With weights given, ggml's make_qkx3 and make_qkx2 are the same search.
-    make_qkx_quants_many(nblocks, kBlock, {x, static_cast<size_t>(n_per_row)}, s.w, kNmax, s.L, s.scales, s.mins,
-                         -0.9f, 0.05f, 36, false);
+    make_qkx_quants_many(nblocks, kBlock, {x, static_cast<size_t>(n_per_row)}, s.w, kNmax, s.L, s.scales, s.mins, -0.9f, 0.05f, 36, false);
     for (size_t b = 0; b < nblocks; ++b, y += kBytes) {
         const uint8_t* L = s.L.data() + b * kBlock;
         store_u16(y, fp32_to_fp16(s.scales[b]));
@@ -267,9 +267,8 @@ void quantize_row_affine_imatrix(const float* x, uint8_t* y, int64_t n_per_row, 
 
 using RowImatrix = void (*)(const float*, uint8_t*, int64_t, const float*, RowScratch&);
 
-void quantize_legacy(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                     std::span<const float> imatrix, legacy::QuantizeBlocks blocks, RowImatrix weighted,
-                     size_t block_bytes) {
+void quantize_legacy(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix,
+                     legacy::QuantizeBlocks blocks, RowImatrix weighted, size_t block_bytes) {
     const int64_t nrows = static_cast<int64_t>(src.size()) / n_per_row;
     if (imatrix.empty() || weighted == nullptr) {
         blocks(src.data(), dst.data(), static_cast<int64_t>(src.size()) / kBlock);
@@ -278,46 +277,38 @@ void quantize_legacy(std::span<const float> src, std::span<uint8_t> dst, int64_t
     const size_t row_bytes = static_cast<size_t>(n_per_row / kBlock) * block_bytes;
     RowScratch scratch(n_per_row);
     for (int64_t r = 0; r < nrows; ++r) {
-        weighted(src.data() + r * n_per_row, dst.data() + static_cast<size_t>(r) * row_bytes, n_per_row,
-                 imatrix.data(), scratch);
+        weighted(src.data() + r * n_per_row, dst.data() + static_cast<size_t>(r) * row_bytes, n_per_row, imatrix.data(), scratch);
     }
 }
 
-int64_t block_count(std::span<float> dst) { return static_cast<int64_t>(dst.size()) / kBlock; }
+int64_t block_count(std::span<float> dst) {
+    return static_cast<int64_t>(dst.size()) / kBlock;
+}
 
 }  // namespace
 
 namespace legacy {
 
 const Kernels& scalar_kernels() {
-    static constexpr Kernels kScalar{quantize_blocks_q4_0,   quantize_blocks_q4_1,   quantize_blocks_q5_0,
-                                     quantize_blocks_q5_1,   quantize_blocks_q8_0,   dequantize_blocks_q4_0,
-                                     dequantize_blocks_q4_1, dequantize_blocks_q5_0, dequantize_blocks_q5_1,
-                                     dequantize_blocks_q8_0};
+    static constexpr Kernels kScalar{quantize_blocks_q4_0,   quantize_blocks_q4_1,   quantize_blocks_q5_0,   quantize_blocks_q5_1,
+                                     quantize_blocks_q8_0,   dequantize_blocks_q4_0, dequantize_blocks_q4_1, dequantize_blocks_q5_0,
+                                     dequantize_blocks_q5_1, dequantize_blocks_q8_0};
     return kScalar;
 }
 
 }  // namespace legacy
 
-void quantize_q4_0(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                   std::span<const float> imatrix) {
-    quantize_legacy(src, dst, n_per_row, imatrix, legacy::simd_kernels().quantize_q4_0,
-                    quantize_row_symmetric_imatrix<8>, kQ4_0Bytes);
+void quantize_q4_0(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
+    quantize_legacy(src, dst, n_per_row, imatrix, legacy::simd_kernels().quantize_q4_0, quantize_row_symmetric_imatrix<8>, kQ4_0Bytes);
 }
-void quantize_q4_1(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                   std::span<const float> imatrix) {
-    quantize_legacy(src, dst, n_per_row, imatrix, legacy::simd_kernels().quantize_q4_1,
-                    quantize_row_affine_imatrix<15>, kQ4_1Bytes);
+void quantize_q4_1(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
+    quantize_legacy(src, dst, n_per_row, imatrix, legacy::simd_kernels().quantize_q4_1, quantize_row_affine_imatrix<15>, kQ4_1Bytes);
 }
-void quantize_q5_0(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                   std::span<const float> imatrix) {
-    quantize_legacy(src, dst, n_per_row, imatrix, legacy::simd_kernels().quantize_q5_0,
-                    quantize_row_symmetric_imatrix<16>, kQ5_0Bytes);
+void quantize_q5_0(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
+    quantize_legacy(src, dst, n_per_row, imatrix, legacy::simd_kernels().quantize_q5_0, quantize_row_symmetric_imatrix<16>, kQ5_0Bytes);
 }
-void quantize_q5_1(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                   std::span<const float> imatrix) {
-    quantize_legacy(src, dst, n_per_row, imatrix, legacy::simd_kernels().quantize_q5_1,
-                    quantize_row_affine_imatrix<31>, kQ5_1Bytes);
+void quantize_q5_1(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
+    quantize_legacy(src, dst, n_per_row, imatrix, legacy::simd_kernels().quantize_q5_1, quantize_row_affine_imatrix<31>, kQ5_1Bytes);
 }
 void quantize_q8_0(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
                    std::span<const float> imatrix) {  // ggml ignores the imatrix for Q8_0

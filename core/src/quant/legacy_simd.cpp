@@ -3,14 +3,13 @@
 // and only order-independent reductions (max/min over finite values). A block whose reduction
 // could depend on evaluation order (NaN, inf, or a ±0 extreme whose sign ggml takes from the
 // first occurrence) goes to the scalar kernel instead.
-#include "quant/simd.hpp"
-
 #include <array>
 #include <bit>
 #include <cfloat>
 
 #include "quant/legacy_kernels.hpp"
 #include "quant/scalar.hpp"
+#include "quant/simd.hpp"
 
 namespace llmq::quant::legacy {
 
@@ -82,7 +81,9 @@ F round_half_away(F v) {
 }
 
 // (int8_t)truncate(v) then MIN(cap, ·), in int32 lanes.
-I clamped_code(F v, int cap) { return xsimd::min((truncate(v) << 24) >> 24, I(cap)); }
+I clamped_code(F v, int cap) {
+    return xsimd::min((truncate(v) << 24) >> 24, I(cap));
+}
 
 // 32 codes (lo: elements 0-15, hi: 16-31) as nibbles + a 32-bit mask of their bit 4 (Q5 layout).
 void pack_q5(const std::array<I, H>& lo, const std::array<I, H>& hi, uint8_t* qh_out, uint8_t* qs) {
@@ -132,8 +133,7 @@ void quantize_q4_1(const float* x, uint8_t* y, int64_t nblocks) {
         store_u16(y + 2, simd::fp16_bits_not_nan(min));
         std::array<I, H> q;
         for (int k = 0; k < H; ++k) {
-            q[k] = clamped_code((blk.v[k] - F(min)) * id + F(0.5f), 15) |
-                   (clamped_code((blk.v[k + H] - F(min)) * id + F(0.5f), 15) << 4);
+            q[k] = clamped_code((blk.v[k] - F(min)) * id + F(0.5f), 15) | (clamped_code((blk.v[k + H] - F(min)) * id + F(0.5f), 15) << 4);
         }
         simd::store_low_bytes(q.data(), H, y + 4);
     }
@@ -200,8 +200,12 @@ void quantize_q8_0(const float* x, uint8_t* y, int64_t nblocks) {
 // ---- dequantizers --------------------------------------------------------------------------
 // int→float is exact and q·d (+ m) is the scalar code's arithmetic, lane by lane.
 
-void store_scaled(I codes, F d, float* y) { (xsimd::to_float(codes) * d).store_unaligned(y); }
-void store_scaled(I codes, F d, F m, float* y) { (xsimd::to_float(codes) * d + m).store_unaligned(y); }
+void store_scaled(I codes, F d, float* y) {
+    (xsimd::to_float(codes) * d).store_unaligned(y);
+}
+void store_scaled(I codes, F d, F m, float* y) {
+    (xsimd::to_float(codes) * d + m).store_unaligned(y);
+}
 
 // Per batch k of a half block: which qh bit belongs to each lane (elements kN+i, 16+kN+i).
 struct HighBits {
@@ -219,7 +223,9 @@ struct HighBits {
     }
 };
 
-I bit4(I qh, I mask) { return xsimd::select((qh & mask) != I(0), I(0x10), I(0)); }
+I bit4(I qh, I mask) {
+    return xsimd::select((qh & mask) != I(0), I(0x10), I(0));
+}
 
 void dequantize_q4_0(const uint8_t* x, float* y, int64_t nblocks) {
     for (int64_t b = 0; b < nblocks; ++b, x += kQ4_0Bytes, y += kBlock) {
@@ -279,15 +285,16 @@ void dequantize_q8_0(const uint8_t* x, float* y, int64_t nblocks) {
 }  // namespace
 
 const Kernels& simd_kernels() {
-    static constexpr Kernels kSimd{quantize_q4_0,   quantize_q4_1,   quantize_q5_0,   quantize_q5_1,
-                                   quantize_q8_0,   dequantize_q4_0, dequantize_q4_1, dequantize_q5_0,
-                                   dequantize_q5_1, dequantize_q8_0};
+    static constexpr Kernels kSimd{quantize_q4_0,   quantize_q4_1,   quantize_q5_0,   quantize_q5_1,   quantize_q8_0,
+                                   dequantize_q4_0, dequantize_q4_1, dequantize_q5_0, dequantize_q5_1, dequantize_q8_0};
     return kSimd;
 }
 
 #else  // no SIMD architecture: the scalar kernels are the fast path
 
-const Kernels& simd_kernels() { return scalar_kernels(); }
+const Kernels& simd_kernels() {
+    return scalar_kernels();
+}
 
 #endif
 

@@ -12,8 +12,7 @@ namespace {
 constexpr size_t kQ1Bytes = 18, kQ2Bytes = 18;
 }  // namespace
 
-void quantize_q1_0(std::span<const float> src, std::span<uint8_t> dst, int64_t,
-                   std::span<const float>) {
+void quantize_q1_0(std::span<const float> src, std::span<uint8_t> dst, int64_t, std::span<const float>) {
     for (size_t b = 0; b < src.size() / 128; ++b) {
         const float* x = src.data() + b * 128;
         uint8_t* y = dst.data() + b * kQ1Bytes;
@@ -29,8 +28,7 @@ void quantize_q1_0(std::span<const float> src, std::span<uint8_t> dst, int64_t,
     }
 }
 
-void quantize_q2_0(std::span<const float> src, std::span<uint8_t> dst, int64_t,
-                   std::span<const float>) {
+void quantize_q2_0(std::span<const float> src, std::span<uint8_t> dst, int64_t, std::span<const float>) {
     for (size_t b = 0; b < src.size() / 64; ++b) {
         const float* x = src.data() + b * 64;
         uint8_t* y = dst.data() + b * kQ2Bytes;
@@ -63,8 +61,7 @@ void dequantize_q2_0(std::span<const uint8_t> src, std::span<float> dst) {
         const uint8_t* q = src.data() + b * kQ2Bytes;
         float* y = dst.data() + b * 64;
         const float d = fp16_to_fp32(load_u16(q));
-        for (int e = 0; e < 64; ++e)
-            y[e] = static_cast<float>(((q[2 + e / 4] >> (2 * (e % 4))) & 3) - 1) * d;
+        for (int e = 0; e < 64; ++e) y[e] = static_cast<float>(((q[2 + e / 4] >> (2 * (e % 4))) & 3) - 1) * d;
     }
 }
 

@@ -36,9 +36,9 @@ inline uint16_t fp32_to_fp16(float f) {
     const uint32_t x = std::bit_cast<uint32_t>(f);
     const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
     const uint32_t abs = x & 0x7FFFFFFFu;
-    if (abs > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);  // NaN
+    if (abs > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);   // NaN
     if (abs >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);  // rounds to inf
-    if (abs < 0x38800000u) {                                                // subnormal or zero in fp16
+    if (abs < 0x38800000u) {                                               // subnormal or zero in fp16
         // value * 2^24 rounded to nearest even gives the subnormal mantissa.
         const float scaled = std::bit_cast<float>(abs) * 16777216.0f;  // exact: power of two
         // round half to even via the 1.5*2^23 trick (scaled < 1024)
@@ -54,7 +54,9 @@ inline uint16_t fp32_to_fp16(float f) {
     return static_cast<uint16_t>(sign | h);
 }
 
-inline float bf16_to_fp32(uint16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
+inline float bf16_to_fp32(uint16_t h) {
+    return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
+}
 
 inline uint16_t fp32_to_bf16(float f) {
     uint32_t x = std::bit_cast<uint32_t>(f);
@@ -75,12 +77,16 @@ inline uint16_t load_u16(const uint8_t* p) {
     std::memcpy(&v, p, 2);
     return v;
 }
-inline void store_u16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
+inline void store_u16(uint8_t* p, uint16_t v) {
+    std::memcpy(p, &v, 2);
+}
 inline uint32_t load_u32(const uint8_t* p) {
     uint32_t v;
     std::memcpy(&v, p, 4);
     return v;
 }
-inline void store_u32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
+inline void store_u32(uint8_t* p, uint32_t v) {
+    std::memcpy(p, &v, 4);
+}
 
 }  // namespace llmq::quant

@@ -4,10 +4,9 @@
 // Results never depend on the choice: the helpers are exact and order-independent.
 #pragma once
 
-#include <xsimd/xsimd.hpp>
-
 #include <cstdint>
 #include <cstring>
+#include <xsimd/xsimd.hpp>
 
 #include "quant/scalar.hpp"
 

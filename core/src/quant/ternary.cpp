@@ -40,8 +40,7 @@ inline int unpack_trit(uint8_t byte, int n) {
 
 }  // namespace
 
-void quantize_tq1_0(std::span<const float> src, std::span<uint8_t> dst, int64_t,
-                    std::span<const float>) {
+void quantize_tq1_0(std::span<const float> src, std::span<uint8_t> dst, int64_t, std::span<const float>) {
     for (size_t b = 0; b < src.size() / QK; ++b) {
         const float* x = src.data() + b * QK;
         uint8_t* y = dst.data() + b * kTq1Bytes;
@@ -66,8 +65,7 @@ void quantize_tq1_0(std::span<const float> src, std::span<uint8_t> dst, int64_t,
     }
 }
 
-void quantize_tq2_0(std::span<const float> src, std::span<uint8_t> dst, int64_t,
-                    std::span<const float>) {
+void quantize_tq2_0(std::span<const float> src, std::span<uint8_t> dst, int64_t, std::span<const float>) {
     for (size_t b = 0; b < src.size() / QK; ++b) {
         const float* x = src.data() + b * QK;
         uint8_t* y = dst.data() + b * kTq2Bytes;
@@ -76,8 +74,7 @@ void quantize_tq2_0(std::span<const float> src, std::span<uint8_t> dst, int64_t,
         for (int half = 0; half < 2; ++half) {
             for (int m = 0; m < 32; ++m) {
                 int q = 0;
-                for (int n = 0; n < 4; ++n)
-                    q += (trit(x[128 * half + m + 32 * n], id) & 3) << (2 * n);
+                for (int n = 0; n < 4; ++n) q += (trit(x[128 * half + m + 32 * n], id) & 3) << (2 * n);
                 y[32 * half + m] = static_cast<uint8_t>(q);
             }
         }
@@ -90,14 +87,11 @@ void dequantize_tq1_0(std::span<const uint8_t> src, std::span<float> dst) {
         float* y = dst.data() + b * QK;
         const float d = fp16_to_fp32(load_u16(q + 52));
         for (int n = 0; n < 5; ++n)
-            for (int m = 0; m < 32; ++m)
-                y[32 * n + m] = static_cast<float>(unpack_trit(q[m], n) - 1) * d;
+            for (int m = 0; m < 32; ++m) y[32 * n + m] = static_cast<float>(unpack_trit(q[m], n) - 1) * d;
         for (int n = 0; n < 5; ++n)
-            for (int m = 0; m < 16; ++m)
-                y[160 + 16 * n + m] = static_cast<float>(unpack_trit(q[32 + m], n) - 1) * d;
+            for (int m = 0; m < 16; ++m) y[160 + 16 * n + m] = static_cast<float>(unpack_trit(q[32 + m], n) - 1) * d;
         for (int n = 0; n < 4; ++n)
-            for (int j = 0; j < 4; ++j)
-                y[240 + 4 * n + j] = static_cast<float>(unpack_trit(q[48 + j], n) - 1) * d;
+            for (int j = 0; j < 4; ++j) y[240 + 4 * n + j] = static_cast<float>(unpack_trit(q[48 + j], n) - 1) * d;
     }
 }
 

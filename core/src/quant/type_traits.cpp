@@ -14,29 +14,29 @@ namespace {
 using quant::dequantize_bf16;
 using quant::dequantize_f16;
 using quant::dequantize_f32;
+using quant::dequantize_q2_K;
+using quant::dequantize_q3_K;
+using quant::dequantize_q4_0;
+using quant::dequantize_q4_1;
+using quant::dequantize_q4_K;
+using quant::dequantize_q5_0;
+using quant::dequantize_q5_1;
+using quant::dequantize_q5_K;
+using quant::dequantize_q6_K;
+using quant::dequantize_q8_0;
 using quant::quantize_bf16;
 using quant::quantize_f16;
 using quant::quantize_f32;
-using quant::dequantize_q4_0;
-using quant::dequantize_q4_1;
-using quant::dequantize_q5_0;
-using quant::dequantize_q5_1;
-using quant::dequantize_q8_0;
+using quant::quantize_q2_K;
+using quant::quantize_q3_K;
 using quant::quantize_q4_0;
 using quant::quantize_q4_1;
+using quant::quantize_q4_K;
 using quant::quantize_q5_0;
 using quant::quantize_q5_1;
-using quant::quantize_q8_0;
-using quant::dequantize_q2_K;
-using quant::quantize_q2_K;
-using quant::dequantize_q3_K;
-using quant::quantize_q3_K;
-using quant::dequantize_q4_K;
-using quant::quantize_q4_K;
-using quant::dequantize_q5_K;
 using quant::quantize_q5_K;
-using quant::dequantize_q6_K;
 using quant::quantize_q6_K;
+using quant::quantize_q8_0;
 
 // One row per ggml type id that exists (removed ids 4, 5, 31-33, 36-38 are absent).
 // Columns: type, name, block size, bytes per block, quantized, ggml requires imatrix, quantize, dequantize.
@@ -111,15 +111,16 @@ std::optional<GgmlType> type_from_name(std::string_view name) {
     return std::nullopt;
 }
 
-std::string_view type_name(GgmlType type) { return traits(type).name; }
+std::string_view type_name(GgmlType type) {
+    return traits(type).name;
+}
 
-void quantize_rows(GgmlType type, std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                   std::span<const float> imatrix) {
+void quantize_rows(GgmlType type, std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix) {
     const TypeTraits& t = traits(type);
     if (!t.quantize) fail(ExitCode::Unsupported, "llmq cannot write tensors of type " + std::string(t.name));
     if (n_per_row <= 0 || n_per_row % t.block_size != 0) {
-        fail(ExitCode::Unsupported, "row length " + std::to_string(n_per_row) + " is not a multiple of the " +
-                                        std::string(t.name) + " block size " + std::to_string(t.block_size));
+        fail(ExitCode::Unsupported, "row length " + std::to_string(n_per_row) + " is not a multiple of the " + std::string(t.name) + " block size " +
+                                        std::to_string(t.block_size));
     }
     const auto nrows = static_cast<int64_t>(src.size()) / n_per_row;
     if (static_cast<int64_t>(src.size()) != nrows * n_per_row || dst.size() != nrows * row_size(type, n_per_row) ||
@@ -132,8 +133,7 @@ void quantize_rows(GgmlType type, std::span<const float> src, std::span<uint8_t>
 void dequantize(GgmlType type, std::span<const uint8_t> src, std::span<float> dst) {
     const TypeTraits& t = traits(type);
     if (!t.dequantize) fail(ExitCode::Unsupported, "llmq cannot read tensors of type " + std::string(t.name));
-    if (dst.size() % static_cast<size_t>(t.block_size) != 0 ||
-        src.size() != dst.size() / static_cast<size_t>(t.block_size) * t.type_size) {
+    if (dst.size() % static_cast<size_t>(t.block_size) != 0 || src.size() != dst.size() / static_cast<size_t>(t.block_size) * t.type_size) {
         fail(ExitCode::General, "internal: dequantize called with inconsistent buffer sizes");
     }
     t.dequantize(src, dst);

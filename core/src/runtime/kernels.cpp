@@ -3,11 +3,10 @@
 // array, so all builds add the same numbers in the same order.
 #include "runtime/kernels.hpp"
 
-#include <xsimd/xsimd.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
+#include <xsimd/xsimd.hpp>
 
 #include "llmq/quant/codec.hpp"
 

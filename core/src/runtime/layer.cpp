@@ -13,12 +13,11 @@ namespace {
 
 void observe(MatmulObserver* observer, const Matrix& m, int64_t layer, const std::vector<float>& x, int64_t n_tokens) {
     if (!observer) return;
-    observer->on_matmul({m.name, layer, m.n_in, m.n_out, n_tokens,
-                         std::span<const float>(x.data(), static_cast<size_t>(n_tokens * m.n_in))});
+    observer->on_matmul({m.name, layer, m.n_in, m.n_out, n_tokens, std::span<const float>(x.data(), static_cast<size_t>(n_tokens * m.n_in))});
 }
 
-void project(const Matrix& m, const std::vector<float>& bias, const std::vector<float>& x, int64_t n_tokens,
-             std::vector<float>& y, int64_t layer, ParallelFor& parallel, MatmulObserver* observer) {
+void project(const Matrix& m, const std::vector<float>& bias, const std::vector<float>& x, int64_t n_tokens, std::vector<float>& y, int64_t layer,
+             ParallelFor& parallel, MatmulObserver* observer) {
     observe(observer, m, layer, x, n_tokens);
     y.resize(static_cast<size_t>(n_tokens * m.n_out));
     matmul(m, std::span<const float>(x.data(), static_cast<size_t>(n_tokens * m.n_in)), n_tokens, y, parallel);
@@ -26,9 +25,9 @@ void project(const Matrix& m, const std::vector<float>& bias, const std::vector<
         for (int64_t t = 0; t < n_tokens; ++t) add_to(y.data() + t * m.n_out, bias.data(), m.n_out);
     }
     if (observer && observer->wants_output()) {
-        observer->on_matmul_output({m.name, layer, m.n_in, m.n_out, n_tokens,
-                                    std::span<const float>(x.data(), static_cast<size_t>(n_tokens * m.n_in))},
-                                   std::span<const float>(y.data(), static_cast<size_t>(n_tokens * m.n_out)));
+        observer->on_matmul_output(
+            {m.name, layer, m.n_in, m.n_out, n_tokens, std::span<const float>(x.data(), static_cast<size_t>(n_tokens * m.n_in))},
+            std::span<const float>(y.data(), static_cast<size_t>(n_tokens * m.n_out)));
     }
 }
 

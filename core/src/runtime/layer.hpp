@@ -30,9 +30,8 @@ struct LayerScratch {
 };
 
 // x: n_tokens * n_embd hidden states, updated in place. rope must cover every position.
-void forward_layer(const LayerWeights& w, const ModelConfig& config, const RopeTable& rope, std::span<float> x,
-                   int64_t n_tokens, std::span<const Segment> segments, LayerScratch& scratch, ParallelFor& parallel,
-                   MatmulObserver* observer);
+void forward_layer(const LayerWeights& w, const ModelConfig& config, const RopeTable& rope, std::span<float> x, int64_t n_tokens,
+                   std::span<const Segment> segments, LayerScratch& scratch, ParallelFor& parallel, MatmulObserver* observer);
 
 // Final norm and output projection of n_tokens rows of hidden states into n_tokens * n_vocab logits.
 void forward_output(const std::vector<float>& norm, const Matrix& output, const ModelConfig& config, std::span<const float> x, int64_t n_tokens,

@@ -53,8 +53,8 @@ std::vector<float> Session::eval(std::span<const int32_t> tokens, bool all_logit
     runtime::LayerScratch scratch;
     for (int64_t l = 0; l < c.n_layer; ++l) {
         const runtime::Segment seg{0, n, n_past_, k_cache_[static_cast<size_t>(l)].data(), v_cache_[static_cast<size_t>(l)].data()};
-        runtime::forward_layer(model_.layers_[static_cast<size_t>(l)], c, *rope_, hidden, n, std::span<const runtime::Segment>(&seg, 1),
-                               scratch, model_.parallel_, observer);
+        runtime::forward_layer(model_.layers_[static_cast<size_t>(l)], c, *rope_, hidden, n, std::span<const runtime::Segment>(&seg, 1), scratch,
+                               model_.parallel_, observer);
     }
     n_past_ += n;
 

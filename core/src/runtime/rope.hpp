@@ -21,8 +21,8 @@ public:
 private:
     RopeStyle style_;
     RopeFrequencies precision_;
-    int64_t half_;  // n_rot / 2
-    std::vector<double> freq_;  // angle per unit position of each pair
+    int64_t half_;                  // n_rot / 2
+    std::vector<double> freq_;      // angle per unit position of each pair
     std::vector<float> cos_, sin_;  // [pos * half_ + i]
     int64_t n_pos_ = 0;
 };

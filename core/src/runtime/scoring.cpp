@@ -18,7 +18,9 @@ void log_softmax(std::span<const float> logits, std::vector<double>& out) {
     for (size_t i = 0; i < logits.size(); ++i) out[i] = static_cast<double>(logits[i]) - m - log_s;
 }
 
-size_t first_argmax(const std::vector<double>& v) { return static_cast<size_t>(std::max_element(v.begin(), v.end()) - v.begin()); }
+size_t first_argmax(const std::vector<double>& v) {
+    return static_cast<size_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
 
 }  // namespace
 
@@ -43,7 +45,9 @@ MeanUnc mean_and_uncertainty(double sum, double sum2, int64_t n) {
     return r;
 }
 
-double NllStats::ppl() const { return count ? std::exp(sum / static_cast<double>(count)) : 0.0; }
+double NllStats::ppl() const {
+    return count ? std::exp(sum / static_cast<double>(count)) : 0.0;
+}
 
 double NllStats::ppl_uncertainty() const {
     if (count < 2) return 0.0;

@@ -12,13 +12,15 @@ namespace llmq {
 
 using runtime::Segment;
 
-int64_t StreamState::n_tokens() const { return std::accumulate(lengths.begin(), lengths.end(), int64_t{0}); }
+int64_t StreamState::n_tokens() const {
+    return std::accumulate(lengths.begin(), lengths.end(), int64_t{0});
+}
 
 struct LayerStreamer::Work {
     Work(const ModelView& model, const ModelConfig& c, RopeFrequencies frequencies) : rope(c, load_rope_factors(model, c), frequencies) {}
     runtime::RopeTable rope;
     runtime::LayerScratch scratch;
-    LayerWeights weights;  // one layer at a time, in the same buffers
+    LayerWeights weights;       // one layer at a time, in the same buffers
     std::vector<float> before;  // input rows of one batch, when a BatchDone wants them
 };
 
@@ -28,7 +30,9 @@ LayerStreamer::LayerStreamer(const ModelView& model, ParallelFor& parallel, Stre
 LayerStreamer::~LayerStreamer() = default;
 LayerStreamer::LayerStreamer(LayerStreamer&&) noexcept = default;
 
-void LayerStreamer::release() { work_.reset(); }
+void LayerStreamer::release() {
+    work_.reset();
+}
 
 StreamState LayerStreamer::embed(std::span<const std::vector<int32_t>> sequences) const {
     StreamState state;
@@ -49,7 +53,8 @@ void LayerStreamer::run_layer(StreamState& state, MatmulObserver* observer, cons
     if (state.next_layer < 0 || state.next_layer >= c.n_layer) {
         fail(ExitCode::General, "internal: layer " + std::to_string(state.next_layer) + " requested of a model with " + std::to_string(c.n_layer));
     }
-    if (static_cast<int64_t>(state.hidden.size()) != state.n_tokens() * E) fail(ExitCode::General, "internal: hidden states do not match the sequence lengths");
+    if (static_cast<int64_t>(state.hidden.size()) != state.n_tokens() * E)
+        fail(ExitCode::General, "internal: hidden states do not match the sequence lengths");
     if (!work_) work_ = std::make_unique<Work>(model_, c, options_.rope_frequencies);
     Work& w = *work_;
     w.rope.reserve(state.lengths.empty() ? 1 : *std::max_element(state.lengths.begin(), state.lengths.end()));
@@ -92,8 +97,9 @@ void LayerStreamer::run_head(const StreamState& state, LogitsRange range, const 
         for (int64_t p = std::max<int64_t>(0, range.begin); p < end; ++p) wanted.push_back({i, p, row0 + p});
         row0 += state.lengths[i];
     }
-    const int64_t rows_per_batch = std::clamp<int64_t>(
-        static_cast<int64_t>(options_.logits_bytes / (sizeof(float) * static_cast<uint64_t>(c.n_vocab))), 1, std::max<int64_t>(1, options_.batch_tokens));
+    const int64_t rows_per_batch =
+        std::clamp<int64_t>(static_cast<int64_t>(options_.logits_bytes / (sizeof(float) * static_cast<uint64_t>(c.n_vocab))), 1,
+                            std::max<int64_t>(1, options_.batch_tokens));
     std::vector<float> x, logits, norm_scratch;
     for (size_t w0 = 0; w0 < wanted.size(); w0 += static_cast<size_t>(rows_per_batch)) {
         const size_t w1 = std::min(wanted.size(), w0 + static_cast<size_t>(rows_per_batch));
@@ -111,8 +117,8 @@ void LayerStreamer::run_head(const StreamState& state, LogitsRange range, const 
     }
 }
 
-void LayerStreamer::run(std::span<const std::vector<int32_t>> sequences, LogitsRange range, const LogitsSink& sink,
-                        MatmulObserver* observer, const StageDone& on_stage) {
+void LayerStreamer::run(std::span<const std::vector<int32_t>> sequences, LogitsRange range, const LogitsSink& sink, MatmulObserver* observer,
+                        const StageDone& on_stage) {
     if (sequences.empty()) return;
     const int64_t total_stages = config_.n_layer + 2;
     int64_t stage = 0;

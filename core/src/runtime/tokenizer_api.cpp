@@ -57,8 +57,7 @@ std::vector<Fragment> partition(const Vocab& vocab, std::string_view text, bool 
             size_t start = f.start;
             const size_t end = f.start + f.len;
             const std::string_view window = text.substr(0, end);  // never search past the fragment
-            for (size_t hit = window.find(needle, start); hit != std::string_view::npos;
-                 hit = window.find(needle, start)) {
+            for (size_t hit = window.find(needle, start); hit != std::string_view::npos; hit = window.find(needle, start)) {
                 found = true;
                 if (hit > start) next.push_back({start, hit - start, -1});
                 next.push_back({hit, needle.size(), id});
@@ -88,7 +87,9 @@ Tokenizer Tokenizer::from_kv(std::span<const gguf::KeyValue> kv, std::string_vie
     return Tokenizer(std::make_shared<const Impl>(Vocab::load(kv, origin)));
 }
 
-Tokenizer Tokenizer::from_metadata(const ModelView& model) { return from_kv(model.metadata, model.path); }
+Tokenizer Tokenizer::from_metadata(const ModelView& model) {
+    return from_kv(model.metadata, model.path);
+}
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
     const Vocab& vocab = impl_->vocab;
@@ -137,16 +138,14 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, DecodeOptions option
         strip_space = false;
         ids = ids.subspan(1);
     }
-    if (options.remove_special && vocab.add_eos && !ids.empty() && ids.back() == vocab.eos)
-        ids = ids.first(ids.size() - 1);
+    if (options.remove_special && vocab.add_eos && !ids.empty() && ids.back() == vocab.eos) ids = ids.first(ids.size() - 1);
 
     std::string text;
     text.reserve(ids.size() * 4);
     for (const int32_t id : ids) {
         if (id < 0 || id >= vocab.size())
             fail(ExitCode::CorruptInput,
-                 "token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(vocab.size()) +
-                     " tokens of " + vocab.origin);
+                 "token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(vocab.size()) + " tokens of " + vocab.origin);
         std::string piece = tokenizer_detail::render_piece(vocab, id, options.render_special);
         if (strip_space && !piece.empty() && piece.front() == ' ') piece.erase(0, 1);
         strip_space = false;
@@ -158,8 +157,8 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, DecodeOptions option
 std::string Tokenizer::token_piece(int32_t id, bool render_special) const {
     const Vocab& vocab = impl_->vocab;
     if (id < 0 || id >= vocab.size())
-        fail(ExitCode::CorruptInput, "token id " + std::to_string(id) + " is outside the vocabulary of " +
-                                         std::to_string(vocab.size()) + " tokens of " + vocab.origin);
+        fail(ExitCode::CorruptInput,
+             "token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(vocab.size()) + " tokens of " + vocab.origin);
     return tokenizer_detail::render_piece(vocab, id, render_special);
 }
 
@@ -179,15 +178,35 @@ float Tokenizer::token_score(int32_t id) const {
     return id < 0 || id >= vocab.size() ? 0.0f : vocab.scores[id];
 }
 
-TokenizerKind Tokenizer::kind() const { return impl_->vocab.kind; }
-std::string_view Tokenizer::pre() const { return impl_->vocab.pre; }
-size_t Tokenizer::vocab_size() const { return impl_->vocab.tokens.size(); }
-int32_t Tokenizer::bos() const { return impl_->vocab.bos; }
-int32_t Tokenizer::eos() const { return impl_->vocab.eos; }
-int32_t Tokenizer::unk() const { return impl_->vocab.unk; }
-int32_t Tokenizer::pad() const { return impl_->vocab.pad; }
-bool Tokenizer::add_bos() const { return impl_->vocab.add_bos; }
-bool Tokenizer::add_eos() const { return impl_->vocab.add_eos; }
-bool Tokenizer::add_space_prefix() const { return impl_->vocab.add_space_prefix; }
+TokenizerKind Tokenizer::kind() const {
+    return impl_->vocab.kind;
+}
+std::string_view Tokenizer::pre() const {
+    return impl_->vocab.pre;
+}
+size_t Tokenizer::vocab_size() const {
+    return impl_->vocab.tokens.size();
+}
+int32_t Tokenizer::bos() const {
+    return impl_->vocab.bos;
+}
+int32_t Tokenizer::eos() const {
+    return impl_->vocab.eos;
+}
+int32_t Tokenizer::unk() const {
+    return impl_->vocab.unk;
+}
+int32_t Tokenizer::pad() const {
+    return impl_->vocab.pad;
+}
+bool Tokenizer::add_bos() const {
+    return impl_->vocab.add_bos;
+}
+bool Tokenizer::add_eos() const {
+    return impl_->vocab.add_eos;
+}
+bool Tokenizer::add_space_prefix() const {
+    return impl_->vocab.add_space_prefix;
+}
 
 }  // namespace llmq

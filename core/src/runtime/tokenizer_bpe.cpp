@@ -11,7 +11,9 @@ namespace llmq::tokenizer_detail {
 
 namespace {
 
-bool printable_byte(uint32_t b) { return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); }
+bool printable_byte(uint32_t b) {
+    return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+}
 
 struct ByteMap {
     std::array<uint32_t, 256> to_cp{};
@@ -47,7 +49,7 @@ struct Bigram {
     uint32_t len;
 };
 
-constexpr size_t kMaxCachedWord = 64;       // longer words are rare: merge them directly
+constexpr size_t kMaxCachedWord = 64;         // longer words are rare: merge them directly
 constexpr size_t kMaxCacheEntries = 1 << 16;  // bounds memory on text that never repeats
 
 // Heap order: lowest rank on top, the leftmost pair among equal ranks.
@@ -57,12 +59,15 @@ bool lower_priority(const Bigram& a, const Bigram& b) {
 
 }  // namespace
 
-uint32_t byte_to_codepoint(uint8_t byte) { return byte_map().to_cp[byte]; }
+uint32_t byte_to_codepoint(uint8_t byte) {
+    return byte_map().to_cp[byte];
+}
 
-int codepoint_to_byte(uint32_t cp) { return cp < 324 ? byte_map().from_cp[cp] : -1; }
+int codepoint_to_byte(uint32_t cp) {
+    return cp < 324 ? byte_map().from_cp[cp] : -1;
+}
 
-BpeEncoder::BpeEncoder(const Vocab& vocab, PreTokenizer pre, bool ignore_merges)
-    : pre_(pre), ignore_merges_(ignore_merges), n_tokens_(vocab.size()) {
+BpeEncoder::BpeEncoder(const Vocab& vocab, PreTokenizer pre, bool ignore_merges) : pre_(pre), ignore_merges_(ignore_merges), n_tokens_(vocab.size()) {
     std::unordered_map<std::string, int32_t> extra;  // strings merges use that are no token
     const auto symbol_of = [&](std::string_view s) {
         const int32_t id = vocab.find(s);
@@ -85,8 +90,7 @@ BpeEncoder::BpeEncoder(const Vocab& vocab, PreTokenizer pre, bool ignore_merges)
         const size_t space = line.find(' ', 1);
         if (space == std::string::npos)
             fail(ExitCode::CorruptInput,
-                 vocab.origin + ": tokenizer.ggml.merges entry " + std::to_string(rank) + " ('" + line +
-                     "') is not two strings separated by a space",
+                 vocab.origin + ": tokenizer.ggml.merges entry " + std::to_string(rank) + " ('" + line + "') is not two strings separated by a space",
                  "the vocabulary keys are damaged; reconvert the model");
         const std::string_view left(line.data(), space);
         const std::string_view right(line.data() + space + 1, line.size() - space - 1);
@@ -160,8 +164,8 @@ void BpeEncoder::encode_word(const Vocab& vocab, std::string_view word, std::vec
     heap.clear();
     for (size_t i = 0; i < word.size(); ++i) {
         const auto index = static_cast<int32_t>(i);
-        symbols.push_back({byte_symbol_[static_cast<uint8_t>(word[i])], static_cast<uint32_t>(i), 1, index - 1,
-                           i + 1 < word.size() ? index + 1 : -1});
+        symbols.push_back(
+            {byte_symbol_[static_cast<uint8_t>(word[i])], static_cast<uint32_t>(i), 1, index - 1, i + 1 < word.size() ? index + 1 : -1});
     }
     const auto try_add = [&](int32_t left, int32_t right) {
         if (left < 0 || right < 0) return;
@@ -169,8 +173,7 @@ void BpeEncoder::encode_word(const Vocab& vocab, std::string_view word, std::vec
         const Symbol& r = symbols[right];
         const auto it = merges_.find(pair_key(l.id, r.id));
         if (it == merges_.end()) return;
-        heap.push_back({it->second.rank, it->second.result, static_cast<uint32_t>(left), static_cast<uint32_t>(right),
-                        l.len + r.len});
+        heap.push_back({it->second.rank, it->second.result, static_cast<uint32_t>(left), static_cast<uint32_t>(right), l.len + r.len});
         std::push_heap(heap.begin(), heap.end(), lower_priority);
     };
     for (size_t i = 1; i < symbols.size(); ++i) try_add(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));

@@ -44,7 +44,7 @@ private:
     // lacks, so merging by id behaves exactly like merging by string.
     std::unordered_map<uint64_t, Merge> merges_;
     std::array<int32_t, 256> byte_symbol_{};
-    std::array<int32_t, 256> byte_token_{};  // for symbols that are no token; -1: none
+    std::array<int32_t, 256> byte_token_{};    // for symbols that are no token; -1: none
     std::array<std::string, 256> byte_chars_;  // UTF-8 of each byte's code point
 };
 

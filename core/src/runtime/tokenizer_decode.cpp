@@ -53,8 +53,10 @@ std::string render_piece(const Vocab& vocab, int32_t id, bool render_special) {
     const std::string& text = vocab.tokens[id];
     switch (vocab.types[id]) {
         case TokenType::Control:
-        case TokenType::Unknown: return render_special ? text : std::string();
-        case TokenType::UserDefined: return text;
+        case TokenType::Unknown:
+            return render_special ? text : std::string();
+        case TokenType::UserDefined:
+            return text;
         case TokenType::Normal:
             return vocab.kind == TokenizerKind::Spm ? unescape_whitespace(text) : unmap_bytes(text);
         case TokenType::Byte:
@@ -68,7 +70,8 @@ std::string render_piece(const Vocab& vocab, int32_t id, bool render_special) {
             }
             return unmap_bytes(text);
         case TokenType::Unused:
-        case TokenType::Undefined: break;
+        case TokenType::Undefined:
+            break;
     }
     // Types llama.cpp does not render are suppressed like control tokens.
     return std::string();

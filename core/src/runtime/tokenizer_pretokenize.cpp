@@ -33,7 +33,9 @@ size_t run_end(std::string_view text, size_t pos, CharClass cls) {
     return pos;
 }
 
-bool is_newline(uint32_t cp) { return cp == '\r' || cp == '\n'; }
+bool is_newline(uint32_t cp) {
+    return cp == '\r' || cp == '\n';
+}
 
 // Length after the apostrophe of 's 't 're 've 'm 'll 'd at pos (0 when none matches).
 size_t contraction_len(std::string_view text, size_t pos, bool any_case) {
@@ -86,8 +88,7 @@ size_t llama3_end(std::string_view text, size_t pos, size_t max_digits) {
     // [^\r\n\p{L}\p{N}]?\p{L}+
     if (c0.cls == kLetter) return run_end(text, pos, kLetter);
     const size_t next = pos + c0.len;
-    if (c0.cls != kNumber && !is_newline(c0.cp) && next < text.size() && char_at(text, next).cls == kLetter)
-        return run_end(text, next, kLetter);
+    if (c0.cls != kNumber && !is_newline(c0.cp) && next < text.size() && char_at(text, next).cls == kLetter) return run_end(text, next, kLetter);
     // \p{N}{1,max_digits}
     if (c0.cls == kNumber) {
         size_t p = next;
@@ -127,9 +128,8 @@ size_t llama3_end(std::string_view text, size_t pos, size_t max_digits) {
 
 std::optional<PreTokenizer> pre_tokenizer_from_name(std::string_view name) {
     // llama.cpp's tokenizer.ggml.pre names whose regexes are exactly these.
-    static constexpr std::array<std::string_view, 10> kGpt2 = {
-        "gpt-2", "phi-2", "roberta-bpe", "gigachat", "jina-es", "jina-de", "jina-v1-en", "jina-v2-es",
-        "jina-v2-de", "jina-v2-code"};
+    static constexpr std::array<std::string_view, 10> kGpt2 = {"gpt-2",   "phi-2",      "roberta-bpe", "gigachat",   "jina-es",
+                                                               "jina-de", "jina-v1-en", "jina-v2-es",  "jina-v2-de", "jina-v2-code"};
     static constexpr std::array<std::string_view, 4> kLlama3 = {"llama3", "llama-v3", "llama-bpe", "falcon3"};
     static constexpr std::array<std::string_view, 2> kQwen2 = {"qwen2", "deepseek-r1-qwen"};
     for (auto n : kGpt2)
@@ -143,9 +143,12 @@ std::optional<PreTokenizer> pre_tokenizer_from_name(std::string_view name) {
 
 size_t pre_token_end(std::string_view text, size_t pos, PreTokenizer kind) {
     switch (kind) {
-        case PreTokenizer::Gpt2: return gpt2_end(text, pos);
-        case PreTokenizer::Llama3: return llama3_end(text, pos, 3);
-        case PreTokenizer::Qwen2: return llama3_end(text, pos, 1);
+        case PreTokenizer::Gpt2:
+            return gpt2_end(text, pos);
+        case PreTokenizer::Llama3:
+            return llama3_end(text, pos, 3);
+        case PreTokenizer::Qwen2:
+            return llama3_end(text, pos, 1);
     }
     return text.size();
 }

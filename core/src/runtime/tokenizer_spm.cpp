@@ -54,7 +54,7 @@ bool has_inner_space_mark(std::string_view token) {
     return false;
 }
 
-constexpr size_t kMaxCachedWord = 64;       // longer words are rare: merge them directly
+constexpr size_t kMaxCachedWord = 64;         // longer words are rare: merge them directly
 constexpr size_t kMaxCacheEntries = 1 << 16;  // bounds memory on text that never repeats
 
 }  // namespace
@@ -72,8 +72,7 @@ SpmEncoder::SpmEncoder(const Vocab& vocab) {
         if (id < 0) id = vocab.find(std::string_view(reinterpret_cast<const char*>(&b), 1));
         byte_tokens_[b] = id >= 0 ? id : vocab.unk;
     }
-    independent_words_ = std::none_of(vocab.tokens.begin(), vocab.tokens.end(),
-                                      [](const std::string& t) { return has_inner_space_mark(t); });
+    independent_words_ = std::none_of(vocab.tokens.begin(), vocab.tokens.end(), [](const std::string& t) { return has_inner_space_mark(t); });
 }
 
 void SpmEncoder::encode(const Vocab& vocab, std::string_view text, std::vector<int32_t>& out) const {
@@ -127,8 +126,7 @@ void SpmEncoder::encode(const Vocab& vocab, std::string_view text, std::vector<i
     flush(text.size());
 }
 
-void SpmEncoder::encode_span(const Vocab& vocab, std::string_view text, Scratch& scratch,
-                             std::vector<int32_t>& out) const {
+void SpmEncoder::encode_span(const Vocab& vocab, std::string_view text, Scratch& scratch, std::vector<int32_t>& out) const {
     if (text.empty()) return;
     std::vector<Symbol>& symbols = scratch.symbols;
     std::vector<Bigram>& heap = scratch.heap;

@@ -15,8 +15,7 @@ CharClass char_class(uint32_t cp) {
     }
     const UnicodeRange* begin = kUnicodeRanges;
     const UnicodeRange* end = kUnicodeRanges + kUnicodeRangeCount;
-    const UnicodeRange* it =
-        std::upper_bound(begin, end, cp, [](uint32_t c, const UnicodeRange& r) { return c < r.first; });
+    const UnicodeRange* it = std::upper_bound(begin, end, cp, [](uint32_t c, const UnicodeRange& r) { return c < r.first; });
     if (it == begin) return kOther;
     --it;
     return cp <= it->last ? it->cls : kOther;
@@ -34,8 +33,7 @@ DecodedChar decode_utf8(std::string_view text, size_t pos) {
         if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) return {cp, 3};
     }
     if (b0 >= 0xF0 && b0 <= 0xF4 && cont(1) && cont(2) && cont(3)) {
-        const uint32_t cp = (uint32_t(b0 & 0x07) << 18) | (uint32_t(byte(1) & 0x3F) << 12) |
-                            (uint32_t(byte(2) & 0x3F) << 6) | (byte(3) & 0x3F);
+        const uint32_t cp = (uint32_t(b0 & 0x07) << 18) | (uint32_t(byte(1) & 0x3F) << 12) | (uint32_t(byte(2) & 0x3F) << 6) | (byte(3) & 0x3F);
         if (cp >= 0x10000 && cp <= 0x10FFFF) return {cp, 4};
     }
     return {kInvalidCp, 1};

@@ -38,10 +38,8 @@ struct KeyReader {
     const gguf::Value* numeric_array(std::string_view key, size_t n) const {
         const gguf::Value* v = find_key(kv, key);
         if (!v) return nullptr;
-        if (!v->is_array() || v->array_type() == gguf::ValueType::STRING)
-            corrupt(key, "is not a numeric array");
-        if (v->array_size() != n)
-            corrupt(key, "has " + std::to_string(v->array_size()) + " entries for " + std::to_string(n) + " tokens");
+        if (!v->is_array() || v->array_type() == gguf::ValueType::STRING) corrupt(key, "is not a numeric array");
+        if (v->array_size() != n) corrupt(key, "has " + std::to_string(v->array_size()) + " entries for " + std::to_string(n) + " tokens");
         return v;
     }
 
@@ -60,8 +58,7 @@ struct KeyReader {
         const auto id = v->as_int();
         if (!id) corrupt(key, "is not an integer");
         if (*id < 0 || static_cast<uint64_t>(*id) >= n_tokens)
-            corrupt(key, "= " + std::to_string(*id) + " is outside the vocabulary of " + std::to_string(n_tokens) +
-                             " tokens");
+            corrupt(key, "= " + std::to_string(*id) + " is outside the vocabulary of " + std::to_string(n_tokens) + " tokens");
         return static_cast<int32_t>(*id);
     }
 };
@@ -91,12 +88,10 @@ Vocab Vocab::load(std::span<const gguf::KeyValue> kv, std::string_view origin) {
     } else if (*model_name == "gpt2") {
         v.kind = TokenizerKind::Bpe;
     } else if (*model_name == "none" || *model_name == "no") {
-        fail(ExitCode::Unsupported,
-             std::string(origin) + ": the model has no vocabulary (tokenizer.ggml.model = '" + *model_name + "')",
+        fail(ExitCode::Unsupported, std::string(origin) + ": the model has no vocabulary (tokenizer.ggml.model = '" + *model_name + "')",
              "use a file converted with its vocabulary");
     } else {
-        fail(ExitCode::Unsupported,
-             std::string(origin) + ": tokenizer.ggml.model '" + *model_name + "' is not supported",
+        fail(ExitCode::Unsupported, std::string(origin) + ": tokenizer.ggml.model '" + *model_name + "' is not supported",
              "llmq tokenizes SentencePiece BPE ('llama') and byte-level BPE ('gpt2') vocabularies");
     }
 
@@ -115,8 +110,7 @@ Vocab Vocab::load(std::span<const gguf::KeyValue> kv, std::string_view origin) {
         for (size_t i = 0; i < n; ++i) {
             const auto t = types->int_at(i);
             if (!t || *t < 0 || *t > static_cast<int64_t>(TokenType::Byte))
-                keys.corrupt("tokenizer.ggml.token_type",
-                             "has an invalid type for token " + std::to_string(i) + " ('" + v.tokens[i] + "')");
+                keys.corrupt("tokenizer.ggml.token_type", "has an invalid type for token " + std::to_string(i) + " ('" + v.tokens[i] + "')");
             v.types[i] = static_cast<TokenType>(*t);
         }
     }
@@ -159,10 +153,8 @@ Vocab Vocab::load(std::span<const gguf::KeyValue> kv, std::string_view origin) {
     if (auto b = keys.boolean("tokenizer.ggml.add_bos_token")) v.add_bos = *b;
     if (auto b = keys.boolean("tokenizer.ggml.add_eos_token")) v.add_eos = *b;
     if (auto b = keys.boolean("tokenizer.ggml.add_space_prefix")) v.add_space_prefix = *b;
-    if (v.add_bos && v.bos < 0)
-        keys.corrupt("tokenizer.ggml.add_bos_token", "is set but the vocabulary has no BOS token");
-    if (v.add_eos && v.eos < 0)
-        keys.corrupt("tokenizer.ggml.add_eos_token", "is set but the vocabulary has no EOS token");
+    if (v.add_bos && v.bos < 0) keys.corrupt("tokenizer.ggml.add_bos_token", "is set but the vocabulary has no BOS token");
+    if (v.add_eos && v.eos < 0) keys.corrupt("tokenizer.ggml.add_eos_token", "is set but the vocabulary has no EOS token");
 
     for (size_t i = 0; i < n; ++i) {
         const TokenType t = v.types[i];

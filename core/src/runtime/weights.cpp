@@ -27,7 +27,8 @@ std::vector<float> optional_vector(const ModelView& model, const std::string& na
     const ModelTensor* t = model.find_tensor(name);
     if (!t) return {};
     if (t->n_elements() != expected) {
-        fail(ExitCode::CorruptInput, model.path + ": tensor " + name + " has " + std::to_string(t->n_elements()) + " elements, expected " + std::to_string(expected));
+        fail(ExitCode::CorruptInput,
+             model.path + ": tensor " + name + " has " + std::to_string(t->n_elements()) + " elements, expected " + std::to_string(expected));
     }
     return load_vector(*t);
 }

@@ -26,7 +26,7 @@ struct CheckpointHeader {
 
 struct AnalyzeCheckpoint {
     CheckpointHeader header;
-    StreamState state;  // after layers [0, state.next_layer)
+    StreamState state;                     // after layers [0, state.next_layer)
     std::vector<uint8_t> imatrix;          // ImatrixAccumulator::save()
     std::vector<uint8_t> super_weights;    // SuperWeightObserver::save(), empty without the flag
     std::vector<uint8_t> block_influence;  // BlockInfluence::save()

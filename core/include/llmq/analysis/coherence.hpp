@@ -6,12 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "llmq/format/model.hpp"
 #include "llmq/jobs/host.hpp"
@@ -47,13 +46,13 @@ double combine_coherence(double repetition, double ppl_score, double agreement);
 
 struct PromptCoherence {
     std::string prompt;
-    std::string text;               // the quantized model's continuation
-    std::vector<int32_t> tokens;    // its n_tokens tokens (EOS and BOS are never chosen)
+    std::string text;             // the quantized model's continuation
+    std::vector<int32_t> tokens;  // its n_tokens tokens (EOS and BOS are never chosen)
     RepetitionStats repetition;
-    double original_ppl = 1.0;      // the original model's perplexity of the continuation
+    double original_ppl = 1.0;  // the original model's perplexity of the continuation
     double ppl_score = 1.0;
-    double agreement = 1.0;         // fraction of positions where the original's argmax (EOS/BOS masked) is the token
-    int64_t first_divergence = 0;   // tokens equal to the original's own greedy continuation
+    double agreement = 1.0;        // fraction of positions where the original's argmax (EOS/BOS masked) is the token
+    int64_t first_divergence = 0;  // tokens equal to the original's own greedy continuation
     double score = 0.0;
 };
 
@@ -77,8 +76,7 @@ struct CoherenceOptions {
 // Generates with `quantized` (all prompts first, then the model is released), then scores with
 // `original`, so only one of the two models is resident at a time. Reports host.progress per
 // prompt; throws Failure like the runtime (Unsupported for an architecture it cannot run).
-CoherenceReport check_coherence(const ModelView& original, const ModelView& quantized, const CoherenceOptions& options,
-                                Host& host);
+CoherenceReport check_coherence(const ModelView& original, const ModelView& quantized, const CoherenceOptions& options, Host& host);
 
 // LLM_QUANTIZE_COHERENCE_THRESHOLD through host.env (default 0.5); Failure(Usage) unless it is
 // a number in [0, 1].

@@ -18,12 +18,12 @@
 namespace llmq {
 
 struct SuperWeightLocation {
-    std::string tensor;        // "blk.L.ffn_down.weight"
+    std::string tensor;  // "blk.L.ffn_down.weight"
     int64_t layer = 0;
-    int64_t row = 0;           // hidden channel (output of ffn_down, weight ne[1] index)
-    int64_t col = 0;           // intermediate channel (input of ffn_down, weight ne[0] index)
-    float value = 0;           // the weight
-    float activation = 0;      // the input activation it multiplied (the token of the spike)
+    int64_t row = 0;              // hidden channel (output of ffn_down, weight ne[1] index)
+    int64_t col = 0;              // intermediate channel (input of ffn_down, weight ne[0] index)
+    float value = 0;              // the weight
+    float activation = 0;         // the input activation it multiplied (the token of the spike)
     float output_activation = 0;  // the spike in the output channel
 };
 
@@ -67,8 +67,8 @@ private:
 
 // Decides which spikes are super weights and computes the coverage set (coverage in
 // (0, 0.01]); reads the weights from model in bounded chunks.
-SuperWeightReport find_super_weights(const ModelView& model, const SuperWeightObserver& observer,
-                                     const ImatrixData& imatrix, double coverage, ParallelFor& parallel);
+SuperWeightReport find_super_weights(const ModelView& model, const SuperWeightObserver& observer, const ImatrixData& imatrix, double coverage,
+                                     ParallelFor& parallel);
 
 // The mask `quantize --protect-super-weights` reads: JSON next to the imatrix.
 void write_super_weight_mask(ByteSink& sink, const SuperWeightReport& report);

@@ -150,8 +150,7 @@ struct TensorDecl {
 // that every tensor is complete; it does not finish the sink.
 class Writer {
 public:
-    Writer(ByteSink& sink, std::vector<KeyValue> kv, std::vector<TensorDecl> tensors,
-           uint32_t alignment = kDefaultAlignment);
+    Writer(ByteSink& sink, std::vector<KeyValue> kv, std::vector<TensorDecl> tensors, uint32_t alignment = kDefaultAlignment);
     void write_data(std::span<const uint8_t> bytes);
     // Same, checked: the bytes must belong to tensor `name`, the one being written, and not run
     // past its end, so a caller that emits tensors out of order fails instead of writing a
@@ -176,7 +175,6 @@ private:
 };
 
 // Serialises the header exactly as Writer would (for tests and size planning).
-std::vector<uint8_t> encode_header(const std::vector<KeyValue>& kv, const std::vector<TensorDecl>& tensors,
-                                   uint32_t alignment = kDefaultAlignment);
+std::vector<uint8_t> encode_header(const std::vector<KeyValue>& kv, const std::vector<TensorDecl>& tensors, uint32_t alignment = kDefaultAlignment);
 
 }  // namespace llmq::gguf

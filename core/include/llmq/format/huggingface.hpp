@@ -39,7 +39,6 @@ std::string_view outtype_name(HfOuttype outtype);
 // weights. Problems that do not stop the conversion (no tokenizer, an unknown pre-tokenizer)
 // are appended to *warnings. Throws Failure: no config.json or a missing shard (ModelNotFound),
 // unsupported architecture, dtype or tensor (Unsupported), damaged files (CorruptInput).
-ModelView open_hf_model(std::shared_ptr<const FileSet> files, const HfOptions& options = {},
-                        std::vector<std::string>* warnings = nullptr);
+ModelView open_hf_model(std::shared_ptr<const FileSet> files, const HfOptions& options = {}, std::vector<std::string>* warnings = nullptr);
 
 }  // namespace llmq

@@ -26,8 +26,8 @@ struct ModelTensor {
 };
 
 struct ModelView {
-    std::string path;         // what the user named
-    std::string format;       // "gguf" or "huggingface"
+    std::string path;           // what the user named
+    std::string format;         // "gguf" or "huggingface"
     uint64_t source_bytes = 0;  // size of the input files
     std::vector<gguf::KeyValue> metadata;
     std::vector<ModelTensor> tensors;

@@ -42,10 +42,10 @@ struct TensorEntry {
 };
 
 struct FileHeader {
-    std::string file;          // name inside the FileSet
+    std::string file;  // name inside the FileSet
     uint64_t file_size = 0;
-    uint64_t data_offset = 0;  // absolute offset of the data section (8 + header length)
-    std::vector<TensorEntry> tensors;  // sorted by name
+    uint64_t data_offset = 0;                                   // absolute offset of the data section (8 + header length)
+    std::vector<TensorEntry> tensors;                           // sorted by name
     std::vector<std::pair<std::string, std::string>> metadata;  // "__metadata__", string values only
 
     const TensorEntry* find(std::string_view name) const;

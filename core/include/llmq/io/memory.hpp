@@ -9,8 +9,7 @@ namespace llmq {
 
 class MemorySource final : public ByteSource {
 public:
-    explicit MemorySource(std::vector<uint8_t> bytes, std::string name = "memory")
-        : bytes_(std::move(bytes)), name_(std::move(name)) {}
+    explicit MemorySource(std::vector<uint8_t> bytes, std::string name = "memory") : bytes_(std::move(bytes)), name_(std::move(name)) {}
     uint64_t size() const override { return bytes_.size(); }
     void read(uint64_t offset, std::span<uint8_t> out) const override;
     std::string name() const override { return name_; }

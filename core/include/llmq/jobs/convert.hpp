@@ -12,10 +12,10 @@ namespace llmq {
 
 struct ConvertOptions {
     std::string model_path;
-    std::string output_path;                // empty: <model-name>-<OUTTYPE>.gguf in the current directory
-    HfOuttype outtype = HfOuttype::Auto;    // type of tensors with two or more dimensions
-    bool vocab = true;                      // --no-vocab: no vocabulary keys
-    uint64_t chunk_bytes = 64ull << 20;     // bound on the row buffers of one chunk
+    std::string output_path;              // empty: <model-name>-<OUTTYPE>.gguf in the current directory
+    HfOuttype outtype = HfOuttype::Auto;  // type of tensors with two or more dimensions
+    bool vocab = true;                    // --no-vocab: no vocabulary keys
+    uint64_t chunk_bytes = 64ull << 20;   // bound on the row buffers of one chunk
 };
 
 // Runs the job; returns the JSON result (status, output_path, format, outtype, input_size,

@@ -52,8 +52,7 @@ inline constexpr uint32_t kGgmlTypeCount = 43;
 
 // Quantizes whole rows: src holds nrows * n_per_row floats, dst nrows * row_size bytes.
 // imatrix is empty or holds n_per_row importance weights (the same for every row).
-using QuantizeRowsFn = void (*)(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row,
-                                std::span<const float> imatrix);
+using QuantizeRowsFn = void (*)(std::span<const float> src, std::span<uint8_t> dst, int64_t n_per_row, std::span<const float> imatrix);
 // Decodes whole blocks: src holds dst.size() / block_size blocks.
 using DequantizeFn = void (*)(std::span<const uint8_t> src, std::span<float> dst);
 

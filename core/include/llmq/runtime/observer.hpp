@@ -10,11 +10,11 @@
 namespace llmq {
 
 struct MatmulInput {
-    std::string_view weight;  // GGUF tensor name, e.g. "blk.3.attn_q.weight" or "output.weight"
-    int64_t layer = -1;       // block index, -1 for the output head
-    int64_t n_in = 0;         // weight ne[0]: width of one activation row
-    int64_t n_out = 0;        // weight ne[1]
-    int64_t n_tokens = 0;     // activation rows in this call
+    std::string_view weight;   // GGUF tensor name, e.g. "blk.3.attn_q.weight" or "output.weight"
+    int64_t layer = -1;        // block index, -1 for the output head
+    int64_t n_in = 0;          // weight ne[0]: width of one activation row
+    int64_t n_out = 0;         // weight ne[1]
+    int64_t n_tokens = 0;      // activation rows in this call
     std::span<const float> x;  // n_tokens * n_in floats, row-major
 };
 

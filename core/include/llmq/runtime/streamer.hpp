@@ -20,7 +20,7 @@
 namespace llmq {
 
 struct StreamerOptions {
-    int64_t batch_tokens = 2048;  // tokens per pass through a layer (whole sequences; at least one)
+    int64_t batch_tokens = 2048;              // tokens per pass through a layer (whole sequences; at least one)
     uint64_t read_chunk_bytes = 16ull << 20;  // bound on one read from the source
     uint64_t logits_bytes = 64ull << 20;      // bound on the logits buffer of one output batch
     RopeFrequencies rope_frequencies = RopeFrequencies::Exact;
@@ -59,8 +59,8 @@ public:
     using StageDone = std::function<void(int64_t done, int64_t total)>;
 
     // Runs every sequence (positions 0..n-1 each, attending only to itself) through the model.
-    void run(std::span<const std::vector<int32_t>> sequences, LogitsRange range, const LogitsSink& sink,
-             MatmulObserver* observer = nullptr, const StageDone& on_stage = {});
+    void run(std::span<const std::vector<int32_t>> sequences, LogitsRange range, const LogitsSink& sink, MatmulObserver* observer = nullptr,
+             const StageDone& on_stage = {});
 
     // Step-wise API (run() is built on it): embed, then run_layer() n_layer times, then
     // optionally run_head(). Memory = the state + one layer's weights (kept between calls).

@@ -51,11 +51,9 @@ void load_matrix(const ModelTensor& tensor, Matrix& into, uint64_t chunk_bytes =
 // Reads a tensor of any decodable type as floats.
 std::vector<float> load_vector(const ModelTensor& tensor);
 
-LayerWeights load_layer(const ModelView& model, const ModelConfig& config, int64_t layer,
-                        uint64_t chunk_bytes = kDefaultReadChunk);
+LayerWeights load_layer(const ModelView& model, const ModelConfig& config, int64_t layer, uint64_t chunk_bytes = kDefaultReadChunk);
 // Loads a layer into the buffers of a previous one (the layer streamer's working set).
-void load_layer(const ModelView& model, const ModelConfig& config, int64_t layer, LayerWeights& into,
-                uint64_t chunk_bytes = kDefaultReadChunk);
+void load_layer(const ModelView& model, const ModelConfig& config, int64_t layer, LayerWeights& into, uint64_t chunk_bytes = kDefaultReadChunk);
 OutputWeights load_output(const ModelView& model, const ModelConfig& config, uint64_t chunk_bytes = kDefaultReadChunk);
 // output_norm.weight alone (a resident model with tied embeddings shares the matrix).
 std::vector<float> load_output_norm(const ModelView& model, const ModelConfig& config);
