@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Generates tests/runtime/data/pretokenize_golden.json: how the pre-tokenizer regexes of
-byte-level BPE vocabularies (gpt-2, llama-bpe, qwen2) split a set of texts, computed with the
+byte-level BPE vocabularies (gpt-2, llama-bpe, qwen2, and gpt-2 after splitting off every
+number character as smollm/starcoder/refact/command-r do) split a set of texts, computed with the
 `regex` module (a backtracking engine with \\p{..} support, as HuggingFace tokenizers uses).
 The C++ scanners of core/src/runtime/tokenizer_pretokenize.cpp must reproduce these splits.
 
@@ -23,6 +24,28 @@ PATTERNS = {
     "qwen2": r"""(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
 }
 
+# llama.cpp applies a vocabulary's regexes in sequence, each to the pieces the previous left
+# (matches and the text between them); gpt2_digits is "\p{N}" and then the gpt-2 pattern.
+def split_in_sequence(patterns, text):
+    pieces = [text] if text else []
+    for pattern in patterns:
+        out = []
+        for piece in pieces:
+            pos = 0
+            for m in regex.finditer(pattern, piece):
+                if m.start() > pos:
+                    out.append(piece[pos:m.start()])
+                if m.end() > m.start():
+                    out.append(m.group(0))
+                pos = m.end()
+            if pos < len(piece):
+                out.append(piece[pos:])
+        pieces = out
+    return pieces
+
+
+SEQUENCES = {"gpt2_digits": [r"\p{N}", PATTERNS["gpt2"]]}
+
 EXTRA = [
     "I'M HERE, YOU'RE THERE, WE'LL SEE, HE'D GO, IT'S, DON'T, THEY'VE",
     "1234567890 12 123 1234 ١٢٣٤٥ ²³ Ⅻ 3.14159 1,000,000",
@@ -43,6 +66,8 @@ EXTRA = [
     " ",
     "\n",
     "a",
+    "Pi is 3.14159, born 1879; x²+½ 12345 apples and 2nd place ١٢٣ — ok",
+    "a  1 b   22\t3\n 4  \n5 x1y 6'7 '8s 9'll",
 ]
 
 
@@ -54,6 +79,9 @@ def main() -> None:
         case = {"text": text}
         for name, pattern in PATTERNS.items():
             case[name] = regex.findall(pattern, text)
+            assert "".join(case[name]) == text, (name, text)
+        for name, patterns in SEQUENCES.items():
+            case[name] = split_in_sequence(patterns, text)
             assert "".join(case[name]) == text, (name, text)
         cases.append(case)
     json.dump({"generator": "scripts/gen_pretokenize_golden.py", "regex_module": regex.__version__,

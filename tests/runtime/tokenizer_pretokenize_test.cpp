@@ -1,6 +1,7 @@
 // The pre-tokenizer scanners against the regexes themselves: splits computed by Python's
 // `regex` engine (scripts/gen_pretokenize_golden.py) for llama.cpp's test texts and cases aimed
-// at each alternative of the gpt-2, llama-bpe and qwen2 patterns.
+// at each alternative of the gpt-2, llama-bpe and qwen2 patterns, and gpt-2 after splitting
+// off number characters (smollm and its kin).
 #include "runtime/tokenizer_pretokenize.hpp"
 
 #include <gtest/gtest.h>
@@ -35,20 +36,22 @@ TEST(PreTokenizer, MatchesTheRegexes) {
     size_t checked = 0;
     for (const auto& c : cases) {
         const std::string text = c.at("text");
-        for (const auto& [name, kind] :
-             {std::pair{"gpt2", PreTokenizer::Gpt2}, std::pair{"llama3", PreTokenizer::Llama3}, std::pair{"qwen2", PreTokenizer::Qwen2}}) {
+        for (const auto& [name, kind] : {std::pair{"gpt2", PreTokenizer::Gpt2}, std::pair{"llama3", PreTokenizer::Llama3},
+                                         std::pair{"qwen2", PreTokenizer::Qwen2}, std::pair{"gpt2_digits", PreTokenizer::Gpt2Digits}}) {
             SCOPED_TRACE(std::string(name) + ": \"" + text + "\"");
             EXPECT_EQ(split(text, kind), c.at(name).get<std::vector<std::string>>());
             ++checked;
         }
     }
-    EXPECT_EQ(checked, cases.size() * 3);
+    EXPECT_EQ(checked, cases.size() * 4);
 }
 
 TEST(PreTokenizer, Names) {
     EXPECT_EQ(pre_tokenizer_from_name("gpt-2"), PreTokenizer::Gpt2);
     EXPECT_EQ(pre_tokenizer_from_name("llama-bpe"), PreTokenizer::Llama3);
     EXPECT_EQ(pre_tokenizer_from_name("qwen2"), PreTokenizer::Qwen2);
+    for (const char* name : {"smollm", "starcoder", "refact", "command-r"})
+        EXPECT_EQ(pre_tokenizer_from_name(name), PreTokenizer::Gpt2Digits) << name;
     EXPECT_EQ(pre_tokenizer_from_name("default"), std::nullopt);
     EXPECT_EQ(pre_tokenizer_from_name(""), std::nullopt);
 }

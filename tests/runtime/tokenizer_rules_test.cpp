@@ -304,7 +304,7 @@ TEST(TokenizerErrors, BpeNeedsMergesAndAKnownPreTokenizer) {
     remove_key(kv, "tokenizer.ggml.pre");
     expect_failure(kv, ExitCode::Unsupported, "without tokenizer.ggml.pre");
     // Every supported name loads.
-    for (const char* pre : {"gpt-2", "llama-bpe", "llama3", "qwen2", "deepseek-r1-qwen"}) {
+    for (const char* pre : {"gpt-2", "llama-bpe", "llama3", "qwen2", "deepseek-r1-qwen", "smollm", "starcoder", "refact", "command-r"}) {
         kv = base;
         set(kv, "tokenizer.ggml.pre", Value::string(pre));
         EXPECT_EQ(make(kv).pre(), pre);

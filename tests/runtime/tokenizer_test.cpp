@@ -145,7 +145,7 @@ uint64_t fnv1a(const std::vector<int32_t>& ids) {
 }
 
 // A fixture vocabulary, optionally under another pre-tokenizer name (the gpt-2 vocabulary read
-// as llama-bpe and qwen2 exercises those regexes and Llama 3's whole-word rule on real merges).
+// as llama-bpe, qwen2 and smollm exercises those regexes and Llama 3's whole-word rule on real merges).
 Tokenizer vocab_with_pre(const std::string& relative, const std::string& pre) {
     ModelView view = test::fixture_model(relative);
     if (!pre.empty())
@@ -199,6 +199,11 @@ TEST(Tokenizer, WholeTextsMatchLlamaCpp) {
          {{"tinystories_heldout.txt", 9849, 0x8654ede8d82e0291ull},
           {"wikitext-2-test.raw", 306316, 0xefddcc2fa5c9a1dcull},
           {"devils_dictionary.txt", 117115, 0xfbbc0d2a3b7c260cull}}},
+        {"vocab/ggml-vocab-gpt-2.gguf",
+         "smollm",
+         {{"tinystories_heldout.txt", 10063, 0xf5ece0020d70c1e5ull},
+          {"wikitext-2-test.raw", 306316, 0xefddcc2fa5c9a1dcull},
+          {"devils_dictionary.txt", 118120, 0x327dc888fc8c5b72ull}}},
     };
     for (const VocabRun& v : vocabs) {
         const Tokenizer tok = vocab_with_pre(v.file, v.pre);

@@ -80,6 +80,24 @@ size_t gpt2_end(std::string_view text, size_t pos) {
     return whitespace_end(text, pos);
 }
 
+// Gpt2Digits: a number character ends every word, and gpt2_end must not look past it (its
+// whitespace rule looks ahead). gpt2_end reads at most to the end of its word, or of the
+// whitespace run from there, plus one character; a number further on cannot change its result,
+// so only that stretch is searched (keeping the scan linear).
+size_t gpt2_digits_end(std::string_view text, size_t pos) {
+    const Char c0 = char_at(text, pos);
+    if (c0.cls == kNumber) return pos + c0.len;
+    const size_t whole = gpt2_end(text, pos);
+    size_t horizon = run_end(text, whole, kSpace);
+    if (horizon < text.size()) horizon += char_at(text, horizon).len;
+    for (size_t p = pos; p < horizon;) {
+        const Char c = char_at(text, p);
+        if (c.cls == kNumber) return gpt2_end(text.substr(0, p), pos);
+        p += c.len;
+    }
+    return whole;
+}
+
 size_t llama3_end(std::string_view text, size_t pos, size_t max_digits) {
     const Char c0 = char_at(text, pos);
     if (c0.cp == '\'') {
@@ -132,12 +150,15 @@ std::optional<PreTokenizer> pre_tokenizer_from_name(std::string_view name) {
                                                                "jina-de", "jina-v1-en", "jina-v2-es",  "jina-v2-de", "jina-v2-code"};
     static constexpr std::array<std::string_view, 4> kLlama3 = {"llama3", "llama-v3", "llama-bpe", "falcon3"};
     static constexpr std::array<std::string_view, 2> kQwen2 = {"qwen2", "deepseek-r1-qwen"};
+    static constexpr std::array<std::string_view, 4> kGpt2Digits = {"smollm", "starcoder", "refact", "command-r"};
     for (auto n : kGpt2)
         if (n == name) return PreTokenizer::Gpt2;
     for (auto n : kLlama3)
         if (n == name) return PreTokenizer::Llama3;
     for (auto n : kQwen2)
         if (n == name) return PreTokenizer::Qwen2;
+    for (auto n : kGpt2Digits)
+        if (n == name) return PreTokenizer::Gpt2Digits;
     return std::nullopt;
 }
 
@@ -149,6 +170,8 @@ size_t pre_token_end(std::string_view text, size_t pos, PreTokenizer kind) {
             return llama3_end(text, pos, 3);
         case PreTokenizer::Qwen2:
             return llama3_end(text, pos, 1);
+        case PreTokenizer::Gpt2Digits:
+            return gpt2_digits_end(text, pos);
     }
     return text.size();
 }

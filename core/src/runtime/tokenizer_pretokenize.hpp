@@ -16,6 +16,9 @@ enum class PreTokenizer {
     Llama3,
     // As Llama3 with \p{N} (single digits) instead of \p{N}{1,3}.
     Qwen2,
+    // \p{N} split off first (every number character a word of its own), then Gpt2 on the text
+    // between them (SmolLM, StarCoder, Refact, Command-R).
+    Gpt2Digits,
 };
 
 // The pre-tokenizer of a tokenizer.ggml.pre name (llama.cpp's names), if supported.

@@ -140,7 +140,7 @@ Vocab Vocab::load(std::span<const gguf::KeyValue> kv, std::string_view origin) {
         const auto kind = pre_tokenizer_from_name(v.pre);
         if (!kind)
             fail(ExitCode::Unsupported, std::string(origin) + ": pre-tokenizer '" + v.pre + "' is not supported",
-                 "supported: gpt-2 (and its aliases), llama-bpe/llama3, qwen2");
+                 "supported: gpt-2 (and its aliases), llama-bpe/llama3, qwen2, smollm/starcoder/refact/command-r");
         llama3_style = *kind == PreTokenizer::Llama3;
         v.add_bos = llama3_style;  // llama.cpp's default for the Llama 3 family
     }
