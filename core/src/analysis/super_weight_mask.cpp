@@ -9,9 +9,8 @@
 
 namespace llmq {
 
-void write_super_weight_mask(ByteSink& sink, const SuperWeightReport& report) {
-    using nlohmann::json;
-    json locations = json::array();
+nlohmann::json super_weight_locations_json(const SuperWeightReport& report) {
+    nlohmann::json locations = nlohmann::json::array();
     for (const SuperWeightLocation& l : report.locations) {
         locations.push_back({{"tensor", l.tensor},
                              {"layer", l.layer},
@@ -21,6 +20,12 @@ void write_super_weight_mask(ByteSink& sink, const SuperWeightReport& report) {
                              {"activation", l.activation},
                              {"output_activation", l.output_activation}});
     }
+    return locations;
+}
+
+void write_super_weight_mask(ByteSink& sink, const SuperWeightReport& report) {
+    using nlohmann::json;
+    const json locations = super_weight_locations_json(report);
     std::vector<std::tuple<std::string, int64_t, int64_t>> keep;
     keep.reserve(report.locations.size() + report.coverage_set.size());
     for (const SuperWeightLocation& l : report.locations) keep.emplace_back(l.tensor, l.row, l.col);

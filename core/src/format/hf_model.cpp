@@ -123,16 +123,7 @@ std::vector<PlannedTensor> plan_tensors(const hf::HfConfig& config, const safete
 // Output type of one tensor: 1-D tensors and norms stay F32 (as llama.cpp writes them).
 GgmlType output_type(const PlannedTensor& p, HfOuttype outtype) {
     if (p.n_dims <= 1 || p.target.name.ends_with("_norm.weight")) return GgmlType::F32;
-    switch (outtype) {
-        case HfOuttype::F32:
-            return GgmlType::F32;
-        case HfOuttype::F16:
-            return GgmlType::F16;
-        case HfOuttype::BF16:
-            return GgmlType::BF16;
-        default:
-            return p.stored;
-    }
+    return outtype_type(outtype, p.stored);
 }
 
 std::vector<gguf::KeyValue> tokenizer_keys(const FileSet& files, const hf::HfConfig& config, const HfOptions& options,
@@ -171,6 +162,19 @@ std::optional<HfOuttype> parse_outtype(std::string_view text) {
     if (t == "bf16") return HfOuttype::BF16;
     if (t == "auto") return HfOuttype::Auto;
     return std::nullopt;
+}
+
+GgmlType outtype_type(HfOuttype outtype, GgmlType current) {
+    switch (outtype) {
+        case HfOuttype::F32:
+            return GgmlType::F32;
+        case HfOuttype::F16:
+            return GgmlType::F16;
+        case HfOuttype::BF16:
+            return GgmlType::BF16;
+        default:
+            return current;
+    }
 }
 
 std::string_view outtype_name(HfOuttype outtype) {

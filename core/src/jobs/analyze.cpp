@@ -418,16 +418,7 @@ json run_analyze(const AnalyzeOptions& options, Host& host) {
             sink->abort();
             throw;
         }
-        json locations = json::array();
-        for (const auto& l : report.locations) {
-            locations.push_back({{"tensor", l.tensor},
-                                 {"layer", l.layer},
-                                 {"row", l.row},
-                                 {"col", l.col},
-                                 {"value", l.value},
-                                 {"activation", l.activation},
-                                 {"output_activation", l.output_activation}});
-        }
+        const json locations = super_weight_locations_json(report);
         result["super_weights"] = {{"identified", report.identified},
                                    {"coverage", report.coverage},
                                    {"total_protected", report.locations.size() + report.coverage_set.size()},

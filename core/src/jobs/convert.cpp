@@ -20,19 +20,6 @@ bool is_float(GgmlType t) {
     return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16;
 }
 
-GgmlType requested_type(HfOuttype outtype, GgmlType current) {
-    switch (outtype) {
-        case HfOuttype::F32:
-            return GgmlType::F32;
-        case HfOuttype::F16:
-            return GgmlType::F16;
-        case HfOuttype::BF16:
-            return GgmlType::BF16;
-        default:
-            return current;
-    }
-}
-
 uint32_t file_type_of(GgmlType t) {
     switch (t) {
         case GgmlType::F32:
@@ -55,7 +42,7 @@ std::vector<GgmlType> gguf_targets(ModelView& model, HfOuttype outtype) {
                  model.path + ": tensor " + t.name + " is " + std::string(type_name(t.type)) + "; convert changes F32/F16/BF16 tensors only",
                  "use `llmq quantize` for quantized models (with --allow-requantize to decode them)");
         }
-        const GgmlType target = t.n_dims <= 1 ? GgmlType::F32 : requested_type(outtype, t.type);
+        const GgmlType target = t.n_dims <= 1 ? GgmlType::F32 : outtype_type(outtype, t.type);
         if (t.n_dims >= 2 && !weight_type) weight_type = target;
         targets.push_back(target);
     }

@@ -1,23 +1,11 @@
 #include "runtime/rope.hpp"
 
-#include <bit>
 #include <cmath>
-#include <cstdint>
 
 #include "llmq/error.hpp"
+#include "quant/scalar.hpp"
 
 namespace llmq::runtime {
-
-namespace {
-
-// Round to nearest even at bfloat16 precision (the frequencies are finite and positive).
-float to_bfloat16(float v) {
-    uint32_t u = std::bit_cast<uint32_t>(v);
-    u += 0x7FFFu + ((u >> 16) & 1u);
-    return std::bit_cast<float>(u & 0xFFFF0000u);
-}
-
-}  // namespace
 
 RopeTable::RopeTable(const ModelConfig& config, std::vector<float> factors, RopeFrequencies precision)
     : style_(config.rope), precision_(precision), half_(config.n_rot / 2) {
@@ -27,7 +15,7 @@ RopeTable::RopeTable(const ModelConfig& config, std::vector<float> factors, Rope
         double f = std::pow(config.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(config.n_rot));
         f *= config.rope_freq_scale;
         if (!factors.empty()) f /= static_cast<double>(factors[static_cast<size_t>(i)]);
-        if (precision == RopeFrequencies::BFloat16) f = to_bfloat16(static_cast<float>(f));
+        if (precision == RopeFrequencies::BFloat16) f = quant::bf16_to_fp32(quant::fp32_to_bf16(static_cast<float>(f)));
         freq_[static_cast<size_t>(i)] = f;
     }
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
@@ -69,6 +70,10 @@ private:
 // (0, 0.01]); reads the weights from model in bounded chunks.
 SuperWeightReport find_super_weights(const ModelView& model, const SuperWeightObserver& observer, const ImatrixData& imatrix, double coverage,
                                      ParallelFor& parallel);
+
+// The traced super weights as JSON objects (tensor, layer, row, col, value, activation,
+// output_activation), as the mask and analyze's result list them.
+nlohmann::json super_weight_locations_json(const SuperWeightReport& report);
 
 // The mask `quantize --protect-super-weights` reads: JSON next to the imatrix.
 void write_super_weight_mask(ByteSink& sink, const SuperWeightReport& report);

@@ -33,6 +33,8 @@ struct HfOptions {
 // Parses an --outtype word (f32, f16, bf16, auto; case-insensitive).
 std::optional<HfOuttype> parse_outtype(std::string_view text);
 std::string_view outtype_name(HfOuttype outtype);
+// The type a float tensor stored as `current` gets: F32/F16/BF16 as asked; Source and Auto keep it.
+GgmlType outtype_type(HfOuttype outtype, GgmlType current);
 
 // Opens a HuggingFace model directory (headers, config and tokenizer files only). Supported:
 // LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM with F32/F16/BF16
