@@ -4,7 +4,7 @@ JOBS ?= 2
 SAMPLE := models/sample/tinyllama-spm.bf16.gguf
 LLMQ := build/native/llmq
 
-.PHONY: all deps deps-all oracle-deps native test unit-test oracle-test asan demo bench clean format \
+.PHONY: all deps deps-all oracle-deps native native-all test unit-test oracle-test asan demo bench clean format \
         wasm web node-stage node-test web-deps web-test bench-wasm
 
 all: native
@@ -18,12 +18,16 @@ deps-all:
 build/native/build.ninja: CMakeLists.txt CMakePresets.json | deps
 	cmake --preset native >/dev/null
 
+# The CLI alone (what `make demo` needs); native-all adds the test and benchmark executables.
 native: deps build/native/build.ninja
+	cmake --build --preset native -j $(JOBS) --target llmq
+
+native-all: deps build/native/build.ninja
 	cmake --build --preset native -j $(JOBS)
 
 test: unit-test oracle-test node-test web-test
 
-unit-test: native
+unit-test: native-all
 	ctest --test-dir build/native -j $(JOBS) --output-on-failure
 
 # Independent oracles: llama.cpp (node-llama-cpp) runs our files, @huggingface/gguf parses them.
@@ -55,17 +59,17 @@ node-stage: wasm web
 	node node/scripts/stage.mjs
 
 # Node: the CLI and API against the native CLI (byte-identical outputs, same messages), npm pack.
-node-test: native node-stage
+node-test: native-all node-stage
 	cd node && node --test --test-concurrency=1 test/
 
 web-deps:
 	@cd web/test && [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
 
 # Chromium (headless, Debian's) runs the page end to end.
-web-test: native node-stage web-deps
+web-test: native-all node-stage web-deps
 	cd web/test && node --test --test-concurrency=1
 
-bench-wasm: native node-stage
+bench-wasm: native-all node-stage
 	node bench/wasm_vs_native.mjs $(BENCH_ARGS)
 	node bench/runtime_speed.mjs
 
@@ -79,7 +83,7 @@ demo: native
 	$(LLMQ) inspect $(SAMPLE)
 	$(LLMQ) quantize $(SAMPLE) -q Q4_K_M -o build/demo/sample-Q4_K_M.gguf
 
-bench: native
+bench: native-all
 	bash bench/run.sh
 
 format:

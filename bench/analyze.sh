@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/native}
 OUT=build/bench
 mkdir -p "$OUT"
-FIX=../shared/fixtures
+FIX=${LLMQ_FIXTURES:-tests/fixtures}
 echo "== llmq analyze tinyllama-spm.bf16.gguf, tinystories_train.txt, --ctx 256 (512 samples) =="
 "$BUILD/llmq" analyze "$FIX/models/tinyllama-spm.bf16.gguf" --calibration-data "$FIX/text/tinystories_train.txt" --ctx 256 \
   -o "$OUT/tinyllama.imatrix" --no-cache --format json --quiet | python3 -c '

@@ -16,10 +16,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fixturesDir as fixtures } from '../tests/support/fixtures.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = path.dirname(process.env.LLMQ_NATIVE ?? path.join(root, 'build', 'native', 'llmq'));
-const fixtures = process.env.LLMQ_FIXTURES ?? path.resolve(root, '..', 'shared', 'fixtures');
 const dist = path.join(root, 'node', 'dist');
 
 const args = process.argv.slice(2);

@@ -5,7 +5,7 @@ number character as smollm/starcoder/refact/command-r do) split a set of texts, 
 `regex` module (a backtracking engine with \\p{..} support, as HuggingFace tokenizers uses).
 The C++ scanners of core/src/runtime/tokenizer_pretokenize.cpp must reproduce these splits.
 
-Texts: llama.cpp's tokenizer test inputs (../shared/fixtures/vocab/ggml-vocab-gpt-2.gguf.inp) and
+Texts: llama.cpp's tokenizer test inputs (tests/fixtures/vocab/ggml-vocab-gpt-2.gguf.inp) and
 hand-picked cases for the rules the fixtures do not reach (case-insensitive contractions, digit
 groups, \\r\\n runs, non-ASCII letters, numbers and spaces). Code points are chosen old enough
 that the regex module's Unicode tables and ours (tokenizer_unicode_table.cpp) agree. Run from
@@ -72,7 +72,7 @@ EXTRA = [
 
 
 def main() -> None:
-    with open("../shared/fixtures/vocab/ggml-vocab-gpt-2.gguf.inp", encoding="utf-8") as f:
+    with open("tests/fixtures/vocab/ggml-vocab-gpt-2.gguf.inp", encoding="utf-8") as f:
         texts = f.read().split("\n__ggml_vocab_test__\n")[:-1]
     cases = []
     for text in texts + EXTRA:

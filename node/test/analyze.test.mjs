@@ -6,15 +6,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { analyze, LlmqError } from '../src/index.mjs';
-import { root, runNative, runNode, sha256, tempDir } from './helpers.mjs';
+import { fixture } from '../../tests/support/fixtures.mjs';
+import { runNative, runNode, sha256, tempDir } from './helpers.mjs';
 
 const work = tempDir();
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 // Never the user's cache; the worker threads and the child processes inherit this.
 process.env.LLM_QUANTIZE_IMATRIX_CACHE = path.join(work, 'cache');
 
-const model = path.resolve(root, '..', 'shared', 'fixtures', 'models', 'tinyllama-spm.bf16.gguf');
-const text = path.resolve(root, '..', 'shared', 'fixtures', 'text', 'tinystories_train.txt');
+const model = fixture('models', 'tinyllama-spm.bf16.gguf');
+const text = fixture('text', 'tinystories_train.txt');
 const small = ['--calibration-data', text, '--calibration-samples', '128', '--ctx', '64'];
 const out = (name) => path.join(work, name);
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import { fixture } from '../../tests/support/fixtures.mjs';
 import { runNative, runNode, sample, tempDir } from './helpers.mjs';
 
 const work = tempDir('llmq-errors-');
@@ -21,7 +22,7 @@ fs.writeFileSync(path.join(work, 'huge-count.gguf'), broken);
 fs.mkdirSync(path.join(work, 'a-directory'));
 fs.mkdirSync(path.join(work, 'existing-dir'));
 fs.writeFileSync(path.join(work, 'existing-dir', 'keep'), 'x');
-const invalid = '/work/shared/fixtures/gguf/invalid-alignment-kv64-data32.gguf';
+const invalid = fixture('gguf', 'invalid-alignment-kv64-data32.gguf');
 if (fs.existsSync(invalid)) fs.copyFileSync(invalid, path.join(work, 'invalid-alignment.gguf'));
 
 const cases = [

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { levels, quantize } from '../src/index.mjs';
-import { native, root, runNative, runNode, sample, sha256, tempDir, withoutMeasurements } from './helpers.mjs';
+import { fixture } from '../../tests/support/fixtures.mjs';
+import { native, runNative, runNode, sample, sha256, tempDir, withoutMeasurements } from './helpers.mjs';
 import { writeSyntheticDatImatrix } from './imatrix-dat.mjs';
 
 const work = tempDir();
@@ -108,8 +109,8 @@ test('with an importance matrix the imatrix-weighted quantizers give the native 
   assert.notEqual(sha256(plain), sha256(path.join(work, 'wasm-im-Q4_K_M.gguf')));
 });
 
-const hfFolder = path.join(process.env.LLMQ_FIXTURES ?? path.join(root, '..', 'shared', 'fixtures'), 'models', 'tinyllama-spm');
-test('a HuggingFace folder (safetensors shards) quantizes to the native bytes', { skip: !fs.existsSync(hfFolder) && 'no fixtures' }, () => {
+const hfFolder = fixture('models', 'tinyllama-spm');
+test('a HuggingFace folder (safetensors shards) quantizes to the native bytes', () => {
   const nativeOut = path.join(work, 'hf-native.gguf');
   const wasmOut = path.join(work, 'hf-wasm.gguf');
   const n = runNative(['quantize', hfFolder, '-q', 'Q4_K_M', '-o', nativeOut, '--format', 'json', '--quiet']);

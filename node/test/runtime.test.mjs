@@ -8,9 +8,9 @@ import { after, test } from 'node:test';
 import { generate, LlmqError, perplexity } from '../src/index.mjs';
 import { guardHost } from '../dist/llmq-core.mjs';
 import { nodeHost, nodeMakeDirectories } from '../dist/node-files.mjs';
-import { native, pkg, root, runNative, runNode, tempDir, withoutMeasurements } from './helpers.mjs';
+import { fixturesDir as fixtures } from '../../tests/support/fixtures.mjs';
+import { native, pkg, runNative, runNode, tempDir, withoutMeasurements } from './helpers.mjs';
 
-const fixtures = process.env.LLMQ_FIXTURES ?? path.resolve(root, '..', 'shared', 'fixtures');
 const models = ['tinyllama-spm', 'tinyqwen-bpe'].map((name) => ({ name, file: path.join(fixtures, 'models', `${name}.bf16.gguf`) }));
 const heldout = path.join(fixtures, 'text', 'tinystories_heldout.txt');
 const reference = JSON.parse(fs.readFileSync(path.join(fixtures, 'models', 'reference-outputs.json'), 'utf8'));

@@ -16,11 +16,11 @@ import { fileURLToPath } from "node:url";
 import { getLlama } from "node-llama-cpp";
 import { gguf } from "@huggingface/gguf";
 import { llamaCppScores, perplexity } from "./llama_cpp_scores.mjs";
+import { fixturesDir as fixtures } from "../support/fixtures.mjs";
 import { T, normalSource, writeGguf } from "./gguf_writer.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const llmq = process.env.LLMQ_BIN ?? join(root, "build", "native", "llmq");
-const fixtures = process.env.LLMQ_FIXTURES ?? join(root, "..", "shared", "fixtures");
 const text = join(fixtures, "text", "tinystories_heldout.txt");
 const work = mkdtempSync(join(tmpdir(), "llmq-oracle-arch-"));
 const nCtx = 128, nChunks = 4;

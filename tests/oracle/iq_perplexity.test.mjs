@@ -15,10 +15,10 @@ import { fileURLToPath } from "node:url";
 import { getLlama } from "node-llama-cpp";
 import { gguf } from "@huggingface/gguf";
 import { llamaCppScores, perplexity } from "./llama_cpp_scores.mjs";
+import { fixturesDir as fixtures } from "../support/fixtures.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const llmq = process.env.LLMQ_BIN ?? join(root, "build", "native", "llmq");
-const fixtures = process.env.LLMQ_FIXTURES ?? join(root, "..", "shared", "fixtures");
 const original = join(fixtures, "models", "tinyllama-spm.bf16.gguf");
 const heldOut = join(fixtures, "text", "tinystories_heldout.txt");
 const work = mkdtempSync(join(tmpdir(), "llmq-oracle-iq-"));

@@ -13,10 +13,10 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { getLlama } from "node-llama-cpp";
 import { llamaCppScores, perplexity } from "./llama_cpp_scores.mjs";
+import { fixturesDir as fixtures } from "../support/fixtures.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const llmq = process.env.LLMQ_BIN ?? join(root, "build", "native", "llmq");
-const fixtures = process.env.LLMQ_FIXTURES ?? join(root, "..", "shared", "fixtures");
 const models = join(fixtures, "models");
 const text = join(fixtures, "text", "tinystories_train.txt");
 const work = mkdtempSync(join(tmpdir(), "llmq-oracle-ppl-"));

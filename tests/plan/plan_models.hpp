@@ -1,5 +1,5 @@
 // Model headers for the plan tests: the two fixture models as their GGUF files describe them
-// (tensor names, shapes and file order copied from shared/fixtures/models/*.bf16.gguf), built
+// (tensor names, shapes and file order copied from tests/fixtures/models/*.bf16.gguf), built
 // by hand, plus synthetic llama-style models with chosen widths.
 #pragma once
 

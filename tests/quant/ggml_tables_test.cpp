@@ -1,5 +1,5 @@
 // The generated lookup tables (core/src/quant/ggml_tables.cpp, from scripts/gen_ggml_tables.cpp)
-// must hold exactly the values of shared/fixtures/ggml-tables/*.json.
+// must hold exactly the values of tests/fixtures/ggml-tables/*.json.
 #include "quant/ggml_tables.hpp"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Every codec against ggml's reference outputs in shared/fixtures/ggml-golden:
+// Every codec against ggml's reference outputs in tests/fixtures/ggml-golden:
 // quantization byte-identical (with and without imatrix), dequantization bit-exact.
 #include <gtest/gtest.h>
 

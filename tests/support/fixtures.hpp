@@ -1,4 +1,4 @@
-// Paths to the shared fixtures and small file helpers for tests.
+// Paths to the repository's test fixtures (tests/fixtures) and small file helpers for tests.
 #pragma once
 
 #include <unistd.h>
@@ -19,10 +19,10 @@ inline std::filesystem::path source_dir() {
     return LLMQ_SOURCE_DIR;
 }
 
-// ../shared/fixtures next to the repository (LLMQ_FIXTURES overrides).
+// tests/fixtures in the repository (LLMQ_FIXTURES points at another copy).
 inline std::filesystem::path fixtures_dir() {
     if (const char* env = std::getenv("LLMQ_FIXTURES")) return env;
-    return source_dir().parent_path() / "shared" / "fixtures";
+    return source_dir() / "tests" / "fixtures";
 }
 
 inline std::filesystem::path fixture(const std::string& relative) {

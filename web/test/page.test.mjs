@@ -11,13 +11,13 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { writeSyntheticDatImatrix } from '../../node/test/imatrix-dat.mjs';
+import { fixture } from '../../tests/support/fixtures.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const native = process.env.LLMQ_NATIVE ?? path.join(root, 'build', 'native', 'llmq');
 const sample = path.join(root, 'models', 'sample', 'tinyllama-spm.bf16.gguf');
 const shots = path.join(root, 'build', 'web-test');
-const hfFolder = process.env.LLMQ_FIXTURES ? path.join(process.env.LLMQ_FIXTURES, 'models', 'tinyllama-spm')
-  : path.join(root, '..', 'shared', 'fixtures', 'models', 'tinyllama-spm');
+const hfFolder = fixture('models', 'tinyllama-spm');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'llmq-web-'));
 fs.mkdirSync(shots, { recursive: true });
 
@@ -243,7 +243,7 @@ for (const isolated of [true, false]) {
   });
 }
 
-test('a HuggingFace folder reaches the core as a directory file set', { skip: !fs.existsSync(hfFolder) && 'no fixtures' }, async () => {
+test('a HuggingFace folder reaches the core as a directory file set', async () => {
   const n = runNative(['inspect', path.basename(hfFolder), '--format', 'json'], path.dirname(hfFolder));
   const { page } = await openPage();
   await page.setInputFiles('#folder-input', hfFolder);
@@ -273,8 +273,7 @@ test('a HuggingFace folder reaches the core as a directory file set', { skip: !f
   await page.close();
 });
 
-const trainText = process.env.LLMQ_FIXTURES ? path.join(process.env.LLMQ_FIXTURES, 'text', 'tinystories_train.txt')
-  : path.join(root, '..', 'shared', 'fixtures', 'text', 'tinystories_train.txt');
+const trainText = fixture('text', 'tinystories_train.txt');
 
 // Every text the element with this id shows while the page runs (progress moves fast).
 async function recordTexts(page, id) {
@@ -285,7 +284,7 @@ async function recordTexts(page, id) {
   }, id);
 }
 
-test('Analyze writes the native imatrix and mask, charts each layer and hands the matrix to quantize', { skip: !fs.existsSync(trainText) && 'no fixtures' }, async () => {
+test('Analyze writes the native imatrix and mask, charts each layer and hands the matrix to quantize', async () => {
   // The page names the text by its file name: run the native CLI where that name resolves.
   const reference = path.join(work, 'native.imatrix');
   const n = runNative(['analyze', sample, '--calibration-data', path.basename(trainText), '--calibration-samples', '128', '--ctx', '64',

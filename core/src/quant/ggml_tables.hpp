@@ -1,5 +1,5 @@
 // The lookup tables of ggml's IQ and FP4 formats (reference/ggml-formats.md §3), generated as data
-// from shared/fixtures/ggml-tables by scripts/gen_ggml_tables.cpp into ggml_tables.cpp.
+// from tests/fixtures/ggml-tables by scripts/gen_ggml_tables.cpp into ggml_tables.cpp.
 #pragma once
 
 #include <array>
