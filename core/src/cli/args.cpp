@@ -1,6 +1,10 @@
 #include "cli/args.hpp"
 
+#include <cctype>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "llmq/error.hpp"
 
@@ -70,6 +74,46 @@ long long parse_int(const std::string& text, const std::string& option, long lon
              "expected a whole number from " + std::to_string(min) + " to " + std::to_string(max));
     }
     return v;
+}
+
+}  // namespace llmq::cli
+
+namespace llmq::cli {
+
+double parse_number(const std::string& text, const std::string& option, double min, double max) {
+    char* end = nullptr;
+    const double v = text.empty() ? NAN : std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) || v < min || v > max) {
+        char range[96];
+        std::snprintf(range, sizeof range, "expected a number from %g to %g", min, max);
+        fail(ExitCode::Usage, "invalid value '" + text + "' for " + option, range);
+    }
+    return v;
+}
+
+uint64_t parse_size(const std::string& text, const std::string& option) {
+    // A number, then an optional unit: B, KB/MB/GB/TB (powers of 1000), KiB/MiB/GiB/TiB (1024).
+    size_t i = 0;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+    std::string unit = text.substr(i);
+    for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    struct Unit {
+        const char* name;
+        double factor;
+    };
+    static constexpr Unit units[] = {{"", 1},     {"B", 1},       {"K", 1e3},     {"KB", 1e3},    {"M", 1e6},         {"MB", 1e6},
+                                     {"G", 1e9},  {"GB", 1e9},    {"T", 1e12},    {"TB", 1e12},   {"KIB", 1024.0},    {"MIB", 1048576.0},
+                                     {"GIB", 1073741824.0},       {"TIB", 1099511627776.0}};
+    const std::string number = text.substr(0, i);
+    char* end = nullptr;
+    const double v = number.empty() ? NAN : std::strtod(number.c_str(), &end);
+    const Unit* u = nullptr;
+    for (const auto& c : units)
+        if (unit == c.name) u = &c;
+    if (number.empty() || end != number.c_str() + number.size() || !u || !(v > 0) || v * u->factor >= 1.8e19) {
+        fail(ExitCode::Usage, "invalid size '" + text + "' for " + option, "give bytes, optionally with a unit: 3.2GB, 800MiB, 1500000000");
+    }
+    return static_cast<uint64_t>(std::llround(v * u->factor));
 }
 
 }  // namespace llmq::cli

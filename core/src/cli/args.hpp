@@ -1,6 +1,7 @@
 // A small argv scanner: options with or without a value, positionals, and clear usage errors.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -31,5 +32,12 @@ ParsedArgs parse_args(const std::vector<std::string>& args, const std::vector<Op
 
 // Parses a whole number in [min, max] for an option; Failure(Usage) otherwise.
 long long parse_int(const std::string& text, const std::string& option, long long min, long long max);
+
+// Parses a decimal number in [min, max]; Failure(Usage) otherwise.
+double parse_number(const std::string& text, const std::string& option, double min, double max);
+
+// Parses a byte count: plain bytes or a number with a unit (3.2GB, 800MiB; KB/MB/GB/TB are
+// powers of 1000, KiB/MiB/GiB/TiB of 1024). Failure(Usage) otherwise.
+uint64_t parse_size(const std::string& text, const std::string& option);
 
 }  // namespace llmq::cli

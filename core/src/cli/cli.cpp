@@ -1,5 +1,7 @@
 #include "llmq/cli/cli.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -93,6 +95,9 @@ json run_quantize_command(const std::vector<std::string>& args, Host& host) {
         {{"--tensor-type"}, true, true},  {{"--output-tensor-type"}, true, false},   {{"--token-embedding-type"}, true, false},
         {{"--pure"}, false, false},       {{"--leave-output-tensor"}, false, false}, {{"--allow-requantize"}, false, false},
         {{"--chunk-mb"}, true, false},    {{"--coherence-check"}, false, false},     {{"--no-coherence-check"}, false, false},
+        {{"--dynamic"}, false, false},    {{"--profile"}, true, false},              {{"--target-bpw"}, true, false},
+        {{"--target-size"}, true, false}, {{"--measurements"}, true, false},         {{"--calibration-data"}, true, false},
+        {{"--dry-run"}, false, false},    {{"--no-cache"}, false, false},
     };
     const auto p = cli::parse_args(args, specs, "quantize");
     QuantizeOptions o;
@@ -106,8 +111,20 @@ json run_quantize_command(const std::vector<std::string>& args, Host& host) {
         }
     }
     auto level = p.value("-q");
-    if (!level) fail(ExitCode::Usage, "quantize needs a level (-q LEVEL)", "for example -q Q4_K_M; see `llmq quantize --help`");
+    if (p.has("--dynamic")) {
+        if (level && !(level->size() == 7 && std::equal(level->begin(), level->end(), "dynamic", [](char a, char b) { return std::tolower(a) == b; })))
+            fail(ExitCode::Usage, "--dynamic and -q " + *level + " contradict each other", "use -q dynamic --profile NAME, or a preset without --dynamic");
+        level = "dynamic";
+    }
+    if (!level) fail(ExitCode::Usage, "quantize needs a level (-q LEVEL)", "for example -q Q4_K_M or -q dynamic --profile balanced; see `llmq quantize --help`");
     o.level = *level;
+    o.profile = p.value("--profile").value_or("");
+    if (auto v = p.value("--target-bpw")) o.target_bpw = cli::parse_number(*v, "--target-bpw", 1.0, 32.0);
+    if (auto v = p.value("--target-size")) o.target_size = cli::parse_size(*v, "--target-size");
+    o.measurements_path = p.value("--measurements").value_or("");
+    o.calibration_path = p.value("--calibration-data").value_or("");
+    o.dry_run = p.has("--dry-run");
+    o.use_cache = !p.has("--no-cache");
     o.output_path = p.value("-o").value_or("");
     o.imatrix_path = p.value("--imatrix").value_or("");
     for (const auto& spec : p.values("--tensor-type")) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "jobs/cache.hpp"
 #include "llmq/analysis/calibration.hpp"
 #include "llmq/analysis/checkpoint.hpp"
 #include "llmq/analysis/imatrix_accumulator.hpp"
@@ -25,10 +26,11 @@
 namespace llmq {
 namespace {
 
+using jobs::cache_directory;
+using jobs::model_fingerprint;
+using jobs::read_whole;
+using jobs::write_whole;
 using nlohmann::json;
-
-constexpr const char* kCacheEnv = "LLM_QUANTIZE_IMATRIX_CACHE";
-constexpr uint64_t kMaxImatrixBytes = 1ull << 30;
 
 void log(Host& host, LogLevel level, const std::string& message) {
     if (host.log) host.log(level, message);
@@ -72,18 +74,6 @@ private:
     Progress* p_;
 };
 
-// Identity of a model for checkpoints and the cache: its header (metadata and tensor list) and
-// size, cheap to compute whatever the model size.
-std::string model_fingerprint(const ModelView& model) {
-    std::vector<gguf::TensorDecl> decls;
-    decls.reserve(model.tensors.size());
-    for (const auto& t : model.tensors) decls.push_back({t.name, t.n_dims, t.ne, t.type});
-    Sha256 h;
-    h.update(gguf::encode_header(model.metadata, decls));
-    h.update("\nsize " + std::to_string(model.source_bytes));
-    return h.hex();
-}
-
 std::string format_number(double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%g", v);
@@ -92,38 +82,6 @@ std::string format_number(double v) {
 
 std::string normal_path(const std::string& p) {
     return std::filesystem::path(p).lexically_normal().string();
-}
-
-std::vector<uint8_t> read_whole(const std::string& path, Host& host) {
-    const auto source = host.open_file(path);
-    return read_all(*source, kMaxImatrixBytes);
-}
-
-void write_whole(const std::string& path, std::span<const uint8_t> bytes, Host& host) {
-    auto sink = host.create_file(path);
-    try {
-        sink->write(bytes);
-        sink->finish();
-    } catch (...) {
-        sink->abort();
-        throw;
-    }
-}
-
-// The cache directory: $LLM_QUANTIZE_IMATRIX_CACHE, else $HOME/.cache/llmq/imatrix; none when the
-// host has no environment. An empty value is an error (CLI.md: invalid values are not ignored).
-std::optional<std::string> cache_directory(Host& host) {
-    if (!host.env) return std::nullopt;
-    if (auto v = host.env(kCacheEnv)) {
-        if (v->empty()) {
-            fail(ExitCode::Usage, std::string(kCacheEnv) + " is set but empty",
-                 "set it to a directory for cached importance matrices, or unset it for the default ~/.cache/llmq/imatrix");
-        }
-        return *v;
-    }
-    auto home = host.env("HOME");
-    if (!home || home->empty()) return std::nullopt;
-    return (std::filesystem::path(*home) / ".cache" / "llmq" / "imatrix").string();
 }
 
 struct Cache {

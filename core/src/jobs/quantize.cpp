@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "analysis/coherence_gate.hpp"
+#include "jobs/dynamic.hpp"
 #include "jobs/output_check.hpp"
 #include "jobs/ternary_check.hpp"
 #include "llmq/analysis/coherence.hpp"
@@ -15,11 +16,14 @@
 #include "llmq/jobs/inspect.hpp"
 #include "llmq/plan/plan.hpp"
 #include "llmq/quant/codec.hpp"
+#include "plan/internal.hpp"
 
 namespace llmq {
 namespace {
 
 using nlohmann::json;
+
+constexpr const char* kComputedImatrixLabel = "computed by llmq on the dynamic calibration samples";
 
 // Rows quantized by one parallel task: at least 16384 elements, as llama-quantize does.
 constexpr int64_t kMinTaskElements = 16384;
@@ -59,6 +63,14 @@ public:
         }
     }
 
+    // An importance matrix computed by the job itself (dynamic quantization without --imatrix).
+    static ImatrixForModel computed(ImatrixData data, std::string label) {
+        ImatrixForModel m;
+        m.data_ = std::move(data);
+        m.path_ = std::move(label);
+        return m;
+    }
+
     bool loaded() const { return !path_.empty(); }
     const std::string& path() const { return path_; }
     const ImatrixData& data() const { return data_; }
@@ -80,7 +92,8 @@ bool is_split_key(const std::string& key) {
     return key.rfind("split.", 0) == 0;
 }
 
-std::vector<gguf::KeyValue> output_metadata(const ModelView& model, uint32_t ftype, const ImatrixForModel& imatrix, uint32_t* alignment) {
+std::vector<gguf::KeyValue> output_metadata(const ModelView& model, uint32_t ftype, const ImatrixForModel& imatrix, uint32_t* alignment,
+                                            const std::vector<gguf::KeyValue>& extra) {
     std::vector<gguf::KeyValue> kv;
     for (const auto& entry : model.metadata) {
         if (entry.key == "general.quantization_version" || entry.key == "general.file_type" || is_split_key(entry.key)) continue;
@@ -97,6 +110,10 @@ std::vector<gguf::KeyValue> output_metadata(const ModelView& model, uint32_t fty
         if (!imatrix.data().datasets.empty()) kv.push_back({"quantize.imatrix.dataset", gguf::Value::string(cut(imatrix.data().datasets.front()))});
         kv.push_back({"quantize.imatrix.entries_count", gguf::Value::u32(static_cast<uint32_t>(imatrix.data().entries.size()))});
         if (imatrix.data().chunk_count > 0) kv.push_back({"quantize.imatrix.chunks_count", gguf::Value::u32(imatrix.data().chunk_count)});
+    }
+    for (const auto& e : extra) {
+        std::erase_if(kv, [&](const gguf::KeyValue& k) { return k.key == e.key; });
+        kv.push_back(e);
     }
     return kv;
 }
@@ -217,11 +234,22 @@ std::string default_output_name(const std::string& model_path, const std::string
 
 json run_quantize(const QuantizeOptions& options, Host& host) {
     const double t0 = host.now_seconds ? host.now_seconds() : 0.0;
+    const bool dynamic = upper(options.level) == "DYNAMIC";
+    std::optional<plan::Profile> profile;
+    if (dynamic) {
+        profile = jobs::load_profile(options.profile, host);
+    } else if (!options.profile.empty() || options.target_bpw || options.target_size || !options.measurements_path.empty()) {
+        fail(ExitCode::Usage, "--profile, --target-bpw, --target-size and --measurements belong to dynamic quantization",
+             "use -q dynamic --profile NAME (or --dynamic --profile NAME)");
+    }
+    if (options.target_bpw && options.target_size) {
+        fail(ExitCode::Usage, "--target-bpw and --target-size both given", "give one target: a size in bytes (3.2GB, 800MiB) or bits per weight");
+    }
     ModelView model = open_model(options.model_path, host);
 
-    const plan::Preset* preset = plan::find_preset(options.level);
-    if (!preset) {
-        fail(ExitCode::Usage, "unknown quantization level '" + options.level + "'", "choose one of: " + plan::preset_names());
+    const plan::Preset* preset = dynamic ? nullptr : plan::find_preset(options.level);
+    if (!dynamic && !preset) {
+        fail(ExitCode::Usage, "unknown quantization level '" + options.level + "'", "choose one of: " + plan::preset_names() + ", dynamic");
     }
 
     // A bad LLM_QUANTIZE_COHERENCE_THRESHOLD is an error before any work, whether or not the check runs.
@@ -248,6 +276,60 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
     plan_options.token_embedding_type = options.token_embedding_type;
     plan_options.tensor_types = options.tensor_types;
     plan_options.has_imatrix = imatrix.loaded() && !imatrix.data().entries.empty();
+
+    uint32_t alignment = gguf::kDefaultAlignment;
+    std::vector<gguf::KeyValue> extra_kv;
+    std::optional<jobs::DynamicDecision> decision;
+    plan::Preset dynamic_preset{"DYNAMIC", plan::ftype::Q8_0, GgmlType::Q8_0, "dynamic: measured allocation"};
+    if (dynamic) {
+        const jobs::DynamicRequest request{options.profile,          options.target_bpw, options.target_size, options.measurements_path,
+                                           options.calibration_path, options.use_cache};
+        extra_kv = {{"llmq.profile", gguf::Value::string(profile->name)}, {"llmq.target", gguf::Value::string(jobs::describe_target(request, *profile))}};
+        // What the budget must leave room for: the header (its size does not depend on the
+        // types), tensors that are not quantized and tensors a user override fixes.
+        const auto overrides = plan::detail::compile_overrides(options.tensor_types);
+        jobs::FixedCosts fixed;
+        std::vector<size_t> quantizable;
+        std::vector<gguf::TensorDecl> placeholder;
+        for (size_t i = 0; i < model.tensors.size(); ++i) {
+            const ModelTensor& t = model.tensors[i];
+            placeholder.push_back({t.name, t.n_dims, t.ne, t.type});
+            fixed.total_params += static_cast<uint64_t>(t.n_elements());
+            std::optional<GgmlType> kept;
+            const auto category = plan::detail::categorize(t.name);
+            if (plan::detail::not_quantizable_reason(t, options.leave_output_tensor)) {
+                kept = t.type;
+            } else if (options.token_embedding_type && category == plan::detail::Category::TokenEmbd) {
+                kept = *options.token_embedding_type;
+            } else if (options.output_tensor_type && category == plan::detail::Category::Output) {
+                kept = *options.output_tensor_type;
+            } else if (const auto* m = plan::detail::match_override(overrides, t.name)) {
+                kept = m->type;
+            }
+            if (kept) {
+                const uint64_t bytes = row_size(*kept, t.ne[0]) * static_cast<uint64_t>(t.n_rows());
+                fixed.kept_raw_bytes += bytes;
+                fixed.kept_bytes += (bytes + fixed.alignment - 1) / fixed.alignment * fixed.alignment;
+            } else {
+                quantizable.push_back(i);
+            }
+        }
+        // Without --imatrix the job computes one, and its metadata is in the header too.
+        const ImatrixForModel expected = imatrix.loaded() ? imatrix : ImatrixForModel::computed({}, kComputedImatrixLabel);
+        const auto kv_probe = output_metadata(model, 0, expected, &fixed.alignment, extra_kv);
+        const uint64_t header = gguf::encode_header(kv_probe, placeholder, fixed.alignment).size();
+        fixed.header_bytes = (header + fixed.alignment - 1) / fixed.alignment * fixed.alignment;
+        decision = jobs::decide_dynamic(model, quantizable, imatrix.loaded() ? &imatrix.data() : nullptr, imatrix.path(), request, *profile,
+                                        fixed, host);
+        if (decision->computed_imatrix) {
+            imatrix = ImatrixForModel::computed(std::move(*decision->computed_imatrix), kComputedImatrixLabel);
+        }
+        dynamic_preset.ftype = decision->ftype;
+        plan_options.preset = &dynamic_preset;
+        plan_options.assigned = decision->assigned;
+        plan_options.has_imatrix = imatrix.loaded() && !imatrix.data().entries.empty();
+        preset = &dynamic_preset;
+    }
     const plan::QuantPlan plan = plan::make_plan(model, plan_options);
 
     // Every tensor that needs an importance vector must have one before anything is written.
@@ -261,15 +343,15 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
         }
     }
 
-    const std::string output_path =
-        options.output_path.empty() ? default_output_name(options.model_path, std::string(preset->name)) : options.output_path;
+    const std::string level_name = dynamic ? std::string("dynamic-") + profile->name : std::string(preset->name);
+    const std::string output_path = options.output_path.empty() ? default_output_name(options.model_path, level_name) : options.output_path;
     // Lexical comparison: the hosts (native, wasm) must agree, and wasm has no real file system.
     if (std::filesystem::path(output_path).lexically_normal() == std::filesystem::path(options.model_path).lexically_normal()) {
         fail(ExitCode::Usage, "the output " + output_path + " is the input model", "choose another path with -o");
     }
 
-    uint32_t alignment = gguf::kDefaultAlignment;
-    std::vector<gguf::KeyValue> kv = output_metadata(model, plan.ftype, imatrix, &alignment);
+    alignment = gguf::kDefaultAlignment;
+    std::vector<gguf::KeyValue> kv = output_metadata(model, plan.ftype, imatrix, &alignment, extra_kv);
     std::vector<gguf::TensorDecl> decls;
     decls.reserve(plan.tensors.size());
     uint64_t total_out = 0;
@@ -278,54 +360,69 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
         decls.push_back({t->name, t->n_dims, t->ne, tp.target_type});
         total_out += decls.back().nbytes();
     }
+    // The exact size of the file, known before anything is written.
+    uint64_t predicted_size = (gguf::encode_header(kv, decls, alignment).size() + alignment - 1) / alignment * alignment;
+    for (const auto& d : decls) predicted_size += (d.nbytes() + alignment - 1) / alignment * alignment;
 
     std::vector<std::string> warnings = plan.warnings;
     if (auto w = jobs::ternary_warning(model, plan)) warnings.push_back(*w);
+    if (decision)
+        for (const auto& w : decision->report["warnings"]) warnings.push_back(w.get<std::string>());
     for (const auto& w : warnings) log(host, LogLevel::Warning, w);
 
-    auto sink = host.create_file(output_path);
-    TensorStreamer streamer(host, options.chunk_bytes);
-    uint64_t done = 0;
-    uint64_t written_size = 0;
-    try {
-        gguf::Writer writer(*sink, kv, decls, alignment);
-        written_size = writer.total_size();
-        if (host.progress) host.progress->begin("quantize", total_out);
-        for (const auto& tp : plan.tensors) {
-            const ModelTensor& t = model.tensors[tp.source_index];
-            if (!tp.quantize || tp.target_type == t.type) {
-                streamer.copy(t, writer, done);
-            } else {
-                streamer.quantize(t, tp.target_type, imatrix.loaded() ? imatrix.find(t) : nullptr, writer, done);
-            }
-        }
-        writer.finish();
-        sink->finish();
-        if (host.progress) host.progress->end();
-    } catch (...) {
-        sink->abort();
-        if (host.progress) host.progress->end();
-        throw;
-    }
-    jobs::validate_output(output_path, decls, written_size, host);
+    uint64_t written_size = predicted_size;
     json coherence = nullptr;
-    // The automatic check generates with the original and the quantized model resident; past a
-    // few GB that costs more memory and time than the quantization itself, so it then asks.
-    constexpr uint64_t kAutomaticCoherenceMaxBytes = 4ull << 30;
-    const bool automatic = coherence_automatic(preset->default_type) && !options.no_coherence_check;
-    if (automatic && !options.coherence_check && model.source_bytes > kAutomaticCoherenceMaxBytes) {
-        const std::string message = "the automatic coherence check was skipped: " + options.model_path +
-                                    " is too large to generate with quickly; run with --coherence-check to score the output anyway";
-        warnings.push_back(message);
-        if (host.log) host.log(LogLevel::Warning, message);
-    } else if (options.coherence_check || automatic) {
-        coherence =
-            run_coherence_gate(model, output_path, std::string(preset->name), options.coherence_check, coherence_threshold_value, host, warnings);
+    if (!options.dry_run) {
+        auto sink = host.create_file(output_path);
+        TensorStreamer streamer(host, options.chunk_bytes);
+        uint64_t done = 0;
+        try {
+            gguf::Writer writer(*sink, kv, decls, alignment);
+            written_size = writer.total_size();
+            if (host.progress) host.progress->begin("quantize", total_out);
+            for (const auto& tp : plan.tensors) {
+                const ModelTensor& t = model.tensors[tp.source_index];
+                if (!tp.quantize || tp.target_type == t.type) {
+                    streamer.copy(t, writer, done);
+                } else {
+                    streamer.quantize(t, tp.target_type, imatrix.loaded() ? imatrix.find(t) : nullptr, writer, done);
+                }
+            }
+            writer.finish();
+            sink->finish();
+            if (host.progress) host.progress->end();
+        } catch (...) {
+            sink->abort();
+            if (host.progress) host.progress->end();
+            throw;
+        }
+        if (written_size != predicted_size) {
+            fail(ExitCode::General, "internal error: the written size " + std::to_string(written_size) + " differs from the planned " +
+                                        std::to_string(predicted_size));
+        }
+        jobs::validate_output(output_path, decls, written_size, host);
+        // The automatic check generates with the original and the quantized model resident; past a
+        // few GB that costs more memory and time than the quantization itself, so it then asks.
+        constexpr uint64_t kAutomaticCoherenceMaxBytes = 4ull << 30;
+        const bool automatic = !dynamic && coherence_automatic(preset->default_type) && !options.no_coherence_check;
+        if (automatic && !options.coherence_check && model.source_bytes > kAutomaticCoherenceMaxBytes) {
+            const std::string message = "the automatic coherence check was skipped: " + options.model_path +
+                                        " is too large to generate with quickly; run with --coherence-check to score the output anyway";
+            warnings.push_back(message);
+            if (host.log) host.log(LogLevel::Warning, message);
+        } else if (options.coherence_check || automatic) {
+            coherence = run_coherence_gate(model, output_path, level_name, options.coherence_check, coherence_threshold_value, host, warnings);
+        }
     }
 
     // Result.
     json tensors = json::array();
-    std::map<std::string, std::pair<uint64_t, uint64_t>> layer_bits;  // layer -> (bits, params)
+    struct LayerTotals {
+        uint64_t bits = 0, params = 0, bytes = 0;
+        double loss = 0.0;
+        std::map<std::string, uint64_t> type_params;
+    };
+    std::map<std::string, LayerTotals> layer_totals;
     std::vector<std::string> layer_order;
     uint64_t total_params = 0, total_bytes = 0;
     for (size_t i = 0; i < plan.tensors.size(); ++i) {
@@ -335,33 +432,54 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
         const uint64_t bytes = d.nbytes();
         total_params += params;
         total_bytes += bytes;
-        tensors.push_back({{"name", d.name},
-                           {"type", type_name(d.type)},
-                           {"shape", shape_json(d.ne, d.n_dims)},
-                           {"bytes", bytes},
-                           {"bpw", 8.0 * static_cast<double>(bytes) / static_cast<double>(params)},
-                           {"reason", tp.reason}});
+        json entry = {{"name", d.name},
+                      {"type", type_name(d.type)},
+                      {"shape", shape_json(d.ne, d.n_dims)},
+                      {"bytes", bytes},
+                      {"bpw", 8.0 * static_cast<double>(bytes) / static_cast<double>(params)},
+                      {"reason", tp.reason}};
         const std::string layer = layer_of(d.name);
-        if (!layer_bits.count(layer)) layer_order.push_back(layer);
-        layer_bits[layer].first += bytes * 8;
-        layer_bits[layer].second += params;
+        if (!layer_totals.count(layer)) layer_order.push_back(layer);
+        LayerTotals& lt = layer_totals[layer];
+        lt.bits += bytes * 8;
+        lt.params += params;
+        lt.bytes += bytes;
+        lt.type_params[std::string(type_name(d.type))] += params;
+        if (decision) {
+            if (auto it = decision->loss.find(d.name); it != decision->loss.end()) {
+                entry["estimated_kld"] = it->second;
+                lt.loss += it->second;
+            }
+        }
+        tensors.push_back(std::move(entry));
     }
     json layers = json::array();
     for (const auto& name : layer_order) {
-        const auto [bits, params] = layer_bits[name];
+        const LayerTotals& lt = layer_totals[name];
+        // The type holding most of the layer's weights names it.
+        std::string main_type;
+        uint64_t most = 0;
+        for (const auto& [t, p] : lt.type_params)
+            if (p > most) most = p, main_type = t;
         layers.push_back({{"layer_name", name},
-                          {"bit_width", static_cast<double>(bits) / static_cast<double>(params)},
-                          {"parameter_count", params},
+                          {"type", main_type},
+                          {"bit_width", static_cast<double>(lt.bits) / static_cast<double>(lt.params)},
+                          {"parameter_count", lt.params},
+                          {"share_of_size", static_cast<double>(lt.bytes) / static_cast<double>(std::max<uint64_t>(1, total_bytes))},
+                          {"estimated_error", decision ? json(lt.loss) : json(nullptr)},
                           {"is_protected", false}});
     }
     const double t1 = host.now_seconds ? host.now_seconds() : 0.0;
     json result = {{"status", "success"},
                    {"output_path", output_path},
                    {"format", "gguf"},
-                   {"level", std::string(preset->name)},
-                   {"profile", nullptr},
+                   {"level", dynamic ? std::string("dynamic") : std::string(preset->name)},
+                   {"profile", dynamic ? json(profile->name) : json(nullptr)},
+                   {"target", decision ? json(decision->target_text) : json(nullptr)},
+                   {"dry_run", options.dry_run},
                    {"input_size", model.source_bytes},
                    {"file_size", written_size},
+                   {"predicted_size", predicted_size},
                    {"effective_bpw", 8.0 * static_cast<double>(total_bytes) / static_cast<double>(std::max<uint64_t>(1, total_params))},
                    {"compression_ratio", static_cast<double>(model.source_bytes) / static_cast<double>(std::max<uint64_t>(1, written_size))},
                    {"duration_seconds", t1 - t0},
@@ -370,6 +488,7 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
                    {"imatrix", imatrix.loaded() ? json(imatrix.path()) : json(nullptr)},
                    {"tensors", tensors},
                    {"layer_summary", layers},
+                   {"dynamic", decision ? decision->report : json(nullptr)},
                    {"quality_report", nullptr},
                    {"coherence", coherence},
                    {"warnings", warnings}};

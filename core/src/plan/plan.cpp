@@ -78,7 +78,11 @@ QuantPlan make_plan(const ModelView& model, const PlanOptions& options) {
         const Category category = detail::categorize(t.name);
         const detail::TypeOverride* match = detail::match_override(overrides, t.name);
         GgmlType type = preset.default_type;
-        if (options.token_embedding_type && category == Category::TokenEmbd && !(t.name == "per_layer_token_embd.weight" && match)) {
+        if (const auto it = options.assigned.find(t.name); it != options.assigned.end()) {
+            type = it->second.first;
+            check_fits(type, t, "the dynamic plan");
+            tp.reason = it->second.second;
+        } else if (options.token_embedding_type && category == Category::TokenEmbd && !(t.name == "per_layer_token_embd.weight" && match)) {
             type = *options.token_embedding_type;
             check_fits(type, t, "--token-embedding-type");
             tp.reason = "--token-embedding-type " + std::string(type_name(type));

@@ -30,6 +30,17 @@ struct QuantizeOptions {
     // warning, when the input is too large to hold in memory for generation).
     bool no_coherence_check = false;
     uint64_t chunk_bytes = 64ull << 20;  // bound on the row buffers of one chunk
+
+    // Dynamic quantization (level "dynamic"): a profile (built-in name, .dqprofile path, or a
+    // name in LLM_QUANTIZE_PROFILE_DIR) and at most one target; without one, the profile's.
+    std::string profile;
+    std::optional<double> target_bpw;
+    std::optional<uint64_t> target_size;
+    std::string measurements_path;  // --measurements: reused when it exists, written otherwise
+    std::string calibration_path;   // text the measurement runs the model on
+    bool use_cache = true;          // measurements cached next to imatrices
+    // Plan only: report every tensor's type and the exact output size, write nothing.
+    bool dry_run = false;
 };
 
 // Runs the job; returns the JSON result of CLI.md. Throws Failure on error (the output path is

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -81,6 +82,10 @@ struct PlanOptions {
     // --tensor-type REGEX=TYPE in command-line order; the first matching pattern wins.
     std::vector<std::pair<std::string, GgmlType>> tensor_types;
     bool has_imatrix = false;  // an imatrix with at least one usable entry is supplied
+    // Dynamic quantization: the type (and reason) the solver chose for each quantizable tensor,
+    // by name. An assigned tensor skips the mixture rules, overrides and fallbacks (the solver
+    // only offers types that fit its rows); the preset then only names general.file_type.
+    std::map<std::string, std::pair<GgmlType, std::string>> assigned;
 };
 
 // What the mixture rules need to know about the model (from its metadata).
