@@ -9,6 +9,7 @@
 #include "cli/args.hpp"
 #include "cli/convert_report.hpp"
 #include "cli/help.hpp"
+#include "cli/profile_command.hpp"
 #include "cli/report.hpp"
 #include "cli/runtime_commands.hpp"
 #include "llmq/error.hpp"
@@ -22,7 +23,7 @@ namespace {
 using cli::OptionSpec;
 using nlohmann::json;
 
-const std::set<std::string> kPlannedCommands = {"profile", "quality", "web"};
+const std::set<std::string> kPlannedCommands = {"quality", "web"};
 
 struct Invocation {
     GlobalOptions global;
@@ -97,7 +98,8 @@ json run_quantize_command(const std::vector<std::string>& args, Host& host) {
         {{"--chunk-mb"}, true, false},    {{"--coherence-check"}, false, false},     {{"--no-coherence-check"}, false, false},
         {{"--dynamic"}, false, false},    {{"--profile"}, true, false},              {{"--target-bpw"}, true, false},
         {{"--target-size"}, true, false}, {{"--measurements"}, true, false},         {{"--calibration-data"}, true, false},
-        {{"--dry-run"}, false, false},    {{"--no-cache"}, false, false},
+        {{"--dry-run"}, false, false},    {{"--no-cache"}, false, false},            {{"--calibration-samples"}, true, false},
+        {{"--probes"}, true, false},
     };
     const auto p = cli::parse_args(args, specs, "quantize");
     QuantizeOptions o;
@@ -123,6 +125,12 @@ json run_quantize_command(const std::vector<std::string>& args, Host& host) {
     if (auto v = p.value("--target-size")) o.target_size = cli::parse_size(*v, "--target-size");
     o.measurements_path = p.value("--measurements").value_or("");
     o.calibration_path = p.value("--calibration-data").value_or("");
+    if (auto v = p.value("--calibration-samples")) o.calibration_samples = cli::parse_int(*v, "--calibration-samples", 1, 1024);
+    if (auto v = p.value("--probes")) {
+        if (*v != "auto" && *v != "none" && *v != "one" && *v != "two" && *v != "all")
+            fail(ExitCode::Usage, "invalid value '" + *v + "' for --probes", "use auto (default), none, one, two or all");
+        o.probes = *v;
+    }
     o.dry_run = p.has("--dry-run");
     o.use_cache = !p.has("--no-cache");
     o.output_path = p.value("-o").value_or("");
@@ -241,9 +249,17 @@ int run_cli(const std::vector<std::string>& args, CliEnvironment& env) {
         } else if (inv.command == "analyze") {
             result = cli::run_analyze_command(inv.rest, *env.host);
             human = cli::analyze_report(result, verbose);
+        } else if (inv.command == "profile") {
+            result = cli::run_profile_command(inv.rest, *env.host);
+            human = cli::profile_report(result, verbose);
+            // `profile show` prints the document itself: the command's product, on stdout.
+            if (format == OutputFormat::Human && result["subcommand"] == "show") {
+                env.write_stdout(human);
+                human.clear();
+            }
         } else if (kPlannedCommands.count(inv.command)) {
             fail(ExitCode::Usage, "'" + inv.command + "' is not available in this version of llmq yet",
-                 "available now: quantize, convert, inspect, perplexity, generate, analyze (see `llmq --help`)");
+                 "available now: quantize, convert, inspect, perplexity, generate, analyze, profile (see `llmq --help`)");
         } else {
             fail(ExitCode::Usage, "unknown command '" + inv.command + "'", "see `llmq --help` for the commands");
         }

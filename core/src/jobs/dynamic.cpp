@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "analysis/weight_rows.hpp"
 #include "jobs/cache.hpp"
+#include "plan/internal.hpp"
 #include "llmq/analysis/calibration.hpp"
 #include "llmq/analysis/imatrix_accumulator.hpp"
 #include "llmq/analysis/tensor_costs.hpp"
@@ -25,7 +27,9 @@ using nlohmann::json;
 constexpr const char* kProfileDirEnv = "LLM_QUANTIZE_PROFILE_DIR";
 constexpr int kCostsVersion = 1;
 // Calibration of the KL-divergence probes: samples of kProbeCtx tokens spread over the text.
-constexpr int64_t kProbeSamples = 16;
+constexpr int64_t kProbeSamples = 8;
+// Work (multiply-adds) the automatic probe choice allows: about ten minutes at 30 GFLOP/s.
+constexpr double kProbeBudgetFlops = 2e13;
 constexpr int64_t kProbeCtx = 256;
 
 void log(Host& host, LogLevel level, const std::string& message) {
@@ -94,7 +98,7 @@ std::string probe_text_path(const DynamicRequest& request, const ImatrixData* im
     return host.bundled_file ? host.bundled_file("wikitext-2-test.raw") : std::string();
 }
 
-ProbeCalibration load_probe_calibration(const std::string& path, const Tokenizer& tokenizer, int64_t n_ctx_train, Host& host) {
+ProbeCalibration load_probe_calibration(const std::string& path, const Tokenizer& tokenizer, int64_t n_ctx_train, int64_t wanted, Host& host) {
     ProbeCalibration c;
     c.source = path;
     const std::string bytes = read_text(path, host);
@@ -108,7 +112,7 @@ ProbeCalibration load_probe_calibration(const std::string& path, const Tokenizer
         fail(ExitCode::Calibration, "calibration data " + path + " gives " + std::to_string(tokens.size()) + " tokens, too few for the probes",
              "use a text of at least " + std::to_string(2 * ctx) + " tokens");
     }
-    const int64_t samples = std::min(kProbeSamples, available);
+    const int64_t samples = std::min(wanted, available);
     const int32_t bos = tokenizer.add_bos() ? tokenizer.bos() : -1;
     for (int64_t k = 0; k < samples; ++k) {
         // Spread over the whole text: chunk k of `samples` evenly spaced ones.
@@ -193,14 +197,15 @@ std::string imatrix_hash(const ImatrixData& data) {
 }
 
 // Which probe types each tensor's KL divergence is measured at: "all" (every candidate),
-// "none", or by default the candidate nearest 3.5 bits per weight and the one nearest 5.5.
+// "none", "one" (the candidate nearest 4 bits per weight) or "two" (those nearest 3.5 and 5.5).
 std::vector<GgmlType> probe_types(const TensorCosts& tc, const std::string& mode) {
     if (mode == "none") return {};
     std::vector<GgmlType> all;
     for (const auto& c : tc.types) all.push_back(c.type);
     if (mode == "all") return all;
     std::vector<GgmlType> out;
-    for (double bpw : {3.5, 5.5}) {
+    const std::vector<double> near = mode == "one" ? std::vector<double>{4.0} : std::vector<double>{3.5, 5.5};
+    for (double bpw : near) {
         GgmlType best = all.front();
         for (GgmlType t : all)
             if (std::abs(bits_per_weight(t) - bpw) < std::abs(bits_per_weight(best) - bpw)) best = t;
@@ -233,7 +238,51 @@ std::string describe_target(const DynamicRequest& request, const plan::Profile& 
     if (request.target_size) return std::to_string(*request.target_size) + " bytes";
     if (request.target_bpw) return fmt("%.4g bpw", *request.target_bpw);
     if (profile.default_target.bpw) return fmt("%.4g bpw (profile default)", *profile.default_target.bpw);
+    if (profile.default_target.size) return std::to_string(*profile.default_target.size) + " bytes (profile default)";
     return fmt("%.4g of the 16-bit size (profile default)", *profile.default_target.ratio);
+}
+
+std::vector<GgmlType> candidate_types(const plan::Profile& profile, const ModelTensor& tensor, bool has_importance) {
+    std::vector<GgmlType> out;
+    for (GgmlType type : profile.allowed(tensor.name)) {
+        if (tensor.ne[0] % traits(type).block_size != 0) continue;
+        if (traits(type).ggml_requires_imatrix && !has_importance) continue;
+        out.push_back(type);
+    }
+    return out;
+}
+
+DynamicSetup dynamic_setup(const ModelView& model, const std::vector<gguf::KeyValue>& kv, uint32_t alignment, const FixedTypes& fixed_types) {
+    DynamicSetup s;
+    s.fixed.alignment = alignment;
+    const auto overrides = plan::detail::compile_overrides(fixed_types.tensor_types);
+    std::vector<gguf::TensorDecl> decls;
+    for (size_t i = 0; i < model.tensors.size(); ++i) {
+        const ModelTensor& t = model.tensors[i];
+        decls.push_back({t.name, t.n_dims, t.ne, t.type});
+        s.fixed.total_params += static_cast<uint64_t>(t.n_elements());
+        std::optional<GgmlType> kept;
+        const auto category = plan::detail::categorize(t.name);
+        if (plan::detail::not_quantizable_reason(t, fixed_types.leave_output_tensor)) {
+            kept = t.type;
+        } else if (fixed_types.token_embedding_type && category == plan::detail::Category::TokenEmbd) {
+            kept = *fixed_types.token_embedding_type;
+        } else if (fixed_types.output_tensor_type && category == plan::detail::Category::Output) {
+            kept = *fixed_types.output_tensor_type;
+        } else if (const auto* m = plan::detail::match_override(overrides, t.name)) {
+            kept = m->type;
+        }
+        if (kept) {
+            const uint64_t bytes = row_size(*kept, t.ne[0]) * static_cast<uint64_t>(t.n_rows());
+            s.fixed.kept_raw_bytes += bytes;
+            s.fixed.kept_bytes += align_up(bytes, alignment);
+        } else {
+            s.quantizable.push_back(i);
+        }
+    }
+    // The header's size does not depend on the tensor types.
+    s.fixed.header_bytes = align_up(gguf::encode_header(kv, decls, alignment).size(), alignment);
+    return s;
 }
 
 plan::Profile load_profile(const std::string& spec, Host& host) {
@@ -276,11 +325,7 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
         tc.layer = layer ? *layer : (t.name == "output.weight" ? config.n_layer : -1);
         // A computed importance matrix covers the block matrices (as llama-imatrix does).
         const bool has_importance = imatrix ? imatrix->entries.count(t.name) > 0 : layer.has_value();
-        for (GgmlType type : profile.allowed(t.name)) {
-            if (t.ne[0] % traits(type).block_size != 0) continue;
-            if (traits(type).ggml_requires_imatrix && !has_importance) continue;
-            tc.types.push_back({type});
-        }
+        for (GgmlType type : candidate_types(profile, t, has_importance)) tc.types.push_back({type});
         if (tc.types.empty()) {
             const GgmlType safe = t.ne[0] % 32 == 0 ? GgmlType::Q8_0 : GgmlType::F16;
             warnings.push_back(t.name + ": no type of profile " + profile.name + " fits rows of " + std::to_string(t.ne[0]) + "; kept at " +
@@ -290,7 +335,21 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
         wanted.push_back(std::move(tc));
     }
 
-    const std::string probes_mode = host.env ? host.env("LLMQ_DYNAMIC_PROBES").value_or("default") : "default";
+    // "auto" takes two probes per tensor while the work stays affordable, one beyond that, none
+    // past that (from the shapes, not the clock: the same choice on every host).
+    const int64_t samples = request.samples > 0 ? request.samples : kProbeSamples;
+    std::string probes_mode = request.probes;
+    if (probes_mode == "auto") {
+        double params = 0.0;
+        for (const auto& t : model.tensors) params += static_cast<double>(t.n_elements());
+        const double per_probe = params / 2.0 * static_cast<double>(samples * kProbeCtx);  // half the model on average
+        const double n = static_cast<double>(wanted.size());
+        probes_mode = 2.0 * n * per_probe <= kProbeBudgetFlops ? "two" : n * per_probe <= kProbeBudgetFlops * 2.0 ? "one" : "none";
+        if (probes_mode == "none") {
+            warnings.push_back("the model is too large for automatic KL-divergence probes; the losses are relative weight errors "
+                               "(pass --probes one or two to measure them, at the cost of many model runs)");
+        }
+    }
     const std::string fingerprint = model_fingerprint(model);
 
     // Identity of a measurement: the model, the importance matrix, the calibration text, the
@@ -302,7 +361,7 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
         if (text_path.empty())
             fail(ExitCode::Calibration, "no calibration text for the dynamic measurement (the bundled WikiText-2 was not found)",
                  "pass a text with --calibration-data");
-        calibration = load_probe_calibration(text_path, tokenizer, config.n_ctx_train, host);
+        calibration = load_probe_calibration(text_path, tokenizer, config.n_ctx_train, samples, host);
     }
     std::string types_key;
     for (const auto& tc : wanted) {
@@ -414,12 +473,13 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
 
     // The budget of the target.
     const bool by_size = request.target_size.has_value() || (!request.target_bpw && !profile.default_target.bpw);
+    const std::optional<uint64_t> size_target = request.target_size ? request.target_size : request.target_bpw ? std::nullopt : profile.default_target.size;
     uint64_t budget = 0;
     const std::string target_text = describe_target(request, profile);
     if (by_size) {
         uint64_t size = 0;
-        if (request.target_size) {
-            size = *request.target_size;
+        if (size_target) {
+            size = *size_target;
         } else {
             const double f16_size = static_cast<double>(fixed.header_bytes) + 2.0 * static_cast<double>(fixed.total_params);
             size = static_cast<uint64_t>(*profile.default_target.ratio * f16_size);
@@ -478,7 +538,6 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
         d.loss[tc.name] = c.loss;
     }
     d.ftype = ftype_of_mix(bytes_by_type);
-    for (const auto& w : warnings) log(host, LogLevel::Warning, w);
 
     json cost = {{"source", measured_from.empty() ? "measured" : measured_from},
                  {"weight_seconds", table.weight_seconds},

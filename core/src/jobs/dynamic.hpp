@@ -25,6 +25,8 @@ struct DynamicRequest {
     std::optional<uint64_t> target_size;
     std::string measurements_path;  // --measurements: read when it exists, else written
     std::string calibration_path;   // text for the KL-divergence probes (empty: see dynamic.cpp)
+    int64_t samples = 0;            // calibration samples of the probes (0: the default, 8)
+    std::string probes = "auto";    // KL-divergence probes per tensor: auto, none, one, two, all
     bool use_cache = true;
 };
 
@@ -56,6 +58,25 @@ struct FixedCosts {
     uint64_t total_params = 0;  // of every tensor (bits per weight are counted over all)
     uint32_t alignment = 32;
 };
+
+// The quantizable tensors (indices) and what the rest costs, for a header of metadata `kv`.
+// Tensors a user type (--tensor-type, --output-tensor-type, --token-embedding-type) fixes are
+// not quantizable here: they take that type and count as kept.
+struct DynamicSetup {
+    std::vector<size_t> quantizable;
+    FixedCosts fixed;
+};
+struct FixedTypes {
+    bool leave_output_tensor = false;
+    std::vector<std::pair<std::string, GgmlType>> tensor_types;
+    std::optional<GgmlType> output_tensor_type;
+    std::optional<GgmlType> token_embedding_type;
+};
+DynamicSetup dynamic_setup(const ModelView& model, const std::vector<gguf::KeyValue>& kv, uint32_t alignment, const FixedTypes& fixed_types);
+
+// The types a tensor may take under a profile: allowed by its rules, fitting its rows, and not
+// needing an importance vector it will not have.
+std::vector<GgmlType> candidate_types(const plan::Profile& profile, const ModelTensor& tensor, bool has_importance);
 
 // Measures (or reads) the costs of the quantizable tensors `quantizable` (indices into
 // model.tensors) and solves for the target. imatrix may be null (one is then accumulated on

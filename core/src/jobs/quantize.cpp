@@ -16,7 +16,6 @@
 #include "llmq/jobs/inspect.hpp"
 #include "llmq/plan/plan.hpp"
 #include "llmq/quant/codec.hpp"
-#include "plan/internal.hpp"
 
 namespace llmq {
 namespace {
@@ -282,43 +281,27 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
     std::optional<jobs::DynamicDecision> decision;
     plan::Preset dynamic_preset{"DYNAMIC", plan::ftype::Q8_0, GgmlType::Q8_0, "dynamic: measured allocation"};
     if (dynamic) {
-        const jobs::DynamicRequest request{options.profile,          options.target_bpw, options.target_size, options.measurements_path,
-                                           options.calibration_path, options.use_cache};
+        jobs::DynamicRequest request;
+        request.profile = options.profile;
+        request.target_bpw = options.target_bpw;
+        request.target_size = options.target_size;
+        request.measurements_path = options.measurements_path;
+        request.calibration_path = options.calibration_path;
+        request.samples = options.calibration_samples;
+        request.probes = options.probes;
+        request.use_cache = options.use_cache;
         extra_kv = {{"llmq.profile", gguf::Value::string(profile->name)}, {"llmq.target", gguf::Value::string(jobs::describe_target(request, *profile))}};
-        // What the budget must leave room for: the header (its size does not depend on the
-        // types), tensors that are not quantized and tensors a user override fixes.
-        const auto overrides = plan::detail::compile_overrides(options.tensor_types);
-        jobs::FixedCosts fixed;
-        std::vector<size_t> quantizable;
-        std::vector<gguf::TensorDecl> placeholder;
-        for (size_t i = 0; i < model.tensors.size(); ++i) {
-            const ModelTensor& t = model.tensors[i];
-            placeholder.push_back({t.name, t.n_dims, t.ne, t.type});
-            fixed.total_params += static_cast<uint64_t>(t.n_elements());
-            std::optional<GgmlType> kept;
-            const auto category = plan::detail::categorize(t.name);
-            if (plan::detail::not_quantizable_reason(t, options.leave_output_tensor)) {
-                kept = t.type;
-            } else if (options.token_embedding_type && category == plan::detail::Category::TokenEmbd) {
-                kept = *options.token_embedding_type;
-            } else if (options.output_tensor_type && category == plan::detail::Category::Output) {
-                kept = *options.output_tensor_type;
-            } else if (const auto* m = plan::detail::match_override(overrides, t.name)) {
-                kept = m->type;
-            }
-            if (kept) {
-                const uint64_t bytes = row_size(*kept, t.ne[0]) * static_cast<uint64_t>(t.n_rows());
-                fixed.kept_raw_bytes += bytes;
-                fixed.kept_bytes += (bytes + fixed.alignment - 1) / fixed.alignment * fixed.alignment;
-            } else {
-                quantizable.push_back(i);
-            }
-        }
-        // Without --imatrix the job computes one, and its metadata is in the header too.
+        // What the budget must leave room for: the header, tensors that are not quantized and
+        // tensors a user type fixes. Without --imatrix the job computes one, and its metadata
+        // is in the header too.
         const ImatrixForModel expected = imatrix.loaded() ? imatrix : ImatrixForModel::computed({}, kComputedImatrixLabel);
-        const auto kv_probe = output_metadata(model, 0, expected, &fixed.alignment, extra_kv);
-        const uint64_t header = gguf::encode_header(kv_probe, placeholder, fixed.alignment).size();
-        fixed.header_bytes = (header + fixed.alignment - 1) / fixed.alignment * fixed.alignment;
+        uint32_t probe_alignment = gguf::kDefaultAlignment;
+        const auto kv_probe = output_metadata(model, 0, expected, &probe_alignment, extra_kv);
+        const jobs::DynamicSetup setup =
+            jobs::dynamic_setup(model, kv_probe, probe_alignment,
+                                {options.leave_output_tensor, options.tensor_types, options.output_tensor_type, options.token_embedding_type});
+        const std::vector<size_t>& quantizable = setup.quantizable;
+        const jobs::FixedCosts& fixed = setup.fixed;
         decision = jobs::decide_dynamic(model, quantizable, imatrix.loaded() ? &imatrix.data() : nullptr, imatrix.path(), request, *profile,
                                         fixed, host);
         if (decision->computed_imatrix) {

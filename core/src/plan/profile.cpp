@@ -131,10 +131,15 @@ Profile parse_profile(std::string_view text, const std::string& source) {
     if (!doc.contains("default_target")) cx.bad("default_target", "missing (e.g. {\"bpw\": 4.5})");
     const json& target = doc["default_target"];
     if (!target.is_object()) cx.bad("default_target", "expected an object such as {\"bpw\": 4.5} or {\"ratio\": 0.3}");
-    only_fields(cx, target, "default_target", {"bpw", "ratio"});
-    if (target.size() != 1) cx.bad("default_target", "give exactly one of bpw, ratio");
+    only_fields(cx, target, "default_target", {"bpw", "ratio", "size"});
+    if (target.size() != 1) cx.bad("default_target", "give exactly one of bpw, ratio, size");
     if (target.contains("bpw")) p.default_target.bpw = number_field(cx, target["bpw"], "default_target.bpw", 1.0, 32.0);
     if (target.contains("ratio")) p.default_target.ratio = number_field(cx, target["ratio"], "default_target.ratio", 0.01, 2.0);
+    if (target.contains("size")) {
+        const json& v = target["size"];
+        if (!v.is_number_unsigned() || v.get<uint64_t>() == 0) cx.bad("default_target.size", "expected a positive whole number of bytes, got " + describe(v));
+        p.default_target.size = v.get<uint64_t>();
+    }
 
     if (doc.contains("rules")) {
         const json& rules = doc["rules"];

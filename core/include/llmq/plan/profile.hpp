@@ -4,6 +4,7 @@
 // balanced, compression-max); users write their own.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <regex>
 #include <span>
@@ -28,6 +29,7 @@ struct ProfileRule {
 struct ProfileTarget {
     std::optional<double> bpw;    // bits per weight over all tensors
     std::optional<double> ratio;  // fraction of the model's 16-bit size
+    std::optional<uint64_t> size;  // bytes of the whole file
 };
 
 struct Profile {
