@@ -11,12 +11,14 @@ Usage: llmq <command> [arguments] [options]
 
 Commands:
   quantize MODEL -q LEVEL [-o OUT]   quantize a model with a llama.cpp preset (Q4_K_M, Q8_0, ...)
+           -q dynamic --profile P    or with measured per-tensor types to a size you choose
   convert MODEL_DIR -o OUT.gguf      convert a HuggingFace model directory to GGUF (f32/f16/bf16)
   inspect MODEL                      show metadata, tensors, types, sizes and bits per weight
   perplexity MODEL [-f TEXT]         perplexity as llama-perplexity computes it; --kld-base for KLD
   generate MODEL -p PROMPT           continue a prompt (greedy by default) to check a model's output
   analyze MODEL [-o OUT.imatrix]     importance matrix (llama-imatrix's), layer importance, super weights
-  profile, quality                   planned (see docs/cli.md); they answer with exit code 2 for now
+  profile list|show|create|validate  the profiles of dynamic quantization (attention-high, balanced, ...)
+  quality                            planned (see docs/cli.md); it answers with exit code 2 for now
 
 Global options (before or after the command):
   --format human|json   human text on stderr (default), or one JSON result on stdout
@@ -31,13 +33,14 @@ MODEL is a .gguf file or a HuggingFace directory (config.json, *.safetensors, to
 tokenizer.json); directories are read directly, without an intermediate file.
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 model not found, 6 unsupported, 7 cannot write output,
-8 corrupt input, 10 importance matrix problem, 130 interrupted. Full list: docs/cli.md.
+8 corrupt input, 10 importance matrix problem, 13 profile problem, 130 interrupted. Full list: docs/cli.md.
 
 Examples:
   llmq inspect model.gguf
   llmq quantize model.gguf -q Q4_K_M
   llmq quantize model.gguf -q Q4_K_M --imatrix model.imatrix -o model-Q4_K_M.gguf --format json
   llmq quantize ./Qwen3-0.6B -q Q4_K_M          (straight from a HuggingFace directory)
+  llmq quantize model.gguf -q dynamic --profile balanced --target-size 3.2GB --imatrix model.imatrix
   llmq convert ./Qwen3-0.6B -o qwen3-0.6b-bf16.gguf --outtype bf16
 )";
 }
@@ -47,7 +50,7 @@ std::string command_help(const std::string& command) {
         {"quantize", R"(llmq quantize MODEL -q LEVEL [-o OUT] [options]
 
 Quantizes a GGUF model (F32/F16/BF16, or quantized with --allow-requantize) with one of llama.cpp's
-presets. The per-tensor types are those llama.cpp's llama-quantize chooses (mixture rules and shape
+presets, or (-q dynamic) with a type per tensor chosen by measurement for a size you set. The per-tensor types are those llama.cpp's llama-quantize chooses (mixture rules and shape
 fallbacks), and the bytes are identical to its output. Tensors are streamed in bounded row chunks,
 so memory stays small whatever the model size. The output is written to OUT.part and renamed to OUT
 only when complete, then re-opened and validated.
@@ -80,11 +83,60 @@ only when complete, then re-opened and validated.
                           when the weights are not ternary-trained.
   --no-coherence-check    skip the automatic check (it is skipped with a warning anyway when
                           the input is over 4 GB; --coherence-check forces it)
+  --dry-run               print the plan (every tensor's type and why) and the exact output
+                          size, write nothing
+
+Dynamic quantization (-q dynamic, or --dynamic): every tensor is quantized and dequantized at each
+type its profile allows, the error weighted by the importance matrix; the model itself is run
+over calibration text with single tensors quantized (KL-divergence probes) to learn what each
+tensor's error costs; then a knapsack solver picks the types with the least estimated loss that
+fit the target. The file is plain GGUF (llama.cpp, Ollama, LM Studio load it).
+  --profile NAME|FILE     attention-high, balanced, compression-max, a .dqprofile file, or NAME
+                          from $LLM_QUANTIZE_PROFILE_DIR (see `llmq profile list`, docs/profiles.md)
+  --target-size SIZE      the file's size: 3.2GB, 800MiB or bytes; never exceeded, within 1%
+  --target-bpw X          bits per weight over all tensors (±0.02); without a target, the profile's
+  --imatrix FILE          strongly recommended (`llmq analyze`); without one, one is accumulated
+                          on the calibration samples
+  --calibration-data F    text the probes run on (default: the text the imatrix was computed on
+                          when it can be read, else the bundled WikiText-2)
+  --calibration-samples N samples of 256 tokens for the probes (default 8)
+  --probes MODE           auto (default: two per tensor, fewer on large models), none, one, two, all
+  --measurements FILE     keep the measurement in FILE and reuse it when it exists: a new target
+                          re-solves in well under a second. Measurements are also cached next to
+                          importance matrices ($LLM_QUANTIZE_IMATRIX_CACHE); --no-cache skips that
 
 Examples:
   llmq quantize model.gguf -q Q4_K_M
   llmq quantize model.gguf -q Q2_K --imatrix model.imatrix -o small.gguf
   llmq quantize model.gguf -q Q4_K_M --format json | jq .effective_bpw
+  llmq quantize model.gguf -q dynamic --profile balanced --target-size 3.2GB --imatrix model.imatrix
+  llmq quantize model.gguf -q dynamic --profile compression-max --imatrix m.imatrix --dry-run
+  llmq quantize model.gguf -q Q4_K_M --dry-run --format json | jq .predicted_size
+)"},
+        {"profile", R"(llmq profile list | show NAME|FILE | create --imatrix F --name N [--target-bpw X|--target-size B] [-o F]
+             | validate PROFILE MODEL
+
+Profiles steer dynamic quantization (-q dynamic): which types the solver may choose, per-tensor
+rules by regex (allowed types, minimum and maximum bits, how much a class's loss counts) and the
+default target. They are JSON documents (.dqprofile; schema in docs/profiles.md). Built in:
+attention-high, balanced, compression-max. Your own are used by path, or by name from
+$LLM_QUANTIZE_PROFILE_DIR (default ~/.config/llmq/profiles).
+
+  list                    the built-in profiles and those in the profile directory
+  show NAME|FILE          print the document (with --format json: the parsed profile)
+  create --imatrix F --name N
+                          write N.dqprofile: balanced, with the matrices whose importance is most
+                          concentrated (outlier input columns) kept at 4.5 bits or more;
+                          --target-bpw/--target-size set its default target, -o its path
+  validate PROFILE MODEL  can the profile be met on MODEL? Every tensor needs a type that fits
+                          its rows; prints the smallest and largest file it allows and the size
+                          of its default target (exit 13 when it cannot be met)
+
+Examples:
+  llmq profile list
+  llmq profile show balanced > mine.dqprofile      (edit, then --profile mine.dqprofile)
+  llmq profile create --imatrix model.imatrix --name mymodel --target-size 4GB
+  llmq profile validate compression-max model.gguf
 )"},
         {"convert", R"(llmq convert MODEL_DIR -o OUT.gguf [--outtype f32|f16|bf16|auto] [--no-vocab]
 

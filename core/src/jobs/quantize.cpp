@@ -327,7 +327,12 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
     }
 
     const std::string level_name = dynamic ? std::string("dynamic-") + profile->name : std::string(preset->name);
-    const std::string output_path = options.output_path.empty() ? default_output_name(options.model_path, level_name) : options.output_path;
+    std::string output_path = options.output_path;
+    if (output_path.empty()) {
+        output_path = default_output_name(options.model_path, level_name);
+        // "model-dynamic-balanced.gguf": the profile's name as written.
+        if (dynamic) output_path = output_path.substr(0, output_path.size() - level_name.size() - 5) + level_name + ".gguf";
+    }
     // Lexical comparison: the hosts (native, wasm) must agree, and wasm has no real file system.
     if (std::filesystem::path(output_path).lexically_normal() == std::filesystem::path(options.model_path).lexically_normal()) {
         fail(ExitCode::Usage, "the output " + output_path + " is the input model", "choose another path with -o");
