@@ -105,6 +105,39 @@ QuantizeOptions quantize_options(const val& o) {
     if (q.coherence_check && q.no_coherence_check) {
         fail(ExitCode::Usage, "coherenceCheck and noCoherenceCheck contradict each other", "keep one of them");
     }
+    // Dynamic quantization (level 'dynamic').
+    q.profile = text(o, "profile");
+    const val bpw = o["targetBpw"];
+    if (!bpw.isUndefined() && !bpw.isNull()) {
+        const double x = bpw.isNumber() ? bpw.as<double>() : std::nan("");
+        if (!(x >= 1 && x <= 32)) fail(ExitCode::Usage, "invalid value for targetBpw", "expected a number from 1 to 32");
+        q.target_bpw = x;
+    }
+    const val size = o["targetSize"];
+    if (!size.isUndefined() && !size.isNull()) {
+        if (size.isNumber()) {
+            const double x = size.as<double>();
+            if (!(x >= 1 && x < 9e15) || x != std::floor(x)) fail(ExitCode::Usage, "invalid value for targetSize", "expected bytes, or a string such as '3.2GB'");
+            q.target_size = static_cast<uint64_t>(x);
+        } else {
+            q.target_size = cli::parse_size(size.isString() ? size.as<std::string>() : std::string(), "targetSize");
+        }
+    }
+    q.measurements_path = text(o, "measurements");
+    q.calibration_path = text(o, "calibrationData");
+    const val samples = o["calibrationSamples"];
+    if (!samples.isUndefined() && !samples.isNull()) {
+        const double x = samples.isNumber() ? samples.as<double>() : 0.0;
+        if (!(x >= 1 && x <= 1024) || x != std::floor(x)) fail(ExitCode::Usage, "invalid value for calibrationSamples", "expected a whole number from 1 to 1024");
+        q.calibration_samples = static_cast<int64_t>(x);
+    }
+    if (auto p = text(o, "probes"); !p.empty()) {
+        if (p != "auto" && p != "none" && p != "one" && p != "two" && p != "all")
+            fail(ExitCode::Usage, "invalid value '" + p + "' for probes", "use auto (default), none, one, two or all");
+        q.probes = p;
+    }
+    q.dry_run = flag(o, "dryRun");
+    q.use_cache = !flag(o, "noCache");
     const val chunk = o["chunkMb"];
     if (!chunk.isUndefined() && !chunk.isNull()) {
         const double mb = chunk.isNumber() ? chunk.as<double>() : 0.0;

@@ -66,6 +66,26 @@ export interface QuantizeOptions extends JobOptions {
   noCoherenceCheck?: boolean;
   /** Bound of the row buffers in MiB (default 64). Smaller uses less memory. */
   chunkMb?: number;
+  /** Dynamic quantization (level 'dynamic'): 'attention-high', 'balanced', 'compression-max' or
+   *  a .dqprofile path (see docs/profiles.md). */
+  profile?: string;
+  /** Bits per weight over all tensors (±0.02). At most one of targetBpw and targetSize. */
+  targetBpw?: number;
+  /** The file's size: bytes, or a string such as '3.2GB' or '800MiB'; never exceeded. */
+  targetSize?: number | string;
+  /** Keep the measurement in this file and reuse it when it exists (a new target re-solves in
+   *  well under a second). */
+  measurements?: string;
+  /** Text the KL-divergence probes run on (default: the imatrix's text, else WikiText-2). */
+  calibrationData?: string;
+  /** Probe samples of 256 tokens (default 8). */
+  calibrationSamples?: number;
+  /** KL-divergence probes per tensor: 'auto' (default), 'none', 'one', 'two', 'all'. */
+  probes?: 'auto' | 'none' | 'one' | 'two' | 'all';
+  /** Plan only: the result lists every tensor's type and predicted_size; nothing is written. */
+  dryRun?: boolean;
+  /** Do not read or write the measurement cache. */
+  noCache?: boolean;
 }
 
 export interface TensorResult {
@@ -79,8 +99,14 @@ export interface TensorResult {
 
 export interface LayerSummary {
   layer_name: string;
+  /** The type holding most of the layer's weights. */
+  type: string;
   bit_width: number;
   parameter_count: number;
+  /** The layer's share of the tensor bytes. */
+  share_of_size: number;
+  /** Dynamic quantization: the summed estimated KL divergence of its tensors, else null. */
+  estimated_error: number | null;
   is_protected: boolean;
 }
 
@@ -113,8 +139,16 @@ export interface QuantizeResult {
   format: 'gguf';
   level: string;
   profile: string | null;
+  /** The dynamic target as written to llmq.target ('3000000 bytes', '4.5 bpw'), else null. */
+  target: string | null;
+  /** True for a dryRun: nothing was written. */
+  dry_run: boolean;
   input_size: number;
   file_size: number;
+  /** The file's exact size, known before writing (equals file_size). */
+  predicted_size: number;
+  /** Dynamic quantization: profile, target, budget, estimated KL divergence, the measurement. */
+  dynamic: { profile: string; target: string; budget_bytes: number; estimated_kld: number; measurement: Record<string, unknown>; warnings: string[] } | null;
   effective_bpw: number;
   compression_ratio: number;
   duration_seconds: number;

@@ -117,6 +117,15 @@ export async function quantize(model, options = {}) {
     coherenceCheck: options.coherenceCheck,
     noCoherenceCheck: options.noCoherenceCheck,
     chunkMb: options.chunkMb,
+    profile: options.profile,
+    targetBpw: options.targetBpw,
+    targetSize: options.targetSize,
+    measurements: options.measurements,
+    calibrationData: options.calibrationData,
+    calibrationSamples: options.calibrationSamples,
+    probes: options.probes,
+    dryRun: options.dryRun,
+    noCache: options.noCache,
   };
   const m = await inWorker({ mode: 'job', job: 'quantize', params }, { signal: options.signal, onMessage: jobMessages(options) });
   // Beside the CLI's fields: the job's wasm linear memory (its peak; the module runs in its own worker).

@@ -120,3 +120,34 @@ test('a HuggingFace folder (safetensors shards) quantizes to the native bytes', 
     n.stdout.replace(/"(duration_seconds|peak_memory_bytes)":[0-9.e+-]+/g, '').replace(nativeOut, 'OUT'));
   if (n.code === 0) assert.equal(sha256(wasmOut), sha256(nativeOut));
 });
+
+// Dynamic quantization runs the model in the module too: the measurement (weight errors and
+// KL-divergence probes) and the file are the native ones, through the CLI and the API.
+test('npx llmq quantize -q dynamic measures and writes what the native CLI does', async () => {
+  const model = fixture('models', 'tinyqwen-bpe.bf16.gguf');
+  const train = fixture('text', 'tinystories_train.txt');
+  const args = (out, table) => ['quantize', model, '-q', 'dynamic', '--profile', 'balanced', '--target-size', '2.4MB', '--calibration-data', train,
+    '--calibration-samples', '2', '--measurements', table, '--no-cache', '-o', out, '--format', 'json', '--quiet'];
+  const files = ['native', 'wasm'].map((k) => [path.join(work, `dyn-${k}.gguf`), path.join(work, `dyn-${k}.costs.json`)]);
+  const n = runNative(args(...files[0]));
+  assert.equal(n.code, 0, n.stderr);
+  const w = runNode(args(...files[1]));
+  assert.equal(w.code, 0, w.stderr);
+  assert.equal(sha256(files[1][0]), sha256(files[0][0]));
+  const table = (f) => {
+    const { weight_seconds: _w, kld_seconds: _k, ...rest } = JSON.parse(fs.readFileSync(f, 'utf8'));
+    return rest;
+  };
+  assert.deepEqual(table(files[1][1]), table(files[0][1]));
+  // The API re-solves the stored measurement for another target: the native plan again.
+  const out = path.join(work, 'dyn-api.gguf');
+  const nat = path.join(work, 'dyn-native-3mb.gguf');
+  assert.equal(runNative(['quantize', model, '-q', 'dynamic', '--profile', 'balanced', '--target-size', '3MB', '--measurements', files[0][1],
+    '--calibration-data', train, '--calibration-samples', '2', '--no-cache', '-o', nat, '--quiet']).code, 0);
+  const result = await quantize(model, { level: 'dynamic', profile: 'balanced', targetSize: '3MB', measurements: files[1][1],
+    calibrationData: train, calibrationSamples: 2, noCache: true, output: out });
+  assert.equal(sha256(out), sha256(nat));
+  assert.equal(result.profile, 'balanced');
+  assert.equal(result.predicted_size, fs.statSync(out).size);
+  assert.ok(result.file_size <= 3e6 && result.file_size >= 0.99 * 3e6);
+});

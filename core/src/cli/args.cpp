@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "llmq/cli/cli.hpp"
 #include "llmq/error.hpp"
 
 namespace llmq::cli {

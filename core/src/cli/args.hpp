@@ -36,8 +36,6 @@ long long parse_int(const std::string& text, const std::string& option, long lon
 // Parses a decimal number in [min, max]; Failure(Usage) otherwise.
 double parse_number(const std::string& text, const std::string& option, double min, double max);
 
-// Parses a byte count: plain bytes or a number with a unit (3.2GB, 800MiB; KB/MB/GB/TB are
-// powers of 1000, KiB/MiB/GiB/TiB of 1024). Failure(Usage) otherwise.
-uint64_t parse_size(const std::string& text, const std::string& option);
+// parse_size (byte counts with units) is declared in llmq/cli/cli.hpp: the wasm API uses it too.
 
 }  // namespace llmq::cli

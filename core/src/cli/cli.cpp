@@ -99,7 +99,8 @@ json run_quantize_command(const std::vector<std::string>& args, Host& host) {
         {{"--dynamic"}, false, false},    {{"--profile"}, true, false},              {{"--target-bpw"}, true, false},
         {{"--target-size"}, true, false}, {{"--measurements"}, true, false},         {{"--calibration-data"}, true, false},
         {{"--dry-run"}, false, false},    {{"--no-cache"}, false, false},            {{"--calibration-samples"}, true, false},
-        {{"--probes"}, true, false},
+        {{"--probes"}, true, false},      {{"--protect-super-weights"}, false, false}, {{"--protection-coverage"}, true, false},
+        {{"--super-weights"}, true, false},
     };
     const auto p = cli::parse_args(args, specs, "quantize");
     QuantizeOptions o;
@@ -132,6 +133,12 @@ json run_quantize_command(const std::vector<std::string>& args, Host& host) {
         o.probes = *v;
     }
     o.dry_run = p.has("--dry-run");
+    o.protect_super_weights = p.has("--protect-super-weights");
+    if (auto v = p.value("--protection-coverage")) {
+        o.protection_coverage = cli::parse_number(*v, "--protection-coverage", 0.0, 1.0);
+        if (!o.protect_super_weights) fail(ExitCode::Usage, "--protection-coverage needs --protect-super-weights", "add --protect-super-weights");
+    }
+    o.super_weights_path = p.value("--super-weights").value_or("");
     o.use_cache = !p.has("--no-cache");
     o.output_path = p.value("-o").value_or("");
     o.imatrix_path = p.value("--imatrix").value_or("");

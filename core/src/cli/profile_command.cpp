@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "cli/args.hpp"
+#include "llmq/cli/cli.hpp"
 #include "cli/report.hpp"
 #include "llmq/error.hpp"
 #include "llmq/jobs/profile.hpp"

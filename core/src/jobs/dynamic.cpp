@@ -4,10 +4,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "analysis/weight_rows.hpp"
 #include "jobs/cache.hpp"
+#include "jobs/protection.hpp"
+#include "llmq/quant/codec.hpp"
 #include "plan/internal.hpp"
 #include "llmq/analysis/calibration.hpp"
 #include "llmq/analysis/imatrix_accumulator.hpp"
@@ -214,6 +217,45 @@ std::vector<GgmlType> probe_types(const TensorCosts& tc, const std::string& mode
     return out;
 }
 
+// Whether quantizing t's protected rows at type (with the protected importance) keeps every
+// super weight in it within 1 % of its value. Tensors without super weights: always.
+bool keeps_super_weights(const ModelTensor& t, GgmlType type, const ImatrixData* imatrix, const SuperWeightMask& mask) {
+    const auto it = mask.protect.find(t.name);
+    if (it == mask.protect.end()) return true;
+    const int64_t n = t.ne[0];
+    std::vector<uint8_t> raw(row_size(t.type, n)), q(row_size(type, n));
+    std::vector<float> row(static_cast<size_t>(n)), back(static_cast<size_t>(n)), own(static_cast<size_t>(n));
+    std::span<const float> base;
+    if (imatrix) {
+        if (auto e = imatrix->entries.find(t.name); e != imatrix->entries.end() && e->second.size() == static_cast<size_t>(n)) base = e->second;
+    }
+    const auto& list = it->second;
+    for (size_t i = 0; i < list.size();) {
+        size_t j = i;
+        while (j < list.size() && list[j].row == list[i].row) ++j;
+        const bool has_super = std::any_of(list.begin() + static_cast<std::ptrdiff_t>(i), list.begin() + static_cast<std::ptrdiff_t>(j),
+                                           [](const ProtectedWeight& p) { return p.super_weight; });
+        if (has_super) {
+            t.read_rows(list[i].row, 1, raw);
+            if (t.type == GgmlType::F32) {
+                std::memcpy(row.data(), raw.data(), raw.size());
+            } else {
+                dequantize(t.type, raw, row);
+            }
+            protected_importance(base, std::span<const ProtectedWeight>(list.data() + i, j - i), own);
+            quantize_rows(type, row, q, n, own);
+            dequantize(type, q, back);
+            for (size_t k = i; k < j; ++k) {
+                if (!list[k].super_weight) continue;
+                const float v = row[static_cast<size_t>(list[k].col)], w = back[static_cast<size_t>(list[k].col)];
+                if (std::fabs(static_cast<double>(w) - v) > 0.01 * std::fabs(static_cast<double>(v))) return false;
+            }
+        }
+        i = j;
+    }
+    return true;
+}
+
 uint32_t ftype_of_mix(const std::map<GgmlType, uint64_t>& bytes_by_type) {
     GgmlType dominant = GgmlType::F16;
     uint64_t most = 0;
@@ -305,7 +347,7 @@ plan::Profile load_profile(const std::string& spec, Host& host) {
 
 DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>& quantizable, const ImatrixData* imatrix,
                                const std::string& imatrix_path, const DynamicRequest& request, const plan::Profile& profile,
-                               const FixedCosts& fixed, Host& host) {
+                               const FixedCosts& fixed, const SuperWeightMask* protect, Host& host) {
     auto now = [&] { return host.now_seconds ? host.now_seconds() : 0.0; };
     SerialFor serial;
     ParallelFor& parallel = host.parallel ? *host.parallel : serial;
@@ -325,7 +367,11 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
         tc.layer = layer ? *layer : (t.name == "output.weight" ? config.n_layer : -1);
         // A computed importance matrix covers the block matrices (as llama-imatrix does).
         const bool has_importance = imatrix ? imatrix->entries.count(t.name) > 0 : layer.has_value();
-        for (GgmlType type : candidate_types(profile, t, has_importance)) tc.types.push_back({type});
+        for (GgmlType type : candidate_types(profile, t, has_importance)) {
+            // A tensor holding super weights takes only types that keep them (within 1 %).
+            if (protect && !keeps_super_weights(t, type, imatrix, *protect)) continue;
+            tc.types.push_back({type});
+        }
         if (tc.types.empty()) {
             const GgmlType safe = t.ne[0] % 32 == 0 ? GgmlType::Q8_0 : GgmlType::F16;
             warnings.push_back(t.name + ": no type of profile " + profile.name + " fits rows of " + std::to_string(t.ne[0]) + "; kept at " +

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "llmq/analysis/super_weights.hpp"
 #include "llmq/format/gguf.hpp"
 #include "llmq/format/imatrix.hpp"
 #include "llmq/format/model.hpp"
@@ -83,6 +84,6 @@ std::vector<GgmlType> candidate_types(const plan::Profile& profile, const ModelT
 // the calibration tokens).
 DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>& quantizable, const ImatrixData* imatrix,
                                const std::string& imatrix_path, const DynamicRequest& request, const plan::Profile& profile,
-                               const FixedCosts& fixed, Host& host);
+                               const FixedCosts& fixed, const SuperWeightMask* protect, Host& host);
 
 }  // namespace llmq::jobs

@@ -1,13 +1,19 @@
 #include "llmq/jobs/quantize.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <tuple>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <regex>
 
 #include "analysis/coherence_gate.hpp"
 #include "jobs/dynamic.hpp"
 #include "jobs/output_check.hpp"
+#include "jobs/protection.hpp"
 #include "jobs/ternary_check.hpp"
 #include "llmq/analysis/coherence.hpp"
 #include "llmq/error.hpp"
@@ -143,7 +149,11 @@ public:
         }
     }
 
-    void quantize(const ModelTensor& t, GgmlType target, const std::vector<float>* imatrix, gguf::Writer& writer, uint64_t& done) {
+    // protect: the tensor's protected weights sorted by (row, col), or null; each super weight's
+    // value after the round trip is reported to on_protected.
+    void quantize(const ModelTensor& t, GgmlType target, const std::vector<float>* imatrix, gguf::Writer& writer, uint64_t& done,
+                  const std::vector<ProtectedWeight>* protect = nullptr,
+                  const std::function<void(const ProtectedWeight&, float before, float after)>& on_protected = {}) {
         const int64_t n_per_row = t.ne[0];
         const uint64_t src_row = row_size(t.type, n_per_row);
         const uint64_t dst_row = row_size(target, n_per_row);
@@ -182,9 +192,44 @@ public:
                                f32);
                         src = f32;
                     }
-                    quantize_rows(target, src,
-                                  std::span<uint8_t>(dst_).subspan(static_cast<size_t>(a) * dst_row, static_cast<size_t>(b - a) * dst_row), n_per_row,
-                                  weights);
+                    if (!protect) {
+                        quantize_rows(target, src,
+                                      std::span<uint8_t>(dst_).subspan(static_cast<size_t>(a) * dst_row, static_cast<size_t>(b - a) * dst_row),
+                                      n_per_row, weights);
+                        return;
+                    }
+                    // Runs of ordinary rows together, each protected row alone with its own importance.
+                    std::vector<float> own(static_cast<size_t>(n_per_row));
+                    int64_t r = a;
+                    while (r < b) {
+                        const int64_t global = row0 + r;
+                        auto first = std::lower_bound(protect->begin(), protect->end(), global,
+                                                      [](const ProtectedWeight& p, int64_t row) { return p.row < row; });
+                        const int64_t next = first == protect->end() ? b : std::min<int64_t>(b, first->row - row0);
+                        auto rows_src = [&](int64_t x, int64_t y) { return src.subspan(static_cast<size_t>((x - a) * n_per_row), static_cast<size_t>((y - x) * n_per_row)); };
+                        auto rows_dst = [&](int64_t x, int64_t y) {
+                            return std::span<uint8_t>(dst_).subspan(static_cast<size_t>(x) * dst_row, static_cast<size_t>(y - x) * dst_row);
+                        };
+                        if (next > r) {
+                            quantize_rows(target, rows_src(r, next), rows_dst(r, next), n_per_row, weights);
+                            r = next;
+                            continue;
+                        }
+                        auto last = first;
+                        while (last != protect->end() && last->row == global) ++last;
+                        jobs::protected_importance(weights, std::span<const ProtectedWeight>(&*first, static_cast<size_t>(last - first)), own);
+                        quantize_rows(target, rows_src(r, r + 1), rows_dst(r, r + 1), n_per_row, own);
+                        if (on_protected) {
+                            std::vector<float> back(static_cast<size_t>(n_per_row));
+                            dequantize(target, rows_dst(r, r + 1), back);
+                            const auto row = rows_src(r, r + 1);
+                            for (auto p = first; p != last; ++p) {
+                                const std::lock_guard<std::mutex> lock(report_mutex_);
+                                on_protected(*p, row[static_cast<size_t>(p->col)], back[static_cast<size_t>(p->col)]);
+                            }
+                        }
+                        ++r;
+                    }
                 });
                 writer.write_data(dst_);
                 done += dst_.size();
@@ -206,6 +251,7 @@ private:
     std::vector<uint8_t> raw_;
     std::vector<uint8_t> dst_;
     std::vector<float> f32_;
+    std::mutex report_mutex_;
 };
 
 std::string layer_of(const std::string& name) {
@@ -244,6 +290,14 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
     if (options.target_bpw && options.target_size) {
         fail(ExitCode::Usage, "--target-bpw and --target-size both given", "give one target: a size in bytes (3.2GB, 800MiB) or bits per weight");
     }
+    if (options.protect_super_weights && !(options.protection_coverage > 0.0 && options.protection_coverage <= jobs::kMaxProtectionCoverage)) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%g", options.protection_coverage);
+        fail(ExitCode::Usage, std::string("--protection-coverage ") + buf + " is outside (0, 0.01]",
+             "give a fraction of the weights from 0.000001 to 0.01 (default 0.0001)");
+    }
+    if (!options.protect_super_weights && !options.super_weights_path.empty())
+        fail(ExitCode::Usage, "--super-weights needs --protect-super-weights", "add --protect-super-weights");
     ModelView model = open_model(options.model_path, host);
 
     const plan::Preset* preset = dynamic ? nullptr : plan::find_preset(options.level);
@@ -264,6 +318,21 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
                  "check the path, or compute one with `llmq analyze " + options.model_path + " -o model.imatrix`");
         }
         imatrix = ImatrixForModel(read_imatrix(*src), options.imatrix_path, model);
+    }
+
+    // The weights to protect, before the plan: dynamic quantization only offers types that keep them.
+    std::optional<SuperWeightMask> mask;
+    if (options.protect_super_weights) {
+        mask = jobs::protection_mask(model, imatrix.loaded() ? &imatrix.data() : nullptr,
+                                     {options.protection_coverage, options.super_weights_path, options.calibration_path}, host);
+        for (const auto& [name, list] : mask->protect) {
+            const ModelTensor* t = model.find_tensor(name);
+            if (!t) fail(ExitCode::Usage, "the super-weight mask names " + name + ", which " + options.model_path + " does not have", "use the mask of this model");
+            for (const auto& p : list)
+                if (p.row >= t->n_rows() || p.col >= t->ne[0])
+                    fail(ExitCode::Usage, "the super-weight mask's weight [" + std::to_string(p.row) + ", " + std::to_string(p.col) + "] is outside " + name,
+                         "use the mask of this model");
+        }
     }
 
     plan::PlanOptions plan_options;
@@ -303,7 +372,7 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
         const std::vector<size_t>& quantizable = setup.quantizable;
         const jobs::FixedCosts& fixed = setup.fixed;
         decision = jobs::decide_dynamic(model, quantizable, imatrix.loaded() ? &imatrix.data() : nullptr, imatrix.path(), request, *profile,
-                                        fixed, host);
+                                        fixed, mask ? &*mask : nullptr, host);
         if (decision->computed_imatrix) {
             imatrix = ImatrixForModel::computed(std::move(*decision->computed_imatrix), kComputedImatrixLabel);
         }
@@ -360,6 +429,12 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
 
     uint64_t written_size = predicted_size;
     json coherence = nullptr;
+    struct Kept {
+        std::string tensor;
+        ProtectedWeight weight;
+        float before, after;
+    };
+    std::vector<Kept> kept;
     if (!options.dry_run) {
         auto sink = host.create_file(output_path);
         TensorStreamer streamer(host, options.chunk_bytes);
@@ -373,7 +448,12 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
                 if (!tp.quantize || tp.target_type == t.type) {
                     streamer.copy(t, writer, done);
                 } else {
-                    streamer.quantize(t, tp.target_type, imatrix.loaded() ? imatrix.find(t) : nullptr, writer, done);
+                    const std::vector<ProtectedWeight>* protect = nullptr;
+                    if (mask) {
+                        if (auto it = mask->protect.find(t.name); it != mask->protect.end()) protect = &it->second;
+                    }
+                    streamer.quantize(t, tp.target_type, imatrix.loaded() ? imatrix.find(t) : nullptr, writer, done, protect,
+                                      [&](const ProtectedWeight& w, float before, float after) { kept.push_back({t.name, w, before, after}); });
                 }
             }
             writer.finish();
@@ -457,6 +537,36 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
                           {"estimated_error", decision ? json(lt.loss) : json(nullptr)},
                           {"is_protected", false}});
     }
+    json protection = nullptr;
+    if (mask) {
+        std::sort(kept.begin(), kept.end(), [](const Kept& a, const Kept& b) {
+            return std::tie(a.tensor, a.weight.row, a.weight.col) < std::tie(b.tensor, b.weight.row, b.weight.col);
+        });
+        json supers = json::array();
+        double worst_coverage = 0.0;
+        size_t count = 0;
+        for (const auto& [name, list] : mask->protect) count += list.size();
+        for (const Kept& k : kept) {
+            const double rel = k.before != 0.0f ? std::fabs(static_cast<double>(k.after) - k.before) / std::fabs(static_cast<double>(k.before)) : 0.0;
+            if (k.weight.super_weight) {
+                supers.push_back({{"tensor", k.tensor}, {"row", k.weight.row}, {"col", k.weight.col}, {"value", k.before}, {"after", k.after},
+                                  {"relative_error", rel}});
+            } else {
+                worst_coverage = std::max(worst_coverage, rel);
+            }
+        }
+        protection = {{"identified", mask->identified},
+                      {"coverage", mask->coverage},
+                      {"source", options.super_weights_path.empty() ? json("detected") : json(options.super_weights_path)},
+                      {"protected_weights", count},
+                      {"super_weights", supers},
+                      {"coverage_worst_relative_error", worst_coverage}};
+        for (auto& l : layers) {
+            const std::string prefix = l["layer_name"].get<std::string>();
+            for (const auto& [name, list] : mask->protect)
+                if (layer_of(name) == prefix && !list.empty()) l["is_protected"] = true;
+        }
+    }
     const double t1 = host.now_seconds ? host.now_seconds() : 0.0;
     json result = {{"status", "success"},
                    {"output_path", output_path},
@@ -477,6 +587,7 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
                    {"tensors", tensors},
                    {"layer_summary", layers},
                    {"dynamic", decision ? decision->report : json(nullptr)},
+                   {"protection", protection},
                    {"quality_report", nullptr},
                    {"coherence", coherence},
                    {"warnings", warnings}};

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -77,5 +78,23 @@ nlohmann::json super_weight_locations_json(const SuperWeightReport& report);
 
 // The mask `quantize --protect-super-weights` reads: JSON next to the imatrix.
 void write_super_weight_mask(ByteSink& sink, const SuperWeightReport& report);
+
+// A mask as read back: the traced super weights and every weight to protect (super weights and
+// the coverage set), by tensor.
+struct ProtectedWeight {
+    int64_t row = 0;
+    int64_t col = 0;
+    bool super_weight = false;  // a traced super weight (not only in the coverage set)
+};
+struct SuperWeightMask {
+    bool identified = false;
+    double coverage = 0.0;
+    std::vector<SuperWeightLocation> super_weights;
+    std::map<std::string, std::vector<ProtectedWeight>> protect;  // tensor → weights, by (row, col)
+};
+// Failure(CorruptInput) naming source for a document that is not a mask.
+SuperWeightMask read_super_weight_mask(std::span<const uint8_t> bytes, const std::string& source);
+// The same from a report (detection run by quantize itself).
+SuperWeightMask mask_of(const SuperWeightReport& report);
 
 }  // namespace llmq

@@ -2,6 +2,7 @@
 // parse argv, run a job, print human or JSON output, map errors to exit codes.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -31,5 +32,11 @@ struct CliEnvironment {
 
 // Runs one command line (args excludes the program name). Returns the process exit code.
 int run_cli(const std::vector<std::string>& args, CliEnvironment& env);
+
+namespace cli {
+// Parses a byte count: plain bytes or a number with a unit (3.2GB, 800MiB; KB/MB/GB/TB are
+// powers of 1000, KiB/MiB/GiB/TiB of 1024). Failure(Usage) naming option otherwise.
+uint64_t parse_size(const std::string& text, const std::string& option);
+}  // namespace cli
 
 }  // namespace llmq

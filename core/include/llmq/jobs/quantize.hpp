@@ -43,6 +43,12 @@ struct QuantizeOptions {
     bool use_cache = true;          // measurements cached next to imatrices
     // Plan only: report every tensor's type and the exact output size, write nothing.
     bool dry_run = false;
+
+    // Super-weight protection: the protected weights (from super_weights_path, or detected now)
+    // keep their values through the quantizers' own weighted search; coverage in (0, 0.01].
+    bool protect_super_weights = false;
+    double protection_coverage = 0.0001;
+    std::string super_weights_path;
 };
 
 // Runs the job; returns the JSON result of CLI.md. Throws Failure on error (the output path is
