@@ -4,7 +4,7 @@ JOBS ?= 2
 SAMPLE := models/sample/tinyllama-spm.bf16.gguf
 LLMQ := build/native/llmq
 
-.PHONY: all deps deps-all oracle-deps native native-all test unit-test oracle-test asan demo bench clean format \
+.PHONY: all deps deps-all oracle-deps native native-all test unit-test oracle-test asan demo bench bench-dynamic clean format \
         wasm web node-stage node-test web-deps web-test bench-wasm
 
 all: native
@@ -85,6 +85,10 @@ demo: native
 
 bench: native-all
 	bash bench/run.sh
+
+# Dynamic quantization of the 1.1B-shaped model: measuring pass, re-solve, whole run vs Q4_K_M.
+bench-dynamic: native-all
+	bash bench/dynamic.sh
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

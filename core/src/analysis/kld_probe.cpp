@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "analysis/portable_math.hpp"
 #include "analysis/weight_rows.hpp"
 #include "llmq/analysis/tensor_costs.hpp"
 #include "llmq/error.hpp"
@@ -14,13 +15,13 @@
 namespace llmq {
 namespace {
 
-// log-softmax of logits into out (double sums, float results).
+// log-softmax of logits into out (double sums, float results), the same bits on every host.
 void log_softmax(std::span<const float> logits, std::span<float> out) {
     float m = -std::numeric_limits<float>::infinity();
     for (float v : logits) m = std::max(m, v);
     double s = 0.0;
-    for (float v : logits) s += std::exp(static_cast<double>(v) - m);
-    const double log_z = static_cast<double>(m) + std::log(s);
+    for (float v : logits) s += portable::exp(static_cast<double>(v) - m);
+    const double log_z = static_cast<double>(m) + portable::log(s);
     for (size_t i = 0; i < logits.size(); ++i) out[i] = static_cast<float>(static_cast<double>(logits[i]) - log_z);
 }
 
@@ -123,7 +124,7 @@ double KldEvaluator::kld(std::span<const Replacement> changed) {
         double d = 0.0;
         for (int64_t v = 0; v < s.n_vocab; ++v) {
             const double lb = base[v];
-            d += std::exp(lb) * (lb - static_cast<double>(test[static_cast<size_t>(v)]));
+            d += portable::exp(lb) * (lb - static_cast<double>(test[static_cast<size_t>(v)]));
         }
         sum += std::max(0.0, d);
     });

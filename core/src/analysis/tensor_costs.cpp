@@ -6,6 +6,7 @@
 #include <cmath>
 #include <utility>
 
+#include "analysis/portable_math.hpp"
 #include "analysis/weight_rows.hpp"
 #include "llmq/error.hpp"
 #include "llmq/quant/codec.hpp"
@@ -18,6 +19,10 @@ namespace {
 int64_t rows_per_task(int64_t n_per_row) {
     return std::max<int64_t>(1, (16384 + n_per_row - 1) / n_per_row);
 }
+
+// Large tensors are measured on evenly spaced rows (each row is quantized on its own, so the
+// sum over a row sample estimates the whole), about this many elements per tensor.
+constexpr int64_t kMeasuredElements = 1 << 20;
 
 // The importance vector of tensor rows (per expert for merged experts), or empty.
 std::span<const float> importance_for(const ImatrixData* imatrix, const ModelTensor& t, int64_t row) {
@@ -86,6 +91,9 @@ void measure_weight_errors(const ModelView& model, const ImatrixData* imatrix, s
             c.werr = 0.0;
         }
         double wnorm = 0.0;
+        const int64_t stride = std::max<int64_t>(1, t.n_elements() / kMeasuredElements);
+        int64_t measured_rows = 0;
+        for (int64_t r = 0; r < t.n_rows(); r += stride) ++measured_rows;
         const int64_t per_task = rows_per_task(n);
         std::vector<double> task_err, task_norm;
         analysis::for_each_row_chunk(t, analysis::kRowChunkBytes, [&](int64_t row0, int64_t nrows, std::span<const float> w) {
@@ -98,6 +106,7 @@ void measure_weight_errors(const ModelView& model, const ImatrixData* imatrix, s
                 std::vector<float> back(static_cast<size_t>(n));
                 const std::vector<float> ones(static_cast<size_t>(n), 1.0f);
                 for (int64_t r = a; r < b; ++r) {
+                    if ((row0 + r) % stride != 0) continue;
                     const std::span<const float> row = w.subspan(static_cast<size_t>(r * n), static_cast<size_t>(n));
                     const std::span<const float> imp = importance_for(imatrix, t, row0 + r);
                     const std::span<const float> weight = imp.empty() ? std::span<const float>(ones) : imp;
@@ -123,7 +132,10 @@ void measure_weight_errors(const ModelView& model, const ImatrixData* imatrix, s
                 for (size_t k = 0; k < n_types; ++k) tc.types[k].werr += task_err[static_cast<size_t>(task) * n_types + k];
             }
         });
-        tc.wnorm = wnorm;
+        // Scaled from the measured rows to the whole tensor.
+        const double scale = static_cast<double>(t.n_rows()) / static_cast<double>(measured_rows);
+        for (auto& c : tc.types) c.werr *= scale;
+        tc.wnorm = wnorm * scale;
         if (on_tensor) on_tensor(ti + 1, tensors.size(), tc.name);
     }
 }
@@ -160,11 +172,11 @@ void estimate_losses(CostTable& table) {
             const TypeCost& a = *measured[hi - 1];
             const TypeCost& b = *measured[hi];
             const double ka = std::max(a.kld, 1e-12), kb = std::max(b.kld, 1e-12);
-            double slope = (std::log(kb) - std::log(ka)) / (std::log(b.werr) - std::log(a.werr));
+            double slope = (portable::log(kb) - portable::log(ka)) / (portable::log(b.werr) - portable::log(a.werr));
             if (!std::isfinite(slope)) slope = 1.0;
             const bool inside = c.werr >= a.werr && c.werr <= b.werr;
             if (!inside) slope = std::clamp(slope, 0.8, 1.5);
-            c.loss = std::exp(std::log(ka) + slope * (std::log(c.werr) - std::log(a.werr)));
+            c.loss = portable::exp(portable::log(ka) + slope * (portable::log(c.werr) - portable::log(a.werr)));
         }
     }
 }
