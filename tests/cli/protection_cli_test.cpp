@@ -46,7 +46,8 @@ const Planted& planted() {
                                  p.imatrix.string(), "--quiet"});
         EXPECT_EQ(r.exit_code, 0) << r.err;
         MemorySource im(test::read_file(p.imatrix));
-        const auto& col_importance = read_imatrix(im).entries.at("blk.1.ffn_down.weight");
+        const ImatrixData data = read_imatrix(im);
+        const auto& col_importance = data.entries.at("blk.1.ffn_down.weight");
         p.col = std::max_element(col_importance.begin(), col_importance.end()) - col_importance.begin();
         std::vector<uint8_t> bytes = test::read_file(kLlama);
         const gguf::Header h = gguf::read_header(MemorySource(bytes));

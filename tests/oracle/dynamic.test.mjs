@@ -50,7 +50,7 @@ for (const c of cases) {
     const reported = new Map(result.tensors.map((t) => [t.name, t.type.toUpperCase()]));
     assert.equal(tensorInfos.length, reported.size);
     const ggmlNames = { 0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 10: "Q2_K", 11: "Q3_K", 12: "Q4_K", 13: "Q5_K",
-      14: "Q6_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 30: "BF16" };
+      14: "Q6_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 30: "BF16", 39: "MXFP4", 41: "Q1_0", 42: "Q2_0" };
     for (const info of tensorInfos) assert.equal(ggmlNames[info.dtype], reported.get(info.name), info.name);
     const kinds = new Set(result.tensors.map((t) => t.type));
     assert.ok(kinds.size >= 3, `a mix, not one type: ${[...kinds]}`);
