@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/native}
 OUT=build/bench
 mkdir -p "$OUT"
-MODEL="$OUT/synthetic-llama-1.1b-f16.gguf"
-[ -f "$MODEL" ] || "$BUILD/make_synthetic_model" "$MODEL"
+# The 1.1B shape with the tinyllama fixture's vocabulary (2048 tokens): the probes tokenize text.
+MODEL="$OUT/synthetic-llama-1.1b-vocab-f16.gguf"
+[ -f "$MODEL" ] || "$BUILD/make_synthetic_model" "$MODEL" --vocab-from tests/fixtures/models/tinyllama-spm.bf16.gguf
 export LLM_QUANTIZE_IMATRIX_CACHE="$OUT/dynamic-cache"
 TARGET=${TARGET:-700MB}
 row() {  # label, threads, command...

@@ -2,7 +2,9 @@
 // hidden 2048, ffn 5632, 22 layers, 32 heads / 4 KV heads, vocab 32000) in F16, filled with
 // deterministic pseudo-normal weights. Input for the quantization benchmarks.
 //
-//   make_synthetic_model OUT.gguf [--layers N] [--hidden N] [--ffn N] [--vocab N] [--type f16|bf16|f32]
+//   make_synthetic_model OUT.gguf [--layers N] [--hidden N] [--ffn N] [--vocab N] [--type f16|bf16|f32] [--vocab-from MODEL.gguf]
+// --vocab-from copies the tokenizer.* keys of another GGUF (and its vocabulary size), so jobs that
+// tokenize text (analyze, dynamic quantization) run on the synthetic model.
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -37,11 +39,13 @@ struct Rng {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: %s OUT.gguf [--layers N] [--hidden N] [--ffn N] [--vocab N] [--type f16|bf16|f32]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s OUT.gguf [--layers N] [--hidden N] [--ffn N] [--vocab N] [--type f16|bf16|f32] [--vocab-from MODEL.gguf]\n",
+                     argv[0]);
         return 2;
     }
     int64_t layers = 22, hidden = 2048, ffn = 5632, vocab = 32000, heads = 32, kv_heads = 4;
     GgmlType type = GgmlType::F16;
+    std::vector<KeyValue> tokenizer;
     for (int i = 2; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
         const std::string v = argv[i + 1];
@@ -55,6 +59,14 @@ int main(int argc, char** argv) {
             vocab = std::stoll(v);
         else if (k == "--type")
             type = *llmq::type_from_name(v);
+        else if (k == "--vocab-from") {
+            const llmq::native::FileSource source(v);
+            for (const auto& e : llmq::gguf::read_header(source).kv) {
+                if (e.key.rfind("tokenizer.", 0) != 0) continue;
+                tokenizer.push_back(e);
+                if (e.key == "tokenizer.ggml.tokens") vocab = static_cast<int64_t>(e.value.array_size());
+            }
+        }
     }
     const int64_t head_dim = hidden / heads;
     const int64_t kv_dim = head_dim * kv_heads;
@@ -74,6 +86,7 @@ int main(int argc, char** argv) {
         {"llama.rope.dimension_count", Value::u32(static_cast<uint32_t>(head_dim))},
         {"llama.attention.layer_norm_rms_epsilon", Value::f32(1e-5f)},
     };
+    kv.insert(kv.end(), tokenizer.begin(), tokenizer.end());
     std::vector<TensorDecl> tensors;
     auto add = [&](std::string name, int64_t ne0, int64_t ne1) {
         const bool norm = ne1 == 1;

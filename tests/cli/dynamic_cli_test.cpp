@@ -189,6 +189,22 @@ TEST(Dynamic, WithoutAnImatrixOneIsComputedAndSaidSo) {
     EXPECT_NE(r.err.find("no --imatrix"), std::string::npos) << r.err;
     // compression-max: at least 60% smaller than the 16-bit file.
     EXPECT_LT(static_cast<double>(j["file_size"].get<uint64_t>()), 0.4 * static_cast<double>(fs::file_size(kQwen)));
+
+    // With --measurements the computed matrix is kept beside the measurement (FILE.imatrix): a
+    // re-solve reads both and writes the same bytes without running the model.
+    const fs::path table = dir / "m.costs.json";
+    auto run = [&](const fs::path& out) {
+        return test::run_llmq({"quantize", kQwen, "-q", "dynamic", "--profile", "balanced", "--target-size", "2.5MB", "--calibration-samples", "2",
+                               "--calibration-data", kTrain, "--measurements", table.string(), "--no-cache", "-o", out.string(), "--format", "json"});
+    };
+    auto first = run(dir / "first.gguf");
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    EXPECT_TRUE(fs::exists(table.string() + ".imatrix"));
+    auto again = run(dir / "again.gguf");
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(parse_json(again)["dynamic"]["measurement"]["source"], table.string());
+    EXPECT_EQ(again.err.find("running the model"), std::string::npos) << again.err;
+    EXPECT_EQ(test::read_file(dir / "first.gguf"), test::read_file(dir / "again.gguf"));
 }
 
 // The point of it all: at the size of llama.cpp's preset, a lower KL divergence on text the

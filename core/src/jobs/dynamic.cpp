@@ -16,6 +16,7 @@
 #include "llmq/analysis/imatrix_accumulator.hpp"
 #include "llmq/analysis/tensor_costs.hpp"
 #include "llmq/error.hpp"
+#include "llmq/io/memory.hpp"
 #include "llmq/io/sha256.hpp"
 #include "llmq/plan/allocate.hpp"
 #include "llmq/plan/plan.hpp"
@@ -447,6 +448,8 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
     // Without an importance matrix one is accumulated on the calibration tokens (by the probes'
     // base run), also when the costs come from a file: the quantizers need it either way.
     ImatrixAccumulator accumulator;
+    bool accumulated = false;  // computed holds the accumulator's matrix (not one read from a file)
+    std::vector<uint8_t> imatrix_bytes;  // that matrix as a GGUF imatrix
     std::optional<KldEvaluator> evaluator;
     double t_base = 0.0;
     auto run_base = [&] {
@@ -456,23 +459,47 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
         evaluator.emplace(model, calibration->sequences, 1, parallel, imatrix ? nullptr : &accumulator);
         t_base = now() - t;
         if (!imatrix) {
-            computed = accumulator.data();
+            // As the file stores it (float sums), so a later run that reads FILE.imatrix
+            // quantizes with exactly the same matrix.
+            MemorySink sink("imatrix");
+            write_imatrix_gguf(sink, accumulator.sums({calibration->source}, static_cast<uint32_t>(calibration->sequences.size()),
+                                                      static_cast<uint32_t>(calibration->sequences.front().size())));
+            sink.finish();
+            imatrix_bytes = sink.bytes();
+            computed = read_imatrix(MemorySource(imatrix_bytes, "computed imatrix"));
+            accumulated = true;
             imatrix = &*computed;
             log(host, LogLevel::Warning,
                 "dynamic: no --imatrix; the importance of each column was accumulated on " + std::to_string(calibration->sequences.size()) +
                     " calibration samples (pass one from `llmq analyze` for better files)");
         }
     };
-    if (!imatrix) run_base();
+    // A measurement made with a computed importance matrix keeps that matrix beside it
+    // (FILE.imatrix), so a re-solve never runs the model.
+    auto sidecar = [](const std::string& costs) { return costs + ".imatrix"; };
+    auto read_sidecar = [&](const std::string& costs) -> bool {
+        if (imatrix) return true;
+        if (!host.exists(sidecar(costs))) return false;
+        try {
+            computed = read_imatrix(*host.open_file(sidecar(costs)));
+            imatrix = &*computed;
+            return true;
+        } catch (const Failure& f) {
+            log(host, LogLevel::Warning, "ignoring " + sidecar(costs) + ": " + f.error().message);
+            return false;
+        }
+    };
     if (!costs_path.empty() && host.exists(costs_path)) {
+        if (!read_sidecar(costs_path)) run_base();
         try_read(costs_path);
-    } else if (cache_path && host.exists(*cache_path)) {
+    } else if (cache_path && host.exists(*cache_path) && read_sidecar(*cache_path)) {
         try {
             try_read(*cache_path);
         } catch (const Failure& f) {
             log(host, LogLevel::Warning, "ignoring the cache entry " + *cache_path + ": " + f.error().message);
         }
     }
+    if (!imatrix) run_base();
     if (measured_from.empty()) {
         table.tensors = wanted;
         if (probes_mode != "none") run_base();
@@ -505,10 +532,14 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
         table.kld_seconds = t_kld;
         const std::string doc = costs_to_json(table, identity).dump(1);
         const std::span<const uint8_t> doc_bytes(reinterpret_cast<const uint8_t*>(doc.data()), doc.size());
-        if (!costs_path.empty()) write_whole(costs_path, doc_bytes, host);
+        if (!costs_path.empty()) {
+            if (accumulated) write_whole(sidecar(costs_path), imatrix_bytes, host);
+            write_whole(costs_path, doc_bytes, host);
+        }
         if (cache_path) {
             try {
                 if (host.make_directories) host.make_directories(std::filesystem::path(*cache_path).parent_path().string());
+                if (accumulated) write_whole(sidecar(*cache_path), imatrix_bytes, host);
                 write_whole(*cache_path, doc_bytes, host);
             } catch (const Failure& f) {
                 log(host, LogLevel::Warning, "could not store the measurements in the cache: " + f.error().message);
