@@ -21,6 +21,7 @@
 #include "llmq/plan/allocate.hpp"
 #include "llmq/plan/plan.hpp"
 #include "llmq/runtime/config.hpp"
+#include "llmq/runtime/streamer.hpp"
 #include "llmq/runtime/tokenizer.hpp"
 
 namespace llmq::jobs {
@@ -452,11 +453,20 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
     std::vector<uint8_t> imatrix_bytes;  // that matrix as a GGUF imatrix
     std::optional<KldEvaluator> evaluator;
     double t_base = 0.0;
+    bool base_done = false;
     auto run_base = [&] {
-        if (evaluator || !calibration) return;
+        if (base_done || !calibration) return;
+        base_done = true;
         const double t = now();
         log(host, LogLevel::Info, "dynamic: running the model over " + std::to_string(calibration->sequences.size()) + " samples of " + calibration->source);
-        evaluator.emplace(model, calibration->sequences, 1, parallel, imatrix ? nullptr : &accumulator);
+        if (probes_mode == "none") {
+            // Only the importance matrix: one layer at a time, nothing kept for probes.
+            LayerStreamer streamer(model, parallel);
+            StreamState state = streamer.embed(calibration->sequences);
+            while (state.next_layer < streamer.config().n_layer) streamer.run_layer(state, &accumulator);
+        } else {
+            evaluator.emplace(model, calibration->sequences, 1, parallel, imatrix ? nullptr : &accumulator);
+        }
         t_base = now() - t;
         if (!imatrix) {
             // As the file stores it (float sums), so a later run that reads FILE.imatrix
