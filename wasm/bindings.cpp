@@ -117,7 +117,8 @@ QuantizeOptions quantize_options(const val& o) {
     if (!size.isUndefined() && !size.isNull()) {
         if (size.isNumber()) {
             const double x = size.as<double>();
-            if (!(x >= 1 && x < 9e15) || x != std::floor(x)) fail(ExitCode::Usage, "invalid value for targetSize", "expected bytes, or a string such as '3.2GB'");
+            if (!(x >= 1 && x < 9e15) || x != std::floor(x))
+                fail(ExitCode::Usage, "invalid value for targetSize", "expected bytes, or a string such as '3.2GB'");
             q.target_size = static_cast<uint64_t>(x);
         } else {
             q.target_size = cli::parse_size(size.isString() ? size.as<std::string>() : std::string(), "targetSize");
@@ -128,7 +129,8 @@ QuantizeOptions quantize_options(const val& o) {
     const val samples = o["calibrationSamples"];
     if (!samples.isUndefined() && !samples.isNull()) {
         const double x = samples.isNumber() ? samples.as<double>() : 0.0;
-        if (!(x >= 1 && x <= 1024) || x != std::floor(x)) fail(ExitCode::Usage, "invalid value for calibrationSamples", "expected a whole number from 1 to 1024");
+        if (!(x >= 1 && x <= 1024) || x != std::floor(x))
+            fail(ExitCode::Usage, "invalid value for calibrationSamples", "expected a whole number from 1 to 1024");
         q.calibration_samples = static_cast<int64_t>(x);
     }
     if (auto p = text(o, "probes"); !p.empty()) {

@@ -1,10 +1,10 @@
 // The host-independent exp and log of the dynamic measurement agree with the C library to
 // about 1e-15 over the range the KL divergences use.
+#include "analysis/portable_math.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
-
-#include "analysis/portable_math.hpp"
 
 namespace llmq {
 namespace {

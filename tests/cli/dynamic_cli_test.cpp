@@ -17,11 +17,10 @@ namespace {
 using nlohmann::json;
 using test::parse_json;
 namespace fs = std::filesystem;
-
-const std::string kLlama = test::fixture("models/tinyllama-spm.bf16.gguf").string();
-const std::string kQwen = test::fixture("models/tinyqwen-bpe.bf16.gguf").string();
-const std::string kTrain = test::fixture("text/tinystories_train.txt").string();
-const std::string kHeldOut = test::fixture("text/tinystories_heldout.txt").string();
+const std::string& kLlama = test::kLlamaModel;
+const std::string& kQwen = test::kQwenModel;
+const std::string& kTrain = test::kTrainText;
+const std::string& kHeldOut = test::kHeldOutText;
 
 // Files every test process shares, made once (each is written to a private name and renamed,
 // so concurrent test processes never see half a file): the importance matrix and a cost table
@@ -44,8 +43,8 @@ const fs::path& imatrix() {
     static const fs::path p = [] {
         const fs::path p = shared_dir() / "tinyllama.imatrix";
         make_once(p, [](const fs::path& tmp) {
-            auto r = test::run_llmq({"analyze", kLlama, "--calibration-data", kTrain, "--calibration-samples", "128", "--ctx", "64", "--no-cache", "-o",
-                                     tmp.string(), "--quiet"});
+            auto r = test::run_llmq({"analyze", kLlama, "--calibration-data", kTrain, "--calibration-samples", "128", "--ctx", "64", "--no-cache",
+                                     "-o", tmp.string(), "--quiet"});
             ASSERT_EQ(r.exit_code, 0) << r.err;
         });
         return p;
@@ -69,8 +68,9 @@ const fs::path& costs() {
 
 // A dynamic run on the shared measurement.
 test::CliResult dynamic(std::vector<std::string> extra, const std::string& model = kLlama) {
-    std::vector<std::string> args = {"quantize", model, "-q", "dynamic", "--profile", "balanced", "--imatrix", imatrix().string(), "--measurements",
-                                     costs().string(), "--format", "json"};
+    std::vector<std::string> args = {
+        "quantize",       model,      "-q",  "dynamic", "--profile", "balanced", "--imatrix", imatrix().string(), "--measurements",
+        costs().string(), "--format", "json"};
     args.insert(args.end(), extra.begin(), extra.end());
     return test::run_llmq(args, "dynamic");
 }
@@ -81,7 +81,8 @@ gguf::Header header_of(const fs::path& p) {
 }
 
 double kld_on_held_out(const fs::path& file) {
-    auto r = test::run_llmq({"perplexity", file.string(), "-f", kHeldOut, "--ctx", "256", "--chunks", "12", "--kld-base", kLlama, "--format", "json"});
+    auto r =
+        test::run_llmq({"perplexity", file.string(), "-f", kHeldOut, "--ctx", "256", "--chunks", "12", "--kld-base", kLlama, "--format", "json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return parse_json(r)["kld"]["kld"]["mean"].get<double>();
 }
@@ -164,8 +165,25 @@ TEST(Dynamic, MeasurementAndFileAreTheSameForAnyThreadCount) {
     for (const char* threads : {"1", "2"}) {
         const fs::path out = dir / (std::string("t") + threads + ".gguf");
         const fs::path table = dir / (std::string("t") + threads + ".costs.json");
-        auto r = test::run_llmq({"quantize", kQwen, "-q", "dynamic", "--profile", "balanced", "--target-size", "2.4MB", "--calibration-samples", "2",
-                                 "--calibration-data", kTrain, "--measurements", table.string(), "--no-cache", "-t", threads, "-o", out.string(),
+        auto r = test::run_llmq({"quantize",
+                                 kQwen,
+                                 "-q",
+                                 "dynamic",
+                                 "--profile",
+                                 "balanced",
+                                 "--target-size",
+                                 "2.4MB",
+                                 "--calibration-samples",
+                                 "2",
+                                 "--calibration-data",
+                                 kTrain,
+                                 "--measurements",
+                                 table.string(),
+                                 "--no-cache",
+                                 "-t",
+                                 threads,
+                                 "-o",
+                                 out.string(),
                                  "--quiet"});
         ASSERT_EQ(r.exit_code, 0) << r.err;
         files.push_back(test::read_file(out));
@@ -233,7 +251,8 @@ TEST(Dynamic, BadInputGetsItsExitCodeAndLeavesNothing) {
     const fs::path out = dir / "never.gguf";
     const fs::path bad = dir / "bad.dqprofile";
     test::write_file(bad, [] {
-        const std::string s = R"({"llmq_profile": 1, "name": "bad", "candidates": ["q4_K"], "default_target": {"bpw": 4}, "rules": [{"match": "(", "min_bpw": 4}]})";
+        const std::string s =
+            R"({"llmq_profile": 1, "name": "bad", "candidates": ["q4_K"], "default_target": {"bpw": 4}, "rules": [{"match": "(", "min_bpw": 4}]})";
         return std::vector<uint8_t>(s.begin(), s.end());
     }());
     struct Case {
@@ -252,8 +271,8 @@ TEST(Dynamic, BadInputGetsItsExitCodeAndLeavesNothing) {
         {{"--profile", "balanced", "--probes", "many"}, 2, "--probes"},
     };
     for (const auto& c : cases) {
-        std::vector<std::string> args = {"quantize", kLlama, "-q", "dynamic", "--imatrix", imatrix().string(), "--measurements", costs().string(),
-                                         "-o", out.string()};
+        std::vector<std::string> args = {"quantize",       kLlama,           "-q", "dynamic",   "--imatrix", imatrix().string(),
+                                         "--measurements", costs().string(), "-o", out.string()};
         args.insert(args.end(), c.args.begin(), c.args.end());
         auto r = test::run_llmq(args, "dyn-bad");
         EXPECT_EQ(r.exit_code, c.code) << c.args[1] << ": " << r.err;
@@ -263,8 +282,8 @@ TEST(Dynamic, BadInputGetsItsExitCodeAndLeavesNothing) {
     // Dynamic options without -q dynamic, and a measurement of another model.
     auto r = test::run_llmq({"quantize", kLlama, "-q", "Q4_K_M", "--profile", "balanced", "-o", out.string()});
     EXPECT_EQ(r.exit_code, 2) << r.err;
-    r = test::run_llmq({"quantize", kQwen, "-q", "dynamic", "--profile", "balanced", "--measurements", costs().string(), "--probes", "none", "-o",
-                        out.string()});
+    r = test::run_llmq(
+        {"quantize", kQwen, "-q", "dynamic", "--profile", "balanced", "--measurements", costs().string(), "--probes", "none", "-o", out.string()});
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find("another model"), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(out));
@@ -286,7 +305,8 @@ TEST(Profile, ListShowCreateValidate) {
 
     const auto dir = test::temp_dir("profile-cmd");
     const fs::path made = dir / "mine.dqprofile";
-    auto create = test::run_llmq({"profile", "create", "--imatrix", imatrix().string(), "--name", "mine", "--target-size", "3MB", "-o", made.string()});
+    auto create =
+        test::run_llmq({"profile", "create", "--imatrix", imatrix().string(), "--name", "mine", "--target-size", "3MB", "-o", made.string()});
     ASSERT_EQ(create.exit_code, 0) << create.err;
     auto validate = test::run_llmq({"profile", "validate", made.string(), kLlama, "--format", "json"});
     ASSERT_EQ(validate.exit_code, 0) << validate.err;

@@ -20,9 +20,8 @@ namespace {
 using nlohmann::json;
 using test::parse_json;
 namespace fs = std::filesystem;
-
-const std::string kLlama = test::fixture("models/tinyllama-spm.bf16.gguf").string();
-const std::string kTrain = test::fixture("text/tinystories_train.txt").string();
+const std::string& kLlama = test::kLlamaModel;
+const std::string& kTrain = test::kTrainText;
 
 float bf16_at(const std::vector<uint8_t>& b, uint64_t off) {
     const uint32_t bits = static_cast<uint32_t>(b[off]) << 16 | static_cast<uint32_t>(b[off + 1]) << 24;
@@ -92,8 +91,9 @@ TEST(Protection, APlantedSuperWeightKeepsItsValueAtEveryLevelFromQ2K) {
     for (const char* level : {"Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "Q4_0"}) {
         SCOPED_TRACE(level);
         const fs::path out = dir / (std::string(level) + ".gguf");
-        std::vector<std::string> args = {"quantize", p.model.string(), "-q", level, "--imatrix", p.imatrix.string(), "--protect-super-weights",
-                                         "--calibration-data", kTrain, "-o", out.string(), "--format", "json"};
+        std::vector<std::string> args = {
+            "quantize", p.model.string(), "-q",       level, "--imatrix", p.imatrix.string(), "--protect-super-weights", "--calibration-data", kTrain,
+            "-o",       out.string(),     "--format", "json"};
         if (!first) args.insert(args.end(), {"--super-weights", mask});
         first = false;
         auto r = test::run_llmq(args);
@@ -115,7 +115,9 @@ TEST(Protection, APlantedSuperWeightKeepsItsValueAtEveryLevelFromQ2K) {
         // so without protection it mostly survives too (the protection matters for the coverage
         // set and for weights that are large but not their block's largest).
         const fs::path plain = dir / (std::string("plain-") + level + ".gguf");
-        ASSERT_EQ(test::run_llmq({"quantize", p.model.string(), "-q", level, "--imatrix", p.imatrix.string(), "-o", plain.string(), "--quiet"}).exit_code, 0);
+        ASSERT_EQ(
+            test::run_llmq({"quantize", p.model.string(), "-q", level, "--imatrix", p.imatrix.string(), "-o", plain.string(), "--quiet"}).exit_code,
+            0);
         std::printf("[          ] %s: planted %g -> %g with protection, %g without\n", level, p.value, after, value_in(plain, p.row, p.col));
     }
 }
@@ -135,9 +137,10 @@ TEST(Protection, DynamicGivesTheSuperWeightsTensorATypeThatKeepsThem) {
 TEST(Protection, BadOptionsAreUsageErrors) {
     const auto dir = test::temp_dir("protect-bad");
     const fs::path out = dir / "x.gguf";
-    for (const std::vector<std::string>& extra :
-         {std::vector<std::string>{"--protect-super-weights", "--protection-coverage", "0.5"}, {"--protect-super-weights", "--protection-coverage", "0"},
-          {"--protection-coverage", "0.001"}, {"--super-weights", (dir / "m.json").string()}}) {
+    for (const std::vector<std::string>& extra : {std::vector<std::string>{"--protect-super-weights", "--protection-coverage", "0.5"},
+                                                  {"--protect-super-weights", "--protection-coverage", "0"},
+                                                  {"--protection-coverage", "0.001"},
+                                                  {"--super-weights", (dir / "m.json").string()}}) {
         std::vector<std::string> args = {"quantize", kLlama, "-q", "Q4_K_M", "-o", out.string()};
         args.insert(args.end(), extra.begin(), extra.end());
         auto r = test::run_llmq(args);

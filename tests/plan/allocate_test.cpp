@@ -1,11 +1,12 @@
 // The bit-budget solver against an exhaustive search on small random instances, and its edges.
+#include "llmq/plan/allocate.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
 #include "llmq/error.hpp"
-#include "llmq/plan/allocate.hpp"
 
 namespace llmq {
 namespace {

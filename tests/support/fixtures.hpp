@@ -29,6 +29,12 @@ inline std::filesystem::path fixture(const std::string& relative) {
     return fixtures_dir() / relative;
 }
 
+// The fixture models and texts most end-to-end tests run on.
+inline const std::string kLlamaModel = fixture("models/tinyllama-spm.bf16.gguf").string();
+inline const std::string kQwenModel = fixture("models/tinyqwen-bpe.bf16.gguf").string();
+inline const std::string kTrainText = fixture("text/tinystories_train.txt").string();
+inline const std::string kHeldOutText = fixture("text/tinystories_heldout.txt").string();
+
 inline std::vector<uint8_t> read_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw std::runtime_error("cannot open " + path.string());

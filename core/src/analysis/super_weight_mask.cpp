@@ -56,7 +56,8 @@ SuperWeightMask mask_of(const SuperWeightReport& report) {
             return std::tie(a.row, a.col, b.super_weight) < std::tie(b.row, b.col, a.super_weight);
         });
         // One entry per weight; a super weight that is also in the coverage set stays a super weight.
-        list.erase(std::unique(list.begin(), list.end(), [](const ProtectedWeight& a, const ProtectedWeight& b) { return a.row == b.row && a.col == b.col; }),
+        list.erase(std::unique(list.begin(), list.end(),
+                               [](const ProtectedWeight& a, const ProtectedWeight& b) { return a.row == b.row && a.col == b.col; }),
                    list.end());
     }
     return m;
@@ -100,7 +101,8 @@ SuperWeightMask read_super_weight_mask(std::span<const uint8_t> bytes, const std
         bad(std::string("malformed (") + e.what() + ")");
     }
     for (auto& [name, list] : m.protect) {
-        std::sort(list.begin(), list.end(), [](const ProtectedWeight& a, const ProtectedWeight& b) { return std::tie(a.row, a.col) < std::tie(b.row, b.col); });
+        std::sort(list.begin(), list.end(),
+                  [](const ProtectedWeight& a, const ProtectedWeight& b) { return std::tie(a.row, a.col) < std::tie(b.row, b.col); });
     }
     return m;
 }

@@ -69,7 +69,8 @@ std::vector<uint8_t> quantize_tensor(const ModelTensor& tensor, GgmlType type, s
                     imp = imatrix.subspan(static_cast<size_t>(expert * n), static_cast<size_t>(n));
                 }
                 quantize_rows(type, w.subspan(static_cast<size_t>(r * n), static_cast<size_t>((end - r) * n)),
-                              std::span<uint8_t>(out).subspan(static_cast<size_t>(row0 + r) * out_row, static_cast<size_t>(end - r) * out_row), n, imp);
+                              std::span<uint8_t>(out).subspan(static_cast<size_t>(row0 + r) * out_row, static_cast<size_t>(end - r) * out_row), n,
+                              imp);
                 r = end;
             }
         });
@@ -111,7 +112,8 @@ void measure_weight_errors(const ModelView& model, const ImatrixData* imatrix, s
                     const std::span<const float> imp = importance_for(imatrix, t, row0 + r);
                     const std::span<const float> weight = imp.empty() ? std::span<const float>(ones) : imp;
                     double norm = 0.0;
-                    for (int64_t j = 0; j < n; ++j) norm += static_cast<double>(weight[static_cast<size_t>(j)]) * row[static_cast<size_t>(j)] * row[static_cast<size_t>(j)];
+                    for (int64_t j = 0; j < n; ++j)
+                        norm += static_cast<double>(weight[static_cast<size_t>(j)]) * row[static_cast<size_t>(j)] * row[static_cast<size_t>(j)];
                     task_norm[static_cast<size_t>(task)] += norm;
                     for (size_t k = 0; k < n_types; ++k) {
                         const GgmlType type = tc.types[k].type;

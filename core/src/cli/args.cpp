@@ -102,9 +102,9 @@ uint64_t parse_size(const std::string& text, const std::string& option) {
         const char* name;
         double factor;
     };
-    static constexpr Unit units[] = {{"", 1},     {"B", 1},       {"K", 1e3},     {"KB", 1e3},    {"M", 1e6},         {"MB", 1e6},
-                                     {"G", 1e9},  {"GB", 1e9},    {"T", 1e12},    {"TB", 1e12},   {"KIB", 1024.0},    {"MIB", 1048576.0},
-                                     {"GIB", 1073741824.0},       {"TIB", 1099511627776.0}};
+    static constexpr Unit units[] = {
+        {"", 1},     {"B", 1},    {"K", 1e3},   {"KB", 1e3},     {"M", 1e6},         {"MB", 1e6},           {"G", 1e9},
+        {"GB", 1e9}, {"T", 1e12}, {"TB", 1e12}, {"KIB", 1024.0}, {"MIB", 1048576.0}, {"GIB", 1073741824.0}, {"TIB", 1099511627776.0}};
     const std::string number = text.substr(0, i);
     char* end = nullptr;
     const double v = number.empty() ? NAN : std::strtod(number.c_str(), &end);

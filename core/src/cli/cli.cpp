@@ -92,14 +92,30 @@ GgmlType parse_type(const std::string& text, const std::string& option) {
 
 json run_quantize_command(const std::vector<std::string>& args, Host& host) {
     const std::vector<OptionSpec> specs = {
-        {{"-q", "--level"}, true, false}, {{"-o", "--output"}, true, false},         {{"--imatrix"}, true, false},
-        {{"--tensor-type"}, true, true},  {{"--output-tensor-type"}, true, false},   {{"--token-embedding-type"}, true, false},
-        {{"--pure"}, false, false},       {{"--leave-output-tensor"}, false, false}, {{"--allow-requantize"}, false, false},
-        {{"--chunk-mb"}, true, false},    {{"--coherence-check"}, false, false},     {{"--no-coherence-check"}, false, false},
-        {{"--dynamic"}, false, false},    {{"--profile"}, true, false},              {{"--target-bpw"}, true, false},
-        {{"--target-size"}, true, false}, {{"--measurements"}, true, false},         {{"--calibration-data"}, true, false},
-        {{"--dry-run"}, false, false},    {{"--no-cache"}, false, false},            {{"--calibration-samples"}, true, false},
-        {{"--probes"}, true, false},      {{"--protect-super-weights"}, false, false}, {{"--protection-coverage"}, true, false},
+        {{"-q", "--level"}, true, false},
+        {{"-o", "--output"}, true, false},
+        {{"--imatrix"}, true, false},
+        {{"--tensor-type"}, true, true},
+        {{"--output-tensor-type"}, true, false},
+        {{"--token-embedding-type"}, true, false},
+        {{"--pure"}, false, false},
+        {{"--leave-output-tensor"}, false, false},
+        {{"--allow-requantize"}, false, false},
+        {{"--chunk-mb"}, true, false},
+        {{"--coherence-check"}, false, false},
+        {{"--no-coherence-check"}, false, false},
+        {{"--dynamic"}, false, false},
+        {{"--profile"}, true, false},
+        {{"--target-bpw"}, true, false},
+        {{"--target-size"}, true, false},
+        {{"--measurements"}, true, false},
+        {{"--calibration-data"}, true, false},
+        {{"--dry-run"}, false, false},
+        {{"--no-cache"}, false, false},
+        {{"--calibration-samples"}, true, false},
+        {{"--probes"}, true, false},
+        {{"--protect-super-weights"}, false, false},
+        {{"--protection-coverage"}, true, false},
         {{"--super-weights"}, true, false},
     };
     const auto p = cli::parse_args(args, specs, "quantize");
@@ -115,11 +131,15 @@ json run_quantize_command(const std::vector<std::string>& args, Host& host) {
     }
     auto level = p.value("-q");
     if (p.has("--dynamic")) {
-        if (level && !(level->size() == 7 && std::equal(level->begin(), level->end(), "dynamic", [](char a, char b) { return std::tolower(a) == b; })))
-            fail(ExitCode::Usage, "--dynamic and -q " + *level + " contradict each other", "use -q dynamic --profile NAME, or a preset without --dynamic");
+        if (level &&
+            !(level->size() == 7 && std::equal(level->begin(), level->end(), "dynamic", [](char a, char b) { return std::tolower(a) == b; })))
+            fail(ExitCode::Usage, "--dynamic and -q " + *level + " contradict each other",
+                 "use -q dynamic --profile NAME, or a preset without --dynamic");
         level = "dynamic";
     }
-    if (!level) fail(ExitCode::Usage, "quantize needs a level (-q LEVEL)", "for example -q Q4_K_M or -q dynamic --profile balanced; see `llmq quantize --help`");
+    if (!level)
+        fail(ExitCode::Usage, "quantize needs a level (-q LEVEL)",
+             "for example -q Q4_K_M or -q dynamic --profile balanced; see `llmq quantize --help`");
     o.level = *level;
     o.profile = p.value("--profile").value_or("");
     if (auto v = p.value("--target-bpw")) o.target_bpw = cli::parse_number(*v, "--target-bpw", 1.0, 32.0);

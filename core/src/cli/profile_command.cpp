@@ -4,8 +4,8 @@
 #include <sstream>
 
 #include "cli/args.hpp"
-#include "llmq/cli/cli.hpp"
 #include "cli/report.hpp"
+#include "llmq/cli/cli.hpp"
 #include "llmq/error.hpp"
 #include "llmq/jobs/profile.hpp"
 
@@ -14,7 +14,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kUsage = "usage: llmq profile list | show NAME|FILE | create --imatrix F --name N [--target-bpw X|--target-size B] [-o F] | validate PROFILE MODEL";
+constexpr const char* kUsage =
+    "usage: llmq profile list | show NAME|FILE | create --imatrix F --name N [--target-bpw X|--target-size B] [-o F] | validate PROFILE MODEL";
 
 std::string target_text(const json& t) {
     if (t.contains("bpw")) return std::to_string(t["bpw"].get<double>()).substr(0, 5) + " bpw";
@@ -72,7 +73,8 @@ std::string profile_report(const json& r, bool verbose) {
     if (sub == "list") {
         for (const auto& p : r["profiles"]) {
             if (p.contains("error")) {
-                out << "  " << p["name"].get<std::string>() << "  (" << p["source"].get<std::string>() << ": " << p["error"].get<std::string>() << ")\n";
+                out << "  " << p["name"].get<std::string>() << "  (" << p["source"].get<std::string>() << ": " << p["error"].get<std::string>()
+                    << ")\n";
                 continue;
             }
             char line[512];

@@ -40,16 +40,17 @@ std::string quantize_report(const nlohmann::json& r, bool verbose) {
     out << (dry ? "plan for " : "quantized to ") << level << ": " << r["output_path"].get<std::string>() << (dry ? " (dry run: nothing written)" : "")
         << "\n";
     out << format("  size      %s -> %s%s (%.2fx smaller), %.3f bits per weight\n", human_size(r["input_size"].get<double>()).c_str(),
-                  human_size(r["file_size"].get<double>()).c_str(), dry ? format(" (%s bytes exactly)", std::to_string(r["predicted_size"].get<uint64_t>()).c_str()).c_str() : "",
+                  human_size(r["file_size"].get<double>()).c_str(),
+                  dry ? format(" (%s bytes exactly)", std::to_string(r["predicted_size"].get<uint64_t>()).c_str()).c_str() : "",
                   r["compression_ratio"].get<double>(), r["effective_bpw"].get<double>());
     if (r.contains("dynamic") && r["dynamic"].is_object()) {
         const auto& d = r["dynamic"];
         const auto& m = d["measurement"];
-        out << format("  target    %s: estimated KL divergence %.4g (sum over tensors, on the calibration text)\n", d["target"].get<std::string>().c_str(),
-                      d["estimated_kld"].get<double>());
+        out << format("  target    %s: estimated KL divergence %.4g (sum over tensors, on the calibration text)\n",
+                      d["target"].get<std::string>().c_str(), d["estimated_kld"].get<double>());
         if (m["source"] == "measured") {
-            out << format("  measured  %.1f s weights + %.1f s model probes (%lld probes, %lld tokens, probes %s)\n", m["weight_seconds"].get<double>(),
-                          m["kld_seconds"].get<double>(), static_cast<long long>(m["kld_probes"].get<int64_t>()),
+            out << format("  measured  %.1f s weights + %.1f s model probes (%lld probes, %lld tokens, probes %s)\n",
+                          m["weight_seconds"].get<double>(), m["kld_seconds"].get<double>(), static_cast<long long>(m["kld_probes"].get<int64_t>()),
                           static_cast<long long>(m["kld_tokens"].get<int64_t>()), m["probes"].get<std::string>().c_str());
         } else {
             out << "  measured  reused " << m["source"].get<std::string>() << "\n";

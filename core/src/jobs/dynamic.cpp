@@ -10,8 +10,6 @@
 #include "analysis/weight_rows.hpp"
 #include "jobs/cache.hpp"
 #include "jobs/protection.hpp"
-#include "llmq/quant/codec.hpp"
-#include "plan/internal.hpp"
 #include "llmq/analysis/calibration.hpp"
 #include "llmq/analysis/imatrix_accumulator.hpp"
 #include "llmq/analysis/tensor_costs.hpp"
@@ -20,9 +18,11 @@
 #include "llmq/io/sha256.hpp"
 #include "llmq/plan/allocate.hpp"
 #include "llmq/plan/plan.hpp"
+#include "llmq/quant/codec.hpp"
 #include "llmq/runtime/config.hpp"
 #include "llmq/runtime/streamer.hpp"
 #include "llmq/runtime/tokenizer.hpp"
+#include "plan/internal.hpp"
 
 namespace llmq::jobs {
 namespace {
@@ -56,18 +56,6 @@ std::string human_bytes(double b) {
 
 uint64_t align_up(uint64_t n, uint32_t a) {
     return (n + a - 1) / a * a;
-}
-
-std::string profile_dir(Host& host) {
-    if (!host.env) return {};
-    if (auto v = host.env(kProfileDirEnv)) {
-        if (v->empty())
-            fail(ExitCode::Usage, std::string(kProfileDirEnv) + " is set but empty", "set it to the directory of your .dqprofile files, or unset it");
-        return *v;
-    }
-    auto home = host.env("HOME");
-    if (!home || home->empty()) return {};
-    return (std::filesystem::path(*home) / ".config" / "llmq" / "profiles").string();
 }
 
 std::string read_text(const std::string& path, Host& host) {
@@ -137,7 +125,8 @@ json costs_to_json(const CostTable& table, const json& identity) {
         for (const auto& c : tc.types) {
             types.push_back({{"type", type_name(c.type)}, {"bytes", c.bytes}, {"werr", c.werr}, {"kld", c.kld >= 0 ? json(c.kld) : json(nullptr)}});
         }
-        tensors.push_back({{"name", tc.name}, {"layer", tc.layer}, {"params", tc.params}, {"wnorm", tc.wnorm}, {"weighted", tc.weighted}, {"types", types}});
+        tensors.push_back(
+            {{"name", tc.name}, {"layer", tc.layer}, {"params", tc.params}, {"wnorm", tc.wnorm}, {"weighted", tc.weighted}, {"types", types}});
     }
     return {{"llmq_costs", kCostsVersion},
             {"identity", identity},
@@ -286,6 +275,18 @@ std::string describe_target(const DynamicRequest& request, const plan::Profile& 
     return fmt("%.4g of the 16-bit size (profile default)", *profile.default_target.ratio);
 }
 
+std::string profile_dir(Host& host) {
+    if (!host.env) return {};
+    if (auto v = host.env(kProfileDirEnv)) {
+        if (v->empty())
+            fail(ExitCode::Usage, std::string(kProfileDirEnv) + " is set but empty", "set it to the directory of your .dqprofile files, or unset it");
+        return *v;
+    }
+    auto home = host.env("HOME");
+    if (!home || home->empty()) return {};
+    return (std::filesystem::path(*home) / ".config" / "llmq" / "profiles").string();
+}
+
 std::vector<GgmlType> candidate_types(const plan::Profile& profile, const ModelTensor& tensor, bool has_importance) {
     std::vector<GgmlType> out;
     for (GgmlType type : profile.allowed(tensor.name)) {
@@ -330,10 +331,12 @@ DynamicSetup dynamic_setup(const ModelView& model, const std::vector<gguf::KeyVa
 }
 
 plan::Profile load_profile(const std::string& spec, Host& host) {
-    if (spec.empty()) fail(ExitCode::Profile, "no profile given", "choose one with --profile NAME (built-in: " + builtin_names() + ") or --profile FILE.dqprofile");
+    if (spec.empty())
+        fail(ExitCode::Profile, "no profile given", "choose one with --profile NAME (built-in: " + builtin_names() + ") or --profile FILE.dqprofile");
     const bool looks_like_path = spec.ends_with(".dqprofile") || spec.find('/') != std::string::npos;
     if (looks_like_path) {
-        if (!host.exists(spec)) fail(ExitCode::Profile, "profile file " + spec + " not found", "check the path; built-in profiles: " + builtin_names());
+        if (!host.exists(spec))
+            fail(ExitCode::Profile, "profile file " + spec + " not found", "check the path; built-in profiles: " + builtin_names());
         return plan::parse_profile(read_text(spec, host), spec);
     }
     if (const auto* b = plan::find_builtin_profile(spec)) return plan::parse_profile(b->text, "built-in " + std::string(b->name));
@@ -348,8 +351,8 @@ plan::Profile load_profile(const std::string& spec, Host& host) {
 }
 
 DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>& quantizable, const ImatrixData* imatrix,
-                               const std::string& imatrix_path, const DynamicRequest& request, const plan::Profile& profile,
-                               const FixedCosts& fixed, const SuperWeightMask* protect, Host& host) {
+                               const std::string& imatrix_path, const DynamicRequest& request, const plan::Profile& profile, const FixedCosts& fixed,
+                               const SuperWeightMask* protect, Host& host) {
     auto now = [&] { return host.now_seconds ? host.now_seconds() : 0.0; };
     SerialFor serial;
     ParallelFor& parallel = host.parallel ? *host.parallel : serial;
@@ -394,8 +397,9 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
         const double n = static_cast<double>(wanted.size());
         probes_mode = 2.0 * n * per_probe <= kProbeBudgetFlops ? "two" : n * per_probe <= kProbeBudgetFlops * 2.0 ? "one" : "none";
         if (probes_mode == "none") {
-            warnings.push_back("the model is too large for automatic KL-divergence probes; the losses are relative weight errors "
-                               "(pass --probes one or two to measure them, at the cost of many model runs)");
+            warnings.push_back(
+                "the model is too large for automatic KL-divergence probes; the losses are relative weight errors "
+                "(pass --probes one or two to measure them, at the cost of many model runs)");
         }
     }
     const std::string fingerprint = model_fingerprint(model);
@@ -421,8 +425,10 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
                      {"model_path", model.path},
                      {"imatrix", imatrix ? json(imatrix_hash(*imatrix)) : json(nullptr)},
                      {"imatrix_path", imatrix ? json(imatrix_path) : json(nullptr)},
-                     {"calibration", calibration ? json{{"source", calibration->source}, {"sha256", calibration->sha256},
-                                                        {"samples", calibration->sequences.size()}, {"ctx", calibration->sequences.front().size()}}
+                     {"calibration", calibration ? json{{"source", calibration->source},
+                                                        {"sha256", calibration->sha256},
+                                                        {"samples", calibration->sequences.size()},
+                                                        {"ctx", calibration->sequences.front().size()}}
                                                  : json(nullptr)},
                      {"probes", probes_mode}};
     Sha256 key;
@@ -449,7 +455,7 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
     // Without an importance matrix one is accumulated on the calibration tokens (by the probes'
     // base run), also when the costs come from a file: the quantizers need it either way.
     ImatrixAccumulator accumulator;
-    bool accumulated = false;  // computed holds the accumulator's matrix (not one read from a file)
+    bool accumulated = false;            // computed holds the accumulator's matrix (not one read from a file)
     std::vector<uint8_t> imatrix_bytes;  // that matrix as a GGUF imatrix
     std::optional<KldEvaluator> evaluator;
     double t_base = 0.0;
@@ -458,7 +464,8 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
         if (base_done || !calibration) return;
         base_done = true;
         const double t = now();
-        log(host, LogLevel::Info, "dynamic: running the model over " + std::to_string(calibration->sequences.size()) + " samples of " + calibration->source);
+        log(host, LogLevel::Info,
+            "dynamic: running the model over " + std::to_string(calibration->sequences.size()) + " samples of " + calibration->source);
         if (probes_mode == "none") {
             // Only the importance matrix: one layer at a time, nothing kept for probes.
             LayerStreamer streamer(model, parallel);
@@ -529,13 +536,14 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
             size_t total = 0;
             for (const auto& tc : table.tensors) total += probe_types(tc, probes_mode).size();
             if (host.progress) host.progress->begin("probe", total, ProgressUnit::steps("probes"));
-            measure_kld(*evaluator, model, imatrix, table, [&](const TensorCosts& tc) { return probe_types(tc, probes_mode); }, parallel,
-                        [&](size_t done, size_t, const std::string& name) {
-                            if (host.progress) {
-                                if (host.progress->cancelled()) fail(ExitCode::Interrupted, "interrupted");
-                                host.progress->update(done, name);
-                            }
-                        });
+            measure_kld(
+                *evaluator, model, imatrix, table, [&](const TensorCosts& tc) { return probe_types(tc, probes_mode); }, parallel,
+                [&](size_t done, size_t, const std::string& name) {
+                    if (host.progress) {
+                        if (host.progress->cancelled()) fail(ExitCode::Interrupted, "interrupted");
+                        host.progress->update(done, name);
+                    }
+                });
             if (host.progress) host.progress->end();
             t_kld += now() - t1;
         }
@@ -560,7 +568,9 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
 
     // The budget of the target.
     const bool by_size = request.target_size.has_value() || (!request.target_bpw && !profile.default_target.bpw);
-    const std::optional<uint64_t> size_target = request.target_size ? request.target_size : request.target_bpw ? std::nullopt : profile.default_target.size;
+    const std::optional<uint64_t> size_target = request.target_size  ? request.target_size
+                                                : request.target_bpw ? std::nullopt
+                                                                     : profile.default_target.size;
     uint64_t budget = 0;
     const std::string target_text = describe_target(request, profile);
     if (by_size) {
@@ -591,7 +601,8 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
     const uint64_t smallest = plan::min_bytes(choices);
     if (smallest > budget) {
         const uint64_t reserved = by_size ? fixed.header_bytes + fixed.kept_bytes : fixed.kept_raw_bytes;
-        const double smallest_bpw = 8.0 * static_cast<double>(smallest + (by_size ? 0 : fixed.kept_raw_bytes)) / static_cast<double>(fixed.total_params);
+        const double smallest_bpw =
+            8.0 * static_cast<double>(smallest + (by_size ? 0 : fixed.kept_raw_bytes)) / static_cast<double>(fixed.total_params);
         fail(ExitCode::Usage,
              "the target " + target_text + " cannot be reached with profile " + profile.name + ": the smallest mix it allows is " +
                  (by_size ? std::to_string(smallest + reserved) + " bytes (" + human_bytes(static_cast<double>(smallest + reserved)) + ")"
@@ -634,14 +645,10 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
                  {"probes", probes_mode}};
     if (calibration) cost["calibration"] = calibration->source;
     if (!costs_path.empty()) cost["file"] = costs_path;
-    d.report = {{"profile", profile.name},
-                {"profile_source", profile.source},
-                {"target", target_text},
-                {"budget_bytes", budget},
-                {"estimated_kld", total_loss},
-                {"lambda", a.lambda},
-                {"measurement", cost},
-                {"warnings", warnings}};
+    d.report = {{"profile", profile.name},     {"profile_source", profile.source},
+                {"target", target_text},       {"budget_bytes", budget},
+                {"estimated_kld", total_loss}, {"lambda", a.lambda},
+                {"measurement", cost},         {"warnings", warnings}};
     if (computed) d.computed_imatrix = std::move(*computed);
     return d;
 }

@@ -35,13 +35,17 @@ struct DynamicRequest {
 // $LLM_QUANTIZE_PROFILE_DIR (default ~/.config/llmq/profiles). Failure(Profile) otherwise.
 plan::Profile load_profile(const std::string& spec, Host& host);
 
+// $LLM_QUANTIZE_PROFILE_DIR, else ~/.config/llmq/profiles; empty when the host has no
+// environment. Failure(Usage) when the variable is set but empty.
+std::string profile_dir(Host& host);
+
 struct DynamicDecision {
     plan::Profile profile;
-    std::string target_text;  // "4.50 bpw", "3200000000 bytes" (the llmq.target metadata)
+    std::string target_text;                                           // "4.50 bpw", "3200000000 bytes" (the llmq.target metadata)
     std::map<std::string, std::pair<GgmlType, std::string>> assigned;  // tensor → type, reason
     std::map<std::string, double> loss;                                // tensor → estimated loss of its type
     uint32_t ftype = 0;                                                // general.file_type of the mix
-    nlohmann::json report;  // profile, target, budget, measurement (cost, source), estimate
+    nlohmann::json report;                                             // profile, target, budget, measurement (cost, source), estimate
     // The importance matrix accumulated on the calibration tokens when none was given: the
     // quantizers must use the one the costs were measured with.
     std::optional<ImatrixData> computed_imatrix;
@@ -83,7 +87,7 @@ std::vector<GgmlType> candidate_types(const plan::Profile& profile, const ModelT
 // model.tensors) and solves for the target. imatrix may be null (one is then accumulated on
 // the calibration tokens).
 DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>& quantizable, const ImatrixData* imatrix,
-                               const std::string& imatrix_path, const DynamicRequest& request, const plan::Profile& profile,
-                               const FixedCosts& fixed, const SuperWeightMask* protect, Host& host);
+                               const std::string& imatrix_path, const DynamicRequest& request, const plan::Profile& profile, const FixedCosts& fixed,
+                               const SuperWeightMask* protect, Host& host);
 
 }  // namespace llmq::jobs

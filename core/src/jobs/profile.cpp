@@ -39,16 +39,10 @@ json summary(const plan::Profile& p) {
                          {"loss_weight", r.loss_weight},
                          {"note", r.note}});
     }
-    return {{"name", p.name},       {"description", p.description}, {"source", p.source}, {"candidates", types},
-            {"rules", rules},       {"default_target", target_json(p.default_target)},    {"notes", p.notes}};
-}
-
-std::string profile_dir(Host& host) {
-    if (!host.env) return {};
-    if (auto v = host.env("LLM_QUANTIZE_PROFILE_DIR")) return *v;
-    auto home = host.env("HOME");
-    if (!home || home->empty()) return {};
-    return (std::filesystem::path(*home) / ".config" / "llmq" / "profiles").string();
+    return {{"name", p.name},     {"description", p.description},
+            {"source", p.source}, {"candidates", types},
+            {"rules", rules},     {"default_target", target_json(p.default_target)},
+            {"notes", p.notes}};
 }
 
 std::string fmt(const char* f, auto... args) {
@@ -62,7 +56,7 @@ std::string fmt(const char* f, auto... args) {
 json run_profile_list(Host& host) {
     json list = json::array();
     for (const auto& b : plan::builtin_profiles()) list.push_back(summary(plan::parse_profile(b.text, "built-in " + std::string(b.name))));
-    const std::string dir = profile_dir(host);
+    const std::string dir = jobs::profile_dir(host);
     json custom = json::array();
     if (!dir.empty() && host.open_files && host.exists(dir)) {
         try {
@@ -96,7 +90,8 @@ json run_profile_show(const std::string& spec, Host& host) {
 
 json run_profile_create(const ProfileCreateOptions& o, Host& host) {
     if (o.name.empty() || o.name.find_first_of("/\\ ") != std::string::npos)
-        fail(ExitCode::Usage, "profile create needs --name NAME (one word, no slashes)", "e.g. llmq profile create --imatrix m.imatrix --name mymodel");
+        fail(ExitCode::Usage, "profile create needs --name NAME (one word, no slashes)",
+             "e.g. llmq profile create --imatrix m.imatrix --name mymodel");
     if (o.target_bpw && o.target_size) fail(ExitCode::Usage, "--target-bpw and --target-size both given", "give one default target");
     std::unique_ptr<ByteSource> src;
     try {
@@ -124,7 +119,8 @@ json run_profile_create(const ProfileCreateOptions& o, Host& host) {
         const double mean = sum / static_cast<double>(std::max<size_t>(1, values.size()));
         if (mean > 0) scores.push_back({name, mx / mean});
     }
-    std::sort(scores.begin(), scores.end(), [](const Score& a, const Score& b) { return a.ratio > b.ratio || (a.ratio == b.ratio && a.name < b.name); });
+    std::sort(scores.begin(), scores.end(),
+              [](const Score& a, const Score& b) { return a.ratio > b.ratio || (a.ratio == b.ratio && a.name < b.name); });
     const size_t keep = std::max<size_t>(1, scores.size() / 10);
 
     const auto* base = plan::find_builtin_profile("balanced");

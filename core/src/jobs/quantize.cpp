@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <tuple>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <regex>
+#include <tuple>
 
 #include "analysis/coherence_gate.hpp"
 #include "jobs/dynamic.hpp"
@@ -206,7 +206,9 @@ public:
                         auto first = std::lower_bound(protect->begin(), protect->end(), global,
                                                       [](const ProtectedWeight& p, int64_t row) { return p.row < row; });
                         const int64_t next = first == protect->end() ? b : std::min<int64_t>(b, first->row - row0);
-                        auto rows_src = [&](int64_t x, int64_t y) { return src.subspan(static_cast<size_t>((x - a) * n_per_row), static_cast<size_t>((y - x) * n_per_row)); };
+                        auto rows_src = [&](int64_t x, int64_t y) {
+                            return src.subspan(static_cast<size_t>((x - a) * n_per_row), static_cast<size_t>((y - x) * n_per_row));
+                        };
                         auto rows_dst = [&](int64_t x, int64_t y) {
                             return std::span<uint8_t>(dst_).subspan(static_cast<size_t>(x) * dst_row, static_cast<size_t>(y - x) * dst_row);
                         };
@@ -327,10 +329,13 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
                                      {options.protection_coverage, options.super_weights_path, options.calibration_path}, host);
         for (const auto& [name, list] : mask->protect) {
             const ModelTensor* t = model.find_tensor(name);
-            if (!t) fail(ExitCode::Usage, "the super-weight mask names " + name + ", which " + options.model_path + " does not have", "use the mask of this model");
+            if (!t)
+                fail(ExitCode::Usage, "the super-weight mask names " + name + ", which " + options.model_path + " does not have",
+                     "use the mask of this model");
             for (const auto& p : list)
                 if (p.row >= t->n_rows() || p.col >= t->ne[0])
-                    fail(ExitCode::Usage, "the super-weight mask's weight [" + std::to_string(p.row) + ", " + std::to_string(p.col) + "] is outside " + name,
+                    fail(ExitCode::Usage,
+                         "the super-weight mask's weight [" + std::to_string(p.row) + ", " + std::to_string(p.col) + "] is outside " + name,
                          "use the mask of this model");
         }
     }
@@ -359,7 +364,8 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
         request.samples = options.calibration_samples;
         request.probes = options.probes;
         request.use_cache = options.use_cache;
-        extra_kv = {{"llmq.profile", gguf::Value::string(profile->name)}, {"llmq.target", gguf::Value::string(jobs::describe_target(request, *profile))}};
+        extra_kv = {{"llmq.profile", gguf::Value::string(profile->name)},
+                    {"llmq.target", gguf::Value::string(jobs::describe_target(request, *profile))}};
         // What the budget must leave room for: the header, tensors that are not quantized and
         // tensors a user type fixes. Without --imatrix the job computes one, and its metadata
         // is in the header too.
@@ -371,8 +377,8 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
                                 {options.leave_output_tensor, options.tensor_types, options.output_tensor_type, options.token_embedding_type});
         const std::vector<size_t>& quantizable = setup.quantizable;
         const jobs::FixedCosts& fixed = setup.fixed;
-        decision = jobs::decide_dynamic(model, quantizable, imatrix.loaded() ? &imatrix.data() : nullptr, imatrix.path(), request, *profile,
-                                        fixed, mask ? &*mask : nullptr, host);
+        decision = jobs::decide_dynamic(model, quantizable, imatrix.loaded() ? &imatrix.data() : nullptr, imatrix.path(), request, *profile, fixed,
+                                        mask ? &*mask : nullptr, host);
         if (decision->computed_imatrix) {
             imatrix = ImatrixForModel::computed(std::move(*decision->computed_imatrix), kComputedImatrixLabel);
         }
@@ -453,7 +459,9 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
                         if (auto it = mask->protect.find(t.name); it != mask->protect.end()) protect = &it->second;
                     }
                     streamer.quantize(t, tp.target_type, imatrix.loaded() ? imatrix.find(t) : nullptr, writer, done, protect,
-                                      [&](const ProtectedWeight& w, float before, float after) { kept.push_back({t.name, w, before, after}); });
+                                      [&](const ProtectedWeight& w, float before, float after) {
+                                          kept.push_back({t.name, w, before, after});
+                                      });
                 }
             }
             writer.finish();
@@ -465,8 +473,8 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
             throw;
         }
         if (written_size != predicted_size) {
-            fail(ExitCode::General, "internal error: the written size " + std::to_string(written_size) + " differs from the planned " +
-                                        std::to_string(predicted_size));
+            fail(ExitCode::General,
+                 "internal error: the written size " + std::to_string(written_size) + " differs from the planned " + std::to_string(predicted_size));
         }
         jobs::validate_output(output_path, decls, written_size, host);
         // The automatic check generates with the original and the quantized model resident; past a
@@ -549,7 +557,11 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
         for (const Kept& k : kept) {
             const double rel = k.before != 0.0f ? std::fabs(static_cast<double>(k.after) - k.before) / std::fabs(static_cast<double>(k.before)) : 0.0;
             if (k.weight.super_weight) {
-                supers.push_back({{"tensor", k.tensor}, {"row", k.weight.row}, {"col", k.weight.col}, {"value", k.before}, {"after", k.after},
+                supers.push_back({{"tensor", k.tensor},
+                                  {"row", k.weight.row},
+                                  {"col", k.weight.col},
+                                  {"value", k.before},
+                                  {"after", k.after},
                                   {"relative_error", rel}});
             } else {
                 worst_coverage = std::max(worst_coverage, rel);

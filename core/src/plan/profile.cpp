@@ -137,7 +137,8 @@ Profile parse_profile(std::string_view text, const std::string& source) {
     if (target.contains("ratio")) p.default_target.ratio = number_field(cx, target["ratio"], "default_target.ratio", 0.01, 2.0);
     if (target.contains("size")) {
         const json& v = target["size"];
-        if (!v.is_number_unsigned() || v.get<uint64_t>() == 0) cx.bad("default_target.size", "expected a positive whole number of bytes, got " + describe(v));
+        if (!v.is_number_unsigned() || v.get<uint64_t>() == 0)
+            cx.bad("default_target.size", "expected a positive whole number of bytes, got " + describe(v));
         p.default_target.size = v.get<uint64_t>();
     }
 

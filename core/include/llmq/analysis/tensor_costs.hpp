@@ -30,10 +30,10 @@ namespace llmq {
 
 struct TypeCost {
     GgmlType type = GgmlType::F32;
-    uint64_t bytes = 0;   // the tensor's data at this type (unpadded)
-    double werr = 0.0;    // Σ imatrix_j (w − ŵ)² over the whole tensor (imatrix 1 where there is none)
-    double kld = -1.0;    // measured mean KL divergence with only this tensor quantized; < 0: not measured
-    double loss = 0.0;    // the estimate the solver uses (nats per token)
+    uint64_t bytes = 0;  // the tensor's data at this type (unpadded)
+    double werr = 0.0;   // Σ imatrix_j (w − ŵ)² over the whole tensor (imatrix 1 where there is none)
+    double kld = -1.0;   // measured mean KL divergence with only this tensor quantized; < 0: not measured
+    double loss = 0.0;   // the estimate the solver uses (nats per token)
 };
 
 struct TensorCosts {
@@ -41,7 +41,7 @@ struct TensorCosts {
     size_t source_index = 0;  // index in ModelView::tensors
     int64_t layer = -1;       // block index; -1 for the embedding, n_layer for the output head
     uint64_t params = 0;
-    double wnorm = 0.0;  // Σ imatrix_j w² (the error's scale)
+    double wnorm = 0.0;     // Σ imatrix_j w² (the error's scale)
     bool weighted = false;  // the importance matrix had an entry for it
     std::vector<TypeCost> types;
 
@@ -61,7 +61,6 @@ struct CostTable {
 // not divide the row length must not be listed). on_tensor(done, total, name) after each tensor.
 void measure_weight_errors(const ModelView& model, const ImatrixData* imatrix, std::vector<TensorCosts>& tensors, ParallelFor& parallel,
                            const std::function<void(size_t, size_t, const std::string&)>& on_tensor = {});
-
 
 // Measures types[].kld for the probe types of every tensor (see above) with the evaluator.
 class KldEvaluator;

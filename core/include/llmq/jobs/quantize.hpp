@@ -36,11 +36,11 @@ struct QuantizeOptions {
     std::string profile;
     std::optional<double> target_bpw;
     std::optional<uint64_t> target_size;
-    std::string measurements_path;  // --measurements: reused when it exists, written otherwise
-    std::string calibration_path;   // text the measurement runs the model on
+    std::string measurements_path;    // --measurements: reused when it exists, written otherwise
+    std::string calibration_path;     // text the measurement runs the model on
     int64_t calibration_samples = 0;  // samples of it (0: the default)
     std::string probes = "auto";      // KL-divergence probes per tensor: auto, none, one, two, all
-    bool use_cache = true;          // measurements cached next to imatrices
+    bool use_cache = true;            // measurements cached next to imatrices
     // Plan only: report every tensor's type and the exact output size, write nothing.
     bool dry_run = false;
 

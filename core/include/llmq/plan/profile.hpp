@@ -27,8 +27,8 @@ struct ProfileRule {
 };
 
 struct ProfileTarget {
-    std::optional<double> bpw;    // bits per weight over all tensors
-    std::optional<double> ratio;  // fraction of the model's 16-bit size
+    std::optional<double> bpw;     // bits per weight over all tensors
+    std::optional<double> ratio;   // fraction of the model's 16-bit size
     std::optional<uint64_t> size;  // bytes of the whole file
 };
 
