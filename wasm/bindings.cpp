@@ -22,6 +22,7 @@
 #include "llmq/jobs/generate.hpp"
 #include "llmq/jobs/inspect.hpp"
 #include "llmq/jobs/perplexity.hpp"
+#include "llmq/jobs/profile.hpp"
 #include "llmq/jobs/quantize.hpp"
 #include "llmq/plan/plan.hpp"
 #include "llmq/quant/codec.hpp"
@@ -138,6 +139,14 @@ QuantizeOptions quantize_options(const val& o) {
             fail(ExitCode::Usage, "invalid value '" + p + "' for probes", "use auto (default), none, one, two or all");
         q.probes = p;
     }
+    // Super-weight protection (any level).
+    q.protect_super_weights = flag(o, "protectSuperWeights");
+    const val coverage = o["protectionCoverage"];
+    if (!coverage.isUndefined() && !coverage.isNull()) {
+        q.protection_coverage = coverage.isNumber() ? coverage.as<double>() : std::nan("");
+        if (!std::isfinite(q.protection_coverage)) fail(ExitCode::Usage, "invalid value for protectionCoverage", "expected a number in (0, 0.01]");
+    }
+    q.super_weights_path = text(o, "superWeights");
     q.dry_run = flag(o, "dryRun");
     q.use_cache = !flag(o, "noCache");
     const val chunk = o["chunkMb"];
@@ -293,6 +302,15 @@ val levels_js() {
     return list;
 }
 
+// The dynamic-quantization profiles the module knows (the built-in ones; a host with an env
+// also lists LLM_QUANTIZE_PROFILE_DIR): the JSON of `llmq profile list`.
+val profiles_js(val js_host) {
+    return guarded([&] {
+        JsHost host(js_host);
+        return run_profile_list(host.host());
+    });
+}
+
 std::string version_js() {
     return LLMQ_VERSION;
 }
@@ -327,6 +345,7 @@ EMSCRIPTEN_BINDINGS(llmq) {
     emscripten::function("generate", &generate_js);
     emscripten::function("analyze", &analyze_js);
     emscripten::function("levels", &levels_js);
+    emscripten::function("profiles", &profiles_js);
     emscripten::function("version", &version_js);
     emscripten::function("heapBytes", &heap_bytes_js);
     emscripten::function("setWorkingDirectory", &set_working_directory);

@@ -1,7 +1,9 @@
 // The page: choose or drop a model, see what is in it, optionally analyze it (importance matrix,
-// layer importance, super weights), pick a level, quantize in a Worker with progress and Cancel,
+// layer importance, super weights), pick a level or a dynamic profile and target, see the plan
+// (exact size, per-layer mix) before writing, quantize in a Worker with progress and Cancel,
 // save the result and read the report. The body's data-state attribute (loading, ready,
-// inspecting, model, running, analyzed, done, cancelled, error) tells where it stands.
+// inspecting, model, running, analyzed, done, cancelled, error) tells where it stands, and its
+// data-plan attribute (none, planning, ready, failed) where the plan does.
 import { droppedModel, folderFromFileList } from './wasm/blob-files.mjs';
 import { removeOpfsOutputs } from './wasm/opfs-files.mjs';
 import {
@@ -22,6 +24,17 @@ let outputEdited = false;
 let imatrix = null; // {name, file}: the importance matrix chosen for the job, or none
 let calibration = null; // {name, file}: the Analyze step's text, or none (the bundled WikiText-2)
 let analysis = null; // {name, file}: the importance matrix the Analyze step made
+let mask = null; // {name, file}: the super-weight mask the Analyze step made, or none
+let profiles = []; // the dynamic profiles the module knows: [{name, description, default_target}]
+// The dynamic measurement of the current model: {key, name, files: [{name, file}]}, where key
+// names what it depends on (profile, importance matrix, protection). Re-planning for another
+// target reuses it: a re-solve, not a run of the model.
+let measurement = null;
+let plan = null; // the last plan (a dry run's result) for the current choices, or null
+let planSerial = 0; // each plan request's number: only the latest one's answer is shown
+let planTimer = null;
+let measureAsked = false; // the Measure button was pressed for the current choices
+const DYNAMIC = 'dynamic';
 // Accepted spellings the module resolves to a level (the CLI's aliases) shown in the picker.
 const aliases = { TERNARY: 'TQ1_0' };
 
@@ -46,9 +59,14 @@ function startWorker() {
   worker = new Worker(new URL('./worker.mjs', import.meta.url), { type: 'module' });
   worker.onmessage = ({ data }) => {
     if (data.type === 'ready') {
-      levels = withAliases(data.levels.filter((l) => l.available));
+      levels = [
+        { name: DYNAMIC, description: 'A measured mix of types for the size you choose: each tensor gets the type that costs the '
+          + 'least estimated loss per byte, under the profile\'s rules.', available: true, needsImatrix: false },
+        ...withAliases(data.levels.filter((l) => l.available)),
+      ];
       $('version').textContent = `llmq ${data.version}`;
       fillLevels();
+      loadProfiles();
       if (document.body.dataset.state === 'loading') setState('ready');
     } else if (data.type === 'failed') {
       showError(data.error);
@@ -96,7 +114,7 @@ function fillLevels() {
   select.replaceChildren(...levels.map((l) => {
     const o = document.createElement('option');
     o.value = l.name;
-    o.textContent = l.needsImatrix ? `${l.name} (needs an imatrix)` : l.name;
+    o.textContent = l.name === DYNAMIC ? 'dynamic (measured mix for a size you choose)' : l.needsImatrix ? `${l.name} (needs an imatrix)` : l.name;
     return o;
   }));
   select.value = levels.some((l) => l.name === previous) ? previous : levels[0]?.name;
@@ -121,7 +139,13 @@ function describeLevel() {
   }
   note.classList.toggle('ok', !blocked);
   show('level-imatrix', blocked || Boolean(imatrix));
-  $('start').disabled = blocked || running !== null;
+  const dynamic = level?.name === DYNAMIC;
+  show('dynamic-controls', dynamic);
+  $('measure').disabled = running !== null;
+  const profile = profiles.find((p) => p.name === $('profile').value);
+  $('profile-description').textContent = profile ? profile.description : '';
+  // Dynamic quantization writes the plan it showed: it waits for one.
+  $('start').disabled = blocked || running !== null || (dynamic && !plan);
   $('analyze-start').disabled = running !== null;
   $('calibration-name').textContent = calibration ? calibration.name : 'WikiText-2 test text (bundled)';
   show('calibration-clear', Boolean(calibration));
@@ -130,9 +154,10 @@ function describeLevel() {
   $('analysis-use').textContent = inUse ? 'Used for quantizing' : 'Use for quantizing';
 }
 
-// As the CLI names it: <model-name>-<LEVEL>.gguf.
+// As the CLI names it: <model-name>-<LEVEL>.gguf, <model-name>-dynamic-<profile>.gguf.
 function defaultOutputName(name, level) {
   const stem = name.replace(/\/+$/, '').replace(/\.gguf$/i, '');
+  if (level === DYNAMIC) return `${stem}-dynamic-${$('profile').value || 'balanced'}.gguf`;
   return `${stem}-${level.toUpperCase()}.gguf`;
 }
 
@@ -143,6 +168,9 @@ async function choose(model) {
   for (const id of ['error', 'model', 'analyze', 'analysis', 'quantize', 'progress', 'result']) show(id, false);
   if (analysis && imatrix === analysis) imatrix = null; // it belongs to the previous model
   analysis = null;
+  mask = null;
+  measurement = null;
+  plan = null;
   setState('inspecting');
   const { done } = request({ type: 'inspect', input });
   const r = await done;
@@ -157,6 +185,7 @@ async function choose(model) {
   show('analyze', true);
   show('quantize', true);
   setState('model');
+  schedulePlan();
 }
 
 function renderModel(m) {
@@ -218,8 +247,8 @@ async function start() {
   const output = $('output-name').value.trim() || defaultOutputName(input.name, $('level').value);
   show('result', false);
   await removeOpfsOutputs();
-  const options = { level: $('level').value, output, ...(imatrix ? { imatrix: imatrix.name } : {}) };
-  const r = await runJob({ type: 'quantize', input, imatrix, options }, 'Quantizing…', ['result']);
+  const options = { ...jobOptions(), output };
+  const r = await runJob({ type: 'quantize', input, imatrix, files: jobFiles(), calibration: jobCalibration(), options }, 'Quantizing…', ['result']);
   if (!r.ok) {
     if (r.output?.discard) removeOpfsOutputs();
     return;
@@ -251,8 +280,10 @@ async function startAnalysis() {
   if (!r.ok) return;
   analysis = { name: r.output.name, file: r.output.blob };
   imatrix = analysis; // what the analysis is for: the quantize step takes it at once
+  mask = r.mask ? { name: r.mask.name, file: r.mask.blob } : null;
   renderAnalysis(r);
   describeLevel();
+  schedulePlan();
   setState('analyzed');
 }
 
@@ -343,13 +374,230 @@ async function renderResult(r) {
   ]);
   renderWarnings($('result-warnings'), q.warnings ?? []);
   renderCoherence(q.coherence ?? null);
-  renderChart($('chart'), q.layer_summary);
+  renderChart($('chart'), q.layer_summary, q.tensors);
   $('result-tensor-count').textContent = String(q.tensors.length);
   renderTensorTable($('result-table').tBodies[0], q.tensors, { reasons: true });
   show('result', true);
   $('result').scrollIntoView({ block: 'start', behavior: 'smooth' });
   const file = await outputFile(r.output);
   offerSave(file, r.output.name, { saveButton: $('save'), downloadLink: $('download'), status: $('save-status') });
+}
+
+// The job options of the current choices (level, importance matrix, protection; for dynamic
+// quantization the profile, the target and the measurement).
+function jobOptions() {
+  const level = $('level').value;
+  const options = { level, ...(imatrix ? { imatrix: imatrix.name } : {}) };
+  if ($('protect').checked) {
+    options.protectSuperWeights = true;
+    if (mask) options.superWeights = mask.name;
+  }
+  if (level === DYNAMIC) {
+    options.profile = $('profile').value;
+    options.measurements = measurementName();
+    options.calibrationSamples = wholeNumber('dynamic-samples');
+    const slider = $('target');
+    if (!slider.disabled) {
+      if ($('target-kind').value === 'bpw') options.targetBpw = Number(slider.value);
+      else options.targetSize = Number(slider.value);
+    }
+  }
+  return options;
+}
+
+// The files beside the model the job may read: the super-weight mask, the measurement (and the
+// importance matrix it was made with).
+function jobFiles() {
+  const files = [];
+  if ($('protect').checked && mask) files.push(mask);
+  if ($('level').value === DYNAMIC && measurement?.key === measurementKey()) files.push(...measurement.files);
+  return files;
+}
+
+// The Analyze step's text also feeds dynamic quantization's measurement (without it, the bundled
+// WikiText-2); presets read no text.
+function jobCalibration() {
+  return $('level').value === DYNAMIC ? calibration : null;
+}
+
+// What a measurement depends on: the profile's candidates, the importance matrix, protection
+// (it rules out types that lose a super weight).
+function measurementKey() {
+  return JSON.stringify([$('profile').value, imatrix?.name ?? null, imatrix?.file?.size ?? null, $('protect').checked, mask?.name ?? null,
+    calibration?.name ?? null, $('dynamic-samples').value]);
+}
+
+function measurementName() {
+  const stem = (input?.name ?? 'model').replace(/\/+$/, '').replace(/\.gguf$/i, '').replace(/^.*\//, '');
+  return `${stem}.${$('profile').value}.costs.json`;
+}
+
+async function loadProfiles() {
+  const r = await request({ type: 'profiles' }).done;
+  if (!r.ok) return;
+  profiles = r.result.profiles.filter((p) => !p.error);
+  const select = $('profile');
+  select.replaceChildren(...profiles.map((p) => {
+    const o = document.createElement('option');
+    o.value = p.name;
+    o.textContent = p.name;
+    return o;
+  }));
+  select.value = profiles.some((p) => p.name === 'balanced') ? 'balanced' : profiles[0]?.name;
+  describeLevel();
+}
+
+// The slider's range: what the profile can reach on this model (from the plan's measurement).
+// keep: keep the current value when it still fits (else the plan's own size or bpw).
+function setTargetRange(reachable, reset = false) {
+  const slider = $('target');
+  if (!reachable) {
+    slider.disabled = true;
+    showTargetValue();
+    return;
+  }
+  const bpw = $('target-kind').value === 'bpw';
+  const [min, max, step] = bpw
+    ? [Math.ceil(reachable.min_bpw * 100) / 100, Math.floor(reachable.max_bpw * 100) / 100, 0.01]
+    : [reachable.min_size, reachable.max_size, 1];
+  const wasDisabled = slider.disabled;
+  const previous = Number(slider.value);
+  slider.min = String(min);
+  slider.max = String(max);
+  slider.step = String(step);
+  const current = bpw ? Math.round(plan.effective_bpw * 100) / 100 : plan.predicted_size;
+  const value = !reset && !wasDisabled && previous >= min && previous <= max ? previous : Math.min(max, Math.max(min, current));
+  slider.value = String(value);
+  slider.disabled = false;
+  showTargetValue();
+}
+
+function showTargetValue() {
+  const slider = $('target');
+  if (slider.disabled) {
+    $('target-value').textContent = '';
+    return;
+  }
+  const v = Number(slider.value);
+  $('target-value').textContent = $('target-kind').value === 'bpw' ? `${v.toFixed(2)} bpw` : formatBytes(v);
+}
+
+// The state to return to after a planning job: where the page was, unless that was a job or its
+// failure.
+function restState(before) {
+  return ['running', 'error', 'cancelled', 'inspecting'].includes(before) ? 'model' : before;
+}
+
+function setPlanState(state, status = '') {
+  document.body.dataset.plan = state;
+  $('plan-status').textContent = status;
+}
+
+// Re-plans after the choices settle (delay ms): a dry run of the job the Quantize button would
+// start. For dynamic quantization the first plan of a profile measures (the progress card and
+// Cancel show); later ones re-solve that measurement for the slider's target in well under a second.
+function schedulePlan(delay = 0) {
+  clearTimeout(planTimer);
+  plan = null;
+  describeLevel();
+  if (!input) return;
+  planTimer = setTimeout(makePlan, delay);
+}
+
+async function makePlan() {
+  if (running) {
+    // The Worker runs one job at a time: plan again once the running job is done.
+    planTimer = setTimeout(makePlan, 200);
+    return;
+  }
+  const serial = ++planSerial;
+  const level = $('level').value;
+  const dynamic = level === DYNAMIC;
+  const entry = levels.find((l) => l.name === level);
+  if (entry?.needsImatrix && !imatrix) {
+    show('plan', false);
+    setPlanState('none');
+    return;
+  }
+  if ($('protect').checked && !mask) {
+    // The super weights are found once (as `llmq analyze --identify-super-weights` does) and
+    // their mask serves every plan and the quantization after it.
+    const before = document.body.dataset.state;
+    const found = await runJob({
+      type: 'analyze', input, calibration,
+      options: { output: imatrixName(input.name), identifySuperWeights: true, calibrationSamples: 128, ctx: 256 },
+    }, 'Finding super weights…', []);
+    if (serial !== planSerial) return;
+    if (!found.ok || !found.mask) {
+      setPlanState('failed', found.ok ? 'No plan: the super-weight search gave no mask' : `No plan: ${found.error.message}`);
+      return;
+    }
+    mask = { name: found.mask.name, file: found.mask.blob };
+    setState(restState(before));
+  }
+  const key = measurementKey();
+  const measuring = dynamic && measurement?.key !== key;
+  show('measure-row', measuring);
+  if (measuring) {
+    $('target').disabled = true;
+    showTargetValue();
+    if (!measureAsked) {
+      // Measuring runs the model over the samples: it starts when asked, once the choices are made.
+      show('plan', false);
+      setPlanState('unmeasured');
+      return;
+    }
+    measureAsked = false;
+  }
+  const options = { ...jobOptions(), output: $('output-name').value.trim() || defaultOutputName(input.name, level), dryRun: true };
+  const message = { type: 'quantize', input, imatrix, files: jobFiles(), calibration: jobCalibration(), options };
+  show('plan', true);
+  setPlanState('planning', measuring ? 'Measuring each tensor at each candidate type…' : 'Planning…');
+  // Measuring runs the model: shown as a job with progress and Cancel.
+  const before = document.body.dataset.state;
+  const r = measuring ? await runJob(message, 'Measuring…', []) : await request(message).done;
+  if (serial !== planSerial) return;
+  if (!r.ok) {
+    setPlanState('failed', `No plan: ${r.error.message}${r.error.hint ? ` (${r.error.hint})` : ''}`);
+    if (r.error.code !== 130) {
+      $('plan-facts').replaceChildren();
+      $('plan-chart').replaceChildren();
+    }
+    return;
+  }
+  if (measuring) setState(restState(before));
+  if (measuring) {
+    const written = (r.files ?? []).map((f) => ({ name: f.name, file: f.blob }));
+    measurement = { key, name: options.measurements, files: written };
+  }
+  plan = r.result;
+  if (dynamic) setTargetRange(plan.dynamic.reachable, measuring);
+  renderPlan(plan);
+  describeLevel();
+  const measured = dynamic && plan.dynamic.measurement.source === 'measured';
+  setPlanState('ready', !dynamic ? 'Quantize writes exactly this.'
+    : measured ? `Measured in ${formatSeconds(plan.duration_seconds)}; move the slider to re-plan. Quantize writes exactly this.`
+      : `Re-planned from the measurement in ${formatSeconds(plan.duration_seconds)}; Quantize writes exactly this.`);
+}
+
+function renderPlan(p) {
+  $('plan').dataset.predictedSize = String(p.predicted_size);
+  const facts = [
+    ['predicted size', `${formatBytes(p.predicted_size)} (${p.predicted_size.toLocaleString('en-US')} bytes)`],
+    ['bits per weight', p.effective_bpw.toFixed(3)],
+    ['smaller by', `${p.compression_ratio.toFixed(2)}×`],
+  ];
+  if (p.dynamic) {
+    const q = p.dynamic.reachable;
+    facts.push(['estimated KL divergence', p.dynamic.estimated_kld.toPrecision(3)]);
+    facts.push(['reachable', `${formatBytes(q.min_size)} – ${formatBytes(q.max_size)}`]);
+  }
+  const mix = new Map();
+  for (const t of p.tensors) mix.set(t.type, (mix.get(t.type) ?? 0) + t.bytes);
+  facts.push(['types', [...mix].sort((a, b) => b[1] - a[1]).map(([t, b]) => `${t} ${((100 * b) / p.predicted_size).toFixed(0)}%`).join(', ')]);
+  if (p.fallback_tensors > 0) facts.push(['fallbacks', `${p.fallback_tensors} tensor(s) take a wider type: their rows do not fit the level's blocks`]);
+  renderFacts($('plan-facts'), facts);
+  renderChart($('plan-chart'), p.layer_summary, p.tensors);
 }
 
 function cancel() {
@@ -397,17 +645,41 @@ function wireInputs() {
   // A drop beside the zone must not navigate away from the page.
   window.addEventListener('dragover', (e) => e.preventDefault());
   window.addEventListener('drop', (e) => e.preventDefault());
-  $('level').addEventListener('change', describeLevel);
+  $('level').addEventListener('change', () => {
+    describeLevel();
+    schedulePlan();
+  });
   $('imatrix-input').addEventListener('change', (e) => {
     const file = e.target.files[0];
     if (file) imatrix = { name: file.name, file };
     e.target.value = '';
     describeLevel();
+    schedulePlan();
   });
   $('imatrix-clear').addEventListener('click', () => {
     imatrix = null;
     describeLevel();
+    schedulePlan();
   });
+  $('profile').addEventListener('change', () => {
+    if (!outputEdited && input) $('output-name').value = defaultOutputName(input.name, $('level').value);
+    describeLevel();
+    schedulePlan();
+  });
+  $('target-kind').addEventListener('change', () => {
+    setTargetRange(plan?.dynamic?.reachable ?? null, true);
+    schedulePlan();
+  });
+  $('target').addEventListener('input', () => {
+    showTargetValue();
+    schedulePlan(120);
+  });
+  $('protect').addEventListener('change', () => schedulePlan());
+  $('measure').addEventListener('click', () => {
+    measureAsked = true;
+    schedulePlan();
+  });
+  $('dynamic-samples').addEventListener('change', () => schedulePlan());
   $('output-name').addEventListener('input', () => {
     outputEdited = true;
   });
@@ -418,14 +690,17 @@ function wireInputs() {
     if (file) calibration = { name: file.name, file };
     e.target.value = '';
     describeLevel();
+    if ($('level').value === DYNAMIC) schedulePlan();
   });
   $('calibration-clear').addEventListener('click', () => {
     calibration = null;
     describeLevel();
+    if ($('level').value === DYNAMIC) schedulePlan();
   });
   $('analysis-use').addEventListener('click', () => {
     if (analysis) imatrix = analysis;
     describeLevel();
+    schedulePlan();
   });
   $('cancel').addEventListener('click', cancel);
 }

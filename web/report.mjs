@@ -80,17 +80,44 @@ function svg(tag, attributes = {}, text) {
   return e;
 }
 
+// The layer a tensor belongs to, as layer_summary names it: blk.N, or the tensor itself.
+export function layerOf(name) {
+  const m = /^(blk\.\d+)\./.exec(name);
+  return m ? m[1] : name;
+}
+
+// Colours of the types, from few bits (warm) to many (cool); the same type always gets the same
+// colour, whatever else is in the file.
+const TYPE_COLOURS = [
+  ['iq1', '#b42318'], ['tq1', '#b42318'], ['tq2', '#d92d20'], ['iq2', '#e0592a'], ['q2', '#f79009'], ['iq3', '#eaaa08'],
+  ['q3', '#c4a700'], ['iq4', '#66c61c'], ['q4', '#16b364'], ['mxfp4', '#0e9384'], ['q5', '#06aed4'], ['q6', '#2e90fa'],
+  ['q8', '#6172f3'], ['bf16', '#875bf7'], ['f16', '#875bf7'], ['f32', '#98a2b3'],
+];
+export function typeColour(type) {
+  return TYPE_COLOURS.find(([prefix]) => type.startsWith(prefix))?.[1] ?? '#667085';
+}
+
 /**
- * Bar chart of bits per weight for each layer of layer_summary. Small float tensors (norms at
- * 32 bits) would flatten the scale, so the axis follows the weight-carrying layers and taller
- * bars are cut at the top with their value written on them.
+ * Bar chart of bits per weight for each layer of layer_summary, each bar split by the types of
+ * the layer's tensors (a segment's height is the bits that type contributes; the colours are
+ * typeColour's, with a legend). Small float tensors (norms at 32 bits) would flatten the scale,
+ * so the axis follows the weight-carrying layers and taller bars are cut at the top with their
+ * value written on them. Protected layers (super weights) are marked with a ★.
  */
-export function renderChart(container, layers) {
+export function renderChart(container, layers, tensors = []) {
   const items = [...layers].sort((a, b) => {
     const [ga, ia] = layerOrder(a.layer_name);
     const [gb, ib] = layerOrder(b.layer_name);
     return ga - gb || ia - ib;
   });
+  // Bytes of each type in each layer.
+  const mix = new Map();
+  for (const t of tensors) {
+    const layer = layerOf(t.name);
+    if (!mix.has(layer)) mix.set(layer, new Map());
+    const m = mix.get(layer);
+    m.set(t.type, (m.get(t.type) ?? 0) + t.bytes);
+  }
   const biggest = Math.max(...items.map((l) => l.parameter_count));
   const heavy = items.filter((l) => l.parameter_count >= biggest / 100).map((l) => l.bit_width);
   const top = Math.min(32, Math.max(8, Math.ceil(Math.max(...heavy) + 1)));
@@ -106,7 +133,7 @@ export function renderChart(container, layers) {
   const barW = Math.max(2, Math.min(36, step * 0.7));
   const y = (bits) => topPad + plotH - (Math.min(bits, top) / top) * plotH;
 
-  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'bits per weight of each layer' });
+  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'bits per weight of each layer, by type' });
   const tickStep = top > 16 ? 4 : 2;
   for (let t = 0; t <= top; t += tickStep) {
     root.append(svg('line', { class: t === 0 ? 'axis' : 'grid', x1: left, x2: W - right, y1: y(t), y2: y(t) }));
@@ -114,23 +141,50 @@ export function renderChart(container, layers) {
   }
   root.append(svg('text', { x: 12, y: topPad + plotH / 2, transform: `rotate(-90 12 ${topPad + plotH / 2})`, 'text-anchor': 'middle' }, 'bits / weight'));
   const labelEvery = Math.ceil(items.length / 40);
+  const used = new Set();
   items.forEach((layer, i) => {
     const cx = left + step * (i + 0.5);
     const clipped = layer.bit_width > top;
-    const bar = svg('rect', {
-      class: clipped ? 'bar clipped' : 'bar', x: cx - barW / 2, y: y(layer.bit_width), width: barW,
-      height: Math.max(1, topPad + plotH - y(layer.bit_width)), rx: 2,
-    });
-    bar.append(svg('title', {}, `${layer.layer_name}: ${layer.bit_width.toFixed(3)} bits/weight, ${formatCount(layer.parameter_count)} parameters`));
-    root.append(bar);
+    const types = [...(mix.get(layer.layer_name) ?? new Map([[layer.type, 0]]))].sort(([a], [b]) => a.localeCompare(b));
+    const total = types.reduce((sum, [, bytes]) => sum + bytes, 0);
+    const group = svg('g', { class: clipped ? 'layer clipped' : 'layer', 'data-layer': layer.layer_name });
+    let base = 0;
+    for (const [type, bytes] of types) {
+      used.add(type);
+      const bits = total > 0 ? (layer.bit_width * bytes) / total : layer.bit_width;
+      const rect = svg('rect', {
+        class: 'seg', fill: typeColour(type), 'data-type': type, x: cx - barW / 2, y: y(base + bits), width: barW,
+        height: Math.max(1, y(base) - y(base + bits)),
+      });
+      rect.append(svg('title', {}, `${layer.layer_name}: ${type}, ${formatBytes(bytes)} (${total > 0 ? ((100 * bytes) / total).toFixed(0) : 100}% of the layer)`));
+      group.append(rect);
+      base += bits;
+    }
+    const title = svg('title', {}, `${layer.layer_name}: ${layer.bit_width.toFixed(3)} bits/weight, ${formatCount(layer.parameter_count)} parameters`
+      + `${layer.is_protected ? ', super weights protected' : ''}`);
+    group.prepend(title);
+    root.append(group);
     if (items.length <= 48 || clipped) {
       root.append(svg('text', { class: 'value', x: cx, y: y(layer.bit_width) - 4, 'text-anchor': 'middle' },
-        layer.bit_width >= 10 ? layer.bit_width.toFixed(0) : layer.bit_width.toFixed(2)));
+        (layer.bit_width >= 10 ? layer.bit_width.toFixed(0) : layer.bit_width.toFixed(2)) + (layer.is_protected ? '★' : '')));
     }
     if (i % labelEvery === 0) root.append(svg('text', { x: cx, y: H - bottom + 16, 'text-anchor': 'middle' }, shortLabel(layer.layer_name)));
   });
   root.append(svg('text', { x: left + plotW / 2, y: H - 4, 'text-anchor': 'middle' }, 'layer (embd = token embeddings, out = output)'));
-  container.replaceChildren(root);
+  const legend = element('ul', { class: 'legend' });
+  for (const type of [...used].sort((a, b) => typeRank(a) - typeRank(b) || a.localeCompare(b))) {
+    const li = element('li', { 'data-type': type });
+    const swatch = svg('svg', { viewBox: '0 0 10 10', width: 10, height: 10, 'aria-hidden': 'true' });
+    swatch.append(svg('rect', { width: 10, height: 10, rx: 2, fill: typeColour(type) }));
+    li.append(swatch, document.createTextNode(` ${type}`));
+    legend.append(li);
+  }
+  container.replaceChildren(root, legend);
+}
+
+function typeRank(type) {
+  const i = TYPE_COLOURS.findIndex(([prefix]) => type.startsWith(prefix));
+  return i < 0 ? TYPE_COLOURS.length : i;
 }
 
 /**

@@ -2,15 +2,18 @@
 // Input comes as File objects (a GGUF file, or the files of a HuggingFace folder) read range by
 // range with FileReaderSync; the output goes to an OPFS file through a sync access handle (or
 // to Blobs where OPFS is missing). Messages:
-//   in   {type: 'inspect', id, input}    {type: 'quantize', id, input, imatrix?, options, cancel?}
+//   in   {type: 'inspect', id, input}    {type: 'profiles', id}
+//        {type: 'quantize', id, input, imatrix?, files?, calibration?, options, cancel?}
 //        {type: 'analyze', id, input, calibration?, options, cancel?}
 //        input: {kind: 'file', name, file} | {kind: 'folder', name, files: Map<path, File>}
 //        imatrix: {name, file}, opened when options.imatrix names it
+//        files: [{name, file}], other inputs by name (options.measurements, options.superWeights)
 //        calibration: {name, file}; without it the page's data/wikitext-2-test.raw
 //   out  {type: 'ready', version, levels} | {type: 'failed', error}
 //        {type: 'progress', id, event}   {type: 'log', id, text}
 //        {type: 'result', id, ok, result | error, output?: {name, entry} | {name, blob},
-//         mask?: {name, blob} (analyze with identifySuperWeights)}
+//         files?: [{name, blob}] (what quantize wrote beside the model: a measurement and its
+//         importance matrix), mask?: {name, blob} (analyze with identifySuperWeights)}
 import { loadLlmq, llmqError, ExitCode } from './wasm/llmq-core.mjs';
 import { blobFileSet, blobSource } from './wasm/blob-files.mjs';
 import { memoryOutput, openOpfsOutput, opfsAvailable } from './wasm/opfs-files.mjs';
@@ -63,12 +66,15 @@ function progressReporter(id) {
   };
 }
 
-// The host the core sees: the chosen model (and importance matrix) under their own names, and the
-// prepared output. No environment (env absent), no bundled data, and no directories to make:
-// the one output is prepared in OPFS (or memory) before the job starts.
-function pageHost(id, input, output, cancelFlag, imatrix = null) {
+// The host the core sees: the chosen model under its own name, the other files the job may read
+// (importance matrix, measurement, super-weight mask, calibration text) by name, and the prepared
+// output. No environment (env absent) and no directories to make: the main output is prepared
+// in OPFS (or memory) before the job starts; any other file the job writes (a measurement, an
+// importance matrix, a mask) is small and collected in memory in `outputs`.
+function pageHost(id, input, output, cancelFlag, { files = new Map(), outputs = null } = {}) {
   const notFound = (path) => llmqError(ExitCode.modelNotFound, `${path}: no such file or directory`,
     'give the path of a .gguf file or of a HuggingFace model directory');
+  const written = (path) => (outputs?.get(path)?.finished ? outputs.get(path) : null);
   return {
     openFiles(path) {
       if (path === input.name) return blobFileSet(input.name, input.kind === 'folder' ? input.files : input.file);
@@ -81,20 +87,27 @@ function pageHost(id, input, output, cancelFlag, imatrix = null) {
     openFile(path) {
       if (output && path === output.name && output.finished) return output.source();
       if (input.kind === 'file' && path === input.name) return blobSource(input.file, input.name);
-      if (imatrix && path === imatrix.name) return blobSource(imatrix.file, imatrix.name);
+      if (files.has(path)) return blobSource(files.get(path), path);
+      if (written(path)) return written(path).source();
       return llmqError(ExitCode.modelNotFound, `${path}: no such file`, 'check the path');
     },
     createFile(path) {
       if (output && path === output.name) return output.sink();
+      if (outputs) {
+        const o = memoryOutput(path);
+        outputs.set(path, o);
+        return o.sink();
+      }
       return llmqError(ExitCode.outputIo, `${path}.part: cannot create: the page writes only its prepared output`);
     },
-    exists: (path) => path === input.name || (imatrix !== null && path === imatrix.name)
+    exists: (path) => path === input.name || files.has(path) || written(path) !== null
       || (output !== null && path === output.name && output.finished),
     removeFile: (path) => {
       if (output && path === output.name) output.discard();
+      outputs?.delete(path);
     },
     makeDirectories: () => undefined,
-    bundledFile: () => '',
+    bundledFile: (name) => (name === 'wikitext-2-test.raw' && files.has(BUNDLED_TEXT) ? BUNDLED_TEXT : ''),
     stderr: (text) => postMessage({ type: 'log', id, text }),
     now: () => performance.now() / 1000,
     progress: progressReporter(id),
@@ -107,27 +120,13 @@ async function inspect({ id, input }) {
   postMessage({ type: 'result', id, ...r });
 }
 
-async function quantize({ id, input, imatrix, options, cancel }) {
-  const llmqModule = await module();
-  const output = (await opfsAvailable()) ? await openOpfsOutput(options.output) : memoryOutput(options.output);
-  const cancelFlag = cancel ? new Int32Array(cancel) : null;
-  const r = llmqModule.quantize({ ...options, model: input.name }, pageHost(id, input, output, cancelFlag, imatrix ?? null));
-  const finished = r.ok && output.finished;
-  output.close();
-  if (!finished) {
-    postMessage({ type: 'result', id, ...r, output: output.entry ? { name: output.name, entry: output.entry, discard: true } : null });
-    return;
-  }
-  const saved = output.entry ? { name: output.name, entry: output.entry } : { name: output.name, blob: output.blob() };
-  postMessage({ type: 'result', id, ...r, output: saved, heapBytes: llmqModule.heapBytes() });
-}
-
 // The default calibration text, fetched from the page's data/ once; null when the page has none.
+const BUNDLED_TEXT = 'data/wikitext-2-test.raw';
 let bundledText;
 async function bundledCalibration() {
   if (bundledText === undefined) {
     try {
-      const response = await fetch(new URL('./data/wikitext-2-test.raw', import.meta.url));
+      const response = await fetch(new URL(`./${BUNDLED_TEXT}`, import.meta.url));
       bundledText = response.ok ? await response.blob() : null;
     } catch {
       bundledText = null;
@@ -136,33 +135,60 @@ async function bundledCalibration() {
   return bundledText;
 }
 
+// The files a job may read beside the model: those the page sent ({name, file} each) and,
+// unless the page sent its own calibration text, the bundled one.
+async function readableFiles(list, calibration) {
+  const files = new Map(list.filter(Boolean).map((f) => [f.name, f.file]));
+  if (!calibration) {
+    const bundled = await bundledCalibration();
+    if (bundled) files.set(BUNDLED_TEXT, bundled);
+  }
+  return files;
+}
+
+// The files a job wrote beside its main output, as {name, blob}.
+const collected = (outputs) => [...outputs.values()].filter((o) => o.finished).map((o) => ({ name: o.name, blob: o.blob() }));
+
+// The quantize job. files: [{name, file}] it may read (importance matrix, measurement and its
+// importance matrix, super-weight mask, calibration text). A dry run writes no model: only its
+// plan, and the measurement (options.measurements) when it had to make one.
+async function quantize({ id, input, imatrix, files: extra = [], calibration, options, cancel }) {
+  const llmqModule = await module();
+  const output = options.dryRun ? null : (await opfsAvailable()) ? await openOpfsOutput(options.output) : memoryOutput(options.output);
+  const cancelFlag = cancel ? new Int32Array(cancel) : null;
+  const files = await readableFiles([imatrix, calibration, ...extra], calibration);
+  const outputs = new Map();
+  const r = llmqModule.quantize({ ...options, model: input.name, ...(calibration ? { calibrationData: calibration.name } : {}) },
+    pageHost(id, input, output, cancelFlag, { files, outputs }));
+  const heapBytes = llmqModule.heapBytes();
+  if (!output) {
+    postMessage({ type: 'result', id, ...r, files: r.ok ? collected(outputs) : [], heapBytes });
+    return;
+  }
+  const finished = r.ok && output.finished;
+  output.close();
+  if (!finished) {
+    postMessage({ type: 'result', id, ...r, output: output.entry ? { name: output.name, entry: output.entry, discard: true } : null });
+    return;
+  }
+  const saved = output.entry ? { name: output.name, entry: output.entry } : { name: output.name, blob: output.blob() };
+  postMessage({ type: 'result', id, ...r, output: saved, files: collected(outputs), heapBytes });
+}
+
+// The dynamic-quantization profiles the module knows.
+async function profiles({ id }) {
+  const r = (await module()).profiles();
+  postMessage({ type: 'result', id, ...r });
+}
+
 // The analyze job: reads the model and the calibration text; its outputs (the importance matrix
 // and, with super weights, the mask) are small and kept in memory.
 async function analyze({ id, input, calibration, options, cancel }) {
   const llmqModule = await module();
-  const bundledName = 'data/wikitext-2-test.raw';
-  const text = calibration ?? null;
-  const bundled = text ? null : await bundledCalibration();
+  const files = await readableFiles([calibration], calibration);
   const outputs = new Map();
-  const base = pageHost(id, input, null, cancel ? new Int32Array(cancel) : null);
-  const host = {
-    ...base,
-    openFile(path) {
-      if (text && path === text.name) return blobSource(text.file, text.name);
-      if (bundled && path === bundledName) return blobSource(bundled, bundledName);
-      return base.openFile(path);
-    },
-    createFile(path) {
-      const output = memoryOutput(path);
-      outputs.set(path, output);
-      return output.sink();
-    },
-    exists: (path) => base.exists(path) || (text !== null && path === text.name) || (bundled !== null && path === bundledName)
-      || Boolean(outputs.get(path)?.finished),
-    removeFile: (path) => outputs.delete(path),
-    bundledFile: (name) => (bundled && name === 'wikitext-2-test.raw' ? bundledName : ''),
-  };
-  const r = llmqModule.analyze({ ...options, model: input.name, ...(text ? { calibrationData: text.name } : {}) }, host);
+  const host = pageHost(id, input, null, cancel ? new Int32Array(cancel) : null, { files, outputs });
+  const r = llmqModule.analyze({ ...options, model: input.name, ...(calibration ? { calibrationData: calibration.name } : {}) }, host);
   if (!r.ok) {
     postMessage({ type: 'result', id, ...r });
     return;
@@ -177,6 +203,7 @@ onmessage = async ({ data }) => {
     if (data.type === 'inspect') await inspect(data);
     else if (data.type === 'quantize') await quantize(data);
     else if (data.type === 'analyze') await analyze(data);
+    else if (data.type === 'profiles') await profiles(data);
   } catch (e) {
     // Only a failure outside the module gets here (OPFS refused, module failed to load).
     const error = e?.name === 'QuotaExceededError'

@@ -82,6 +82,13 @@ export interface QuantizeOptions extends JobOptions {
   calibrationSamples?: number;
   /** KL-divergence probes per tensor: 'auto' (default), 'none', 'one', 'two', 'all'. */
   probes?: 'auto' | 'none' | 'one' | 'two' | 'all';
+  /** Keep the super weights (from superWeights, or detected now on the calibration text) through
+   *  the quantizers' own weighted search; any level. See docs/super-weights.md. */
+  protectSuperWeights?: boolean;
+  /** Fraction of weights protected beside the super weights, in (0, 0.01] (default 0.0001). */
+  protectionCoverage?: number;
+  /** A super-weight mask from analyze (identifySuperWeights) instead of detecting them again. */
+  superWeights?: string;
   /** Plan only: the result lists every tensor's type and predicted_size; nothing is written. */
   dryRun?: boolean;
   /** Do not read or write the measurement cache. */
@@ -148,7 +155,18 @@ export interface QuantizeResult {
   /** The file's exact size, known before writing (equals file_size). */
   predicted_size: number;
   /** Dynamic quantization: profile, target, budget, estimated KL divergence, the measurement. */
-  dynamic: { profile: string; target: string; budget_bytes: number; estimated_kld: number; measurement: Record<string, unknown>; warnings: string[] } | null;
+  dynamic: {
+    profile: string; target: string; budget_bytes: number; estimated_kld: number;
+    /** The targets this profile and measurement can reach: sizes in bytes, bits per weight. */
+    reachable: { min_size: number; max_size: number; min_bpw: number; max_bpw: number };
+    measurement: Record<string, unknown>; warnings: string[];
+  } | null;
+  /** With protectSuperWeights: what was protected and how each super weight came through. */
+  protection: {
+    identified: boolean; coverage: number; source: string; protected_weights: number;
+    super_weights: Array<{ tensor: string; row: number; col: number; value: number; after: number; relative_error: number }>;
+    coverage_worst_relative_error: number;
+  } | null;
   effective_bpw: number;
   compression_ratio: number;
   duration_seconds: number;

@@ -124,6 +124,9 @@ export async function quantize(model, options = {}) {
     calibrationData: options.calibrationData,
     calibrationSamples: options.calibrationSamples,
     probes: options.probes,
+    protectSuperWeights: options.protectSuperWeights,
+    protectionCoverage: options.protectionCoverage,
+    superWeights: options.superWeights,
     dryRun: options.dryRun,
     noCache: options.noCache,
   };

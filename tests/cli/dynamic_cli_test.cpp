@@ -135,6 +135,33 @@ TEST(Dynamic, TargetBitsPerWeightWithinTwoHundredths) {
     }
 }
 
+// The reported range is the real one: its ends are reachable (and written at exactly the
+// smallest or within 1 % of the largest), one byte below the smallest is refused.
+TEST(Dynamic, ReachableRangeIsTheRealOne) {
+    const auto dir = test::temp_dir("dyn-range");
+    auto dry = dynamic({"--target-size", "3MB", "-o", (dir / "d.gguf").string(), "--dry-run"});
+    ASSERT_EQ(dry.exit_code, 0) << dry.err;
+    const json q = parse_json(dry)["dynamic"]["reachable"];
+    const uint64_t lo = q["min_size"].get<uint64_t>(), hi = q["max_size"].get<uint64_t>();
+    ASSERT_LT(lo, hi);
+    EXPECT_LT(q["min_bpw"].get<double>(), q["max_bpw"].get<double>());
+    auto at_lo = dynamic({"--target-size", std::to_string(lo), "-o", (dir / "lo.gguf").string(), "--dry-run"});
+    ASSERT_EQ(at_lo.exit_code, 0) << at_lo.err;
+    EXPECT_EQ(parse_json(at_lo)["predicted_size"].get<uint64_t>(), lo);
+    auto at_hi = dynamic({"--target-size", std::to_string(hi), "-o", (dir / "hi.gguf").string(), "--dry-run"});
+    ASSERT_EQ(at_hi.exit_code, 0) << at_hi.err;
+    EXPECT_EQ(parse_json(at_hi)["predicted_size"].get<uint64_t>(), hi);
+    auto below = dynamic({"--target-size", std::to_string(lo - 1), "-o", (dir / "b.gguf").string(), "--dry-run"});
+    EXPECT_EQ(below.exit_code, 2);
+    EXPECT_NE(below.err.find("smallest mix it allows is " + std::to_string(lo) + " bytes"), std::string::npos) << below.err;
+    for (const char* bpw : {"min_bpw", "max_bpw"}) {
+        const double b = q[bpw].get<double>();
+        auto r = dynamic({"--target-bpw", std::to_string(b + 0.0005), "-o", (dir / "x.gguf").string(), "--dry-run"});
+        ASSERT_EQ(r.exit_code, 0) << bpw << ": " << r.err;
+        EXPECT_NEAR(parse_json(r)["effective_bpw"].get<double>(), b, 0.02) << bpw;
+    }
+}
+
 TEST(Dynamic, DryRunPredictsTheExactSizeAndWritesNothing) {
     const auto dir = test::temp_dir("dyn-dry");
     const fs::path out = dir / "d.gguf";

@@ -122,6 +122,12 @@ export class LlmqModule {
     return this.#module.levels();
   }
 
+  /** The dynamic-quantization profiles: {ok, result: {profiles: [{name, description, source,
+   *  default_target, ...}]}} as `llmq profile list --format json`. */
+  profiles(host = {}) {
+    return this.#job(() => this.#module.profiles(guardHost(host)));
+  }
+
   /** Bytes of wasm linear memory (it only grows: also the peak). */
   heapBytes() {
     return this.#module.heapBytes();

@@ -97,11 +97,13 @@ test('the page quantizes the sample model to Q4_K_M with the native CLI\'s bytes
   const saved = path.join(work, 'page-Q4_K_M.gguf');
   await file.saveAs(saved);
   assert.equal(sha256(saved), sha256(reference));
+  // The plan shown before writing said this size.
+  assert.equal(Number(await page.getAttribute('#plan', 'data-predicted-size')), fs.statSync(saved).size);
 
   // The report: facts, one bar per layer, the tensor table.
   assert.match(await page.textContent('#result-facts'), /Q4_K_M/);
   const layers = JSON.parse(runNative(['quantize', sample, '-q', 'Q4_K_M', '-o', path.join(work, 'again.gguf'), '--format', 'json', '--quiet']).stdout).layer_summary;
-  assert.equal(await page.locator('#chart svg rect.bar').count(), layers.length);
+  assert.equal(await page.locator('#chart svg g.layer').count(), layers.length);
   assert.equal(await page.locator('#result-table tbody tr').count(), 57);
   assert.match(await page.textContent('#save-status'), /Downloading/);
   await page.screenshot({ path: path.join(shots, 'report.png'), fullPage: true });
@@ -410,6 +412,156 @@ test('Analyze without a calibration file uses the page\'s WikiText-2 text (data/
   const saved = path.join(work, 'page-wikitext.imatrix');
   await (await download).saveAs(saved);
   assert.equal(sha256(saved), sha256(reference));
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+// Waits for the plan of the current choices; fails with the page's status when there is none.
+async function waitForPlan(page, timeout = 60_000) {
+  await page.waitForFunction(() => ['ready', 'failed'].includes(document.body.dataset.plan)
+    && !document.getElementById('plan').hidden, null, { timeout });
+  assert.equal(await page.getAttribute('body', 'data-plan'), 'ready', await page.textContent('#plan-status'));
+  return Number(await page.getAttribute('#plan', 'data-predicted-size'));
+}
+
+// Moves the target slider as a person would (input events) and waits for the new plan.
+async function moveSlider(page, value) {
+  await page.evaluate((v) => {
+    const slider = document.getElementById('target');
+    slider.value = String(v);
+    slider.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
+  await page.waitForFunction(() => document.body.dataset.plan === 'planning' || document.body.dataset.plan === 'none', null, { timeout: 5_000 })
+    .catch(() => undefined);
+  return waitForPlan(page);
+}
+
+test('dynamic: the page measures once, re-plans as the slider moves, and writes the size it showed (native bytes)', async () => {
+  const { page, problems } = await openPage();
+  await page.setInputFiles('#file-input', sample);
+  await page.waitForSelector('body[data-state="model"]');
+  const offered = await page.$$eval('#profile option', (os) => os.map((o) => o.value));
+  for (const name of ['attention-high', 'balanced', 'compression-max']) assert.ok(offered.includes(name), `${name} is offered`);
+  await page.selectOption('#level', 'dynamic');
+  assert.equal(await page.isVisible('#dynamic-controls'), true);
+  assert.equal(await page.inputValue('#profile'), 'balanced');
+  assert.equal(await page.inputValue('#output-name'), 'tinyllama-spm.bf16-dynamic-balanced.gguf');
+  // Nothing runs the model before Measure; Quantize waits for a plan.
+  await page.waitForSelector('body[data-plan="unmeasured"]');
+  assert.equal(await page.isDisabled('#start'), true);
+  await page.fill('#dynamic-samples', '2');
+  await page.click('#measure');
+  await waitForPlan(page, 600_000);
+  assert.match(await page.textContent('#plan-status'), /^Measured/);
+  const range = await page.$eval('#target', (e) => ({ min: Number(e.min), max: Number(e.max), disabled: e.disabled }));
+  assert.equal(range.disabled, false);
+  assert.ok(range.min < range.max, JSON.stringify(range));
+
+  // Two targets: each re-solves the stored measurement (no model run) and stays within 1 % under the target.
+  let predicted = 0;
+  let target = 0;
+  for (const f of [0.2, 0.55]) {
+    target = Math.round(range.min + f * (range.max - range.min));
+    predicted = await moveSlider(page, target);
+    assert.match(await page.textContent('#plan-status'), /^Re-planned from the measurement/);
+    assert.match(await page.textContent('#target-value'), /MB|kB/);
+    assert.ok(predicted <= target && predicted >= 0.99 * target, `${predicted} for ${target}`);
+  }
+  // The chart: one bar per layer, split by type, with a legend of the types used.
+  const facts = await page.textContent('#plan-facts');
+  assert.match(facts, /estimated KL divergence/);
+  const legend = await page.$$eval('#plan-chart .legend li', (ls) => ls.map((l) => l.dataset.type));
+  assert.ok(legend.length >= 3, `types in the legend: ${legend}`);
+  const segmentTypes = new Set(await page.$$eval('#plan-chart svg rect.seg', (rs) => rs.map((r) => r.dataset.type)));
+  assert.deepEqual([...segmentTypes].sort(), [...legend].sort());
+  const fills = new Set(await page.$$eval('#plan-chart svg rect.seg', (rs) => rs.map((r) => r.getAttribute('fill'))));
+  assert.ok(fills.size >= 2, 'segments are coloured by type');
+  await page.screenshot({ path: path.join(shots, 'dynamic-plan.png'), fullPage: true });
+
+  // Quantize writes exactly the plan: its size, and the native CLI's bytes for the same target.
+  const download = page.waitForEvent('download');
+  await page.click('#start');
+  await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
+  const saved = path.join(work, 'page-dynamic.gguf');
+  await (await download).saveAs(saved);
+  assert.equal(fs.statSync(saved).size, predicted);
+  const reference = path.join(work, 'native-dynamic.gguf');
+  // The page names its bundled text data/wikitext-2-test.raw (the GGUF records it): the native CLI
+  // reads the repository's copy under that name.
+  const n = runNative(['quantize', sample, '-q', 'dynamic', '--profile', 'balanced', '--target-size', String(target), '--calibration-samples', '2',
+    '--calibration-data', 'data/wikitext-2-test.raw', '--no-cache', '-o', reference, '--quiet'], root);
+  assert.equal(n.status, 0, n.stderr);
+  assert.equal(sha256(saved), sha256(reference));
+  assert.match(await page.textContent('#result-facts'), /dynamic/);
+
+  // Bits per weight: the slider switches to a bpw range and the plan follows it within 0.02.
+  await page.selectOption('#target-kind', 'bpw');
+  await waitForPlan(page);
+  const bpwRange = await page.$eval('#target', (e) => ({ min: Number(e.min), max: Number(e.max) }));
+  assert.ok(bpwRange.min >= 1 && bpwRange.max <= 32 && bpwRange.min < bpwRange.max, JSON.stringify(bpwRange));
+  await moveSlider(page, 5.0);
+  assert.match(await page.textContent('#target-value'), /^5\.00 bpw$/);
+  const bpw = Number(/bits per weight(\d+\.\d+)/.exec(await page.textContent('#plan-facts'))[1]);
+  assert.ok(Math.abs(bpw - 5.0) <= 0.02, `bpw ${bpw}`);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('presets: the plan\'s size is the written size, also where rows of 384 and 1152 make k-quants fall back', async () => {
+  const model = path.join(work, 'rows-384.gguf');
+  const make = spawnSync(path.join(path.dirname(native), 'make_synthetic_model'), [model, '--layers', '2', '--hidden', '384', '--ffn', '1152',
+    '--type', 'bf16', '--vocab-from', sample], { encoding: 'utf8' });
+  assert.equal(make.status, 0, make.stderr);
+  const { page, problems } = await openPage();
+  await page.setInputFiles('#file-input', model);
+  await page.waitForSelector('body[data-state="model"]');
+  for (const level of ['Q4_K_M', 'Q2_K']) {
+    await page.selectOption('#level', level);
+    const predicted = await waitForPlan(page);
+    assert.match(await page.textContent('#plan-facts'), /fallbacks/);
+    const download = page.waitForEvent('download');
+    await page.click('#start');
+    await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
+    const saved = path.join(work, `rows-384-${level}.gguf`);
+    await (await download).saveAs(saved);
+    assert.equal(fs.statSync(saved).size, predicted, level);
+    const reference = path.join(work, `rows-384-native-${level}.gguf`);
+    assert.equal(runNative(['quantize', model, '-q', level, '-o', reference, '--quiet']).status, 0);
+    assert.equal(sha256(saved), sha256(reference), level);
+    // The real bits per weight, not the preset's nominal ones: the report says the same.
+    const bpw = Number(/bits per weight(\d+\.\d+)/.exec(await page.textContent('#plan-facts'))[1]);
+    assert.ok(Math.abs(bpw - JSON.parse(runNative(['inspect', reference, '--format', 'json']).stdout).effective_bpw) < 0.001, `${level} ${bpw}`);
+  }
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('protection toggle: the page finds the super weights once and writes what the CLI writes with that mask', async () => {
+  const { page, problems } = await openPage();
+  await page.setInputFiles('#file-input', sample);
+  await page.waitForSelector('body[data-state="model"]');
+  await page.selectOption('#level', 'Q4_K_M');
+  await waitForPlan(page);
+  await page.check('#protect');
+  await waitForPlan(page, 300_000);
+  const download = page.waitForEvent('download');
+  await page.click('#start');
+  await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
+  const saved = path.join(work, 'page-protected.gguf');
+  await (await download).saveAs(saved);
+  // The CLI with the mask analyze makes over the same text (128 samples of 256 tokens).
+  const a = runNative(['analyze', sample, '--identify-super-weights', '--calibration-samples', '128', '--ctx', '256', '--no-cache',
+    '-o', path.join(work, 'protect.imatrix'), '--format', 'json', '--quiet']);
+  assert.equal(a.status, 0, a.stderr);
+  const maskPath = JSON.parse(a.stdout).super_weights.mask_path;
+  const reference = path.join(work, 'native-protected.gguf');
+  const q = runNative(['quantize', sample, '-q', 'Q4_K_M', '--protect-super-weights', '--super-weights', maskPath, '-o', reference,
+    '--format', 'json', '--quiet']);
+  assert.equal(q.status, 0, q.stderr);
+  assert.equal(sha256(saved), sha256(reference));
+  const plain = path.join(work, 'native-Q4_K_M.gguf');
+  if (fs.existsSync(plain)) assert.notEqual(sha256(saved), sha256(plain), 'protection changed the file');
+  assert.equal(Number(await page.getAttribute('#plan', 'data-predicted-size')), fs.statSync(saved).size);
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -48,6 +48,11 @@ std::string quantize_report(const nlohmann::json& r, bool verbose) {
         const auto& m = d["measurement"];
         out << format("  target    %s: estimated KL divergence %.4g (sum over tensors, on the calibration text)\n",
                       d["target"].get<std::string>().c_str(), d["estimated_kld"].get<double>());
+        if (d.contains("reachable")) {
+            const auto& q = d["reachable"];
+            out << format("  range     %s to %s (%.2f to %.2f bpw) with this profile\n", human_size(q["min_size"].get<double>()).c_str(),
+                          human_size(q["max_size"].get<double>()).c_str(), q["min_bpw"].get<double>(), q["max_bpw"].get<double>());
+        }
         if (m["source"] == "measured") {
             out << format("  measured  %.1f s weights + %.1f s model probes (%lld probes, %lld tokens, probes %s)\n",
                           m["weight_seconds"].get<double>(), m["kld_seconds"].get<double>(), static_cast<long long>(m["kld_probes"].get<int64_t>()),

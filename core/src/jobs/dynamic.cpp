@@ -645,7 +645,29 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
                  {"probes", probes_mode}};
     if (calibration) cost["calibration"] = calibration->source;
     if (!costs_path.empty()) cost["file"] = costs_path;
+    // The range a target may take with this profile and measurement (the page's slider).
+    uint64_t low_raw = 0, high_raw = 0, low_padded = 0, high_padded = 0;
+    for (const auto& tc : table.tensors) {
+        uint64_t lo = UINT64_MAX, hi = 0, lo_p = UINT64_MAX, hi_p = 0;
+        for (const auto& c : tc.types) {
+            lo = std::min(lo, c.bytes);
+            hi = std::max(hi, c.bytes);
+            lo_p = std::min(lo_p, align_up(c.bytes, fixed.alignment));
+            hi_p = std::max(hi_p, align_up(c.bytes, fixed.alignment));
+        }
+        low_raw += lo;
+        high_raw += hi;
+        low_padded += lo_p;
+        high_padded += hi_p;
+    }
+    const double params = static_cast<double>(fixed.total_params);
+    const uint64_t reserved = fixed.header_bytes + fixed.kept_bytes;
+    json reachable = {{"min_size", reserved + low_padded},
+                      {"max_size", reserved + high_padded},
+                      {"min_bpw", 8.0 * static_cast<double>(fixed.kept_raw_bytes + low_raw) / params},
+                      {"max_bpw", 8.0 * static_cast<double>(fixed.kept_raw_bytes + high_raw) / params}};
     d.report = {{"profile", profile.name},     {"profile_source", profile.source},
+                {"reachable", reachable},
                 {"target", target_text},       {"budget_bytes", budget},
                 {"estimated_kld", total_loss}, {"lambda", a.lambda},
                 {"measurement", cost},         {"warnings", warnings}};
