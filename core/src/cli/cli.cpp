@@ -10,6 +10,8 @@
 #include "cli/convert_report.hpp"
 #include "cli/help.hpp"
 #include "cli/profile_command.hpp"
+#include "cli/quality_command.hpp"
+#include "llmq/report/quality.hpp"
 #include "cli/report.hpp"
 #include "cli/runtime_commands.hpp"
 #include "llmq/error.hpp"
@@ -23,7 +25,7 @@ namespace {
 using cli::OptionSpec;
 using nlohmann::json;
 
-const std::set<std::string> kPlannedCommands = {"quality", "web"};
+const std::set<std::string> kPlannedCommands = {"web"};
 
 struct Invocation {
     GlobalOptions global;
@@ -56,8 +58,10 @@ Invocation split_globals(const std::vector<std::string>& args) {
                 inv.global.format = OutputFormat::Human;
             } else if (v == "json") {
                 inv.global.format = OutputFormat::Json;
+            } else if (v == "csv") {
+                inv.global.format = OutputFormat::Csv;
             } else {
-                fail(ExitCode::Usage, "invalid value '" + v + "' for --format", "use --format human or --format json");
+                fail(ExitCode::Usage, "invalid value '" + v + "' for --format", "use --format human or --format json (csv: quality compare)");
             }
         } else if (a == "-v" || a == "--verbose") {
             inv.global.verbosity = Verbosity::Verbose;
@@ -103,6 +107,8 @@ json run_quantize_command(const std::vector<std::string>& args, Host& host) {
         {{"--allow-requantize"}, false, false},
         {{"--chunk-mb"}, true, false},
         {{"--coherence-check"}, false, false},
+        {{"--quality-report"}, false, false},
+        {{"--strict"}, false, false},
         {{"--no-coherence-check"}, false, false},
         {{"--dynamic"}, false, false},
         {{"--profile"}, true, false},
@@ -175,6 +181,8 @@ json run_quantize_command(const std::vector<std::string>& args, Host& host) {
     o.leave_output_tensor = p.has("--leave-output-tensor");
     o.allow_requantize = p.has("--allow-requantize");
     o.coherence_check = p.has("--coherence-check");
+    o.quality_report = p.has("--quality-report");
+    o.quality_strict = p.has("--strict");
     o.no_coherence_check = p.has("--no-coherence-check");
     if (o.coherence_check && o.no_coherence_check) {
         fail(ExitCode::Usage, "--coherence-check and --no-coherence-check contradict each other", "keep one of them");
@@ -252,6 +260,8 @@ int run_cli(const std::vector<std::string>& args, CliEnvironment& env) {
             env.write_stdout(text.empty() ? cli::general_help() : text);
             return text.empty() && !kPlannedCommands.count(inv.command) ? static_cast<int>(ExitCode::Usage) : 0;
         }
+        if (format == OutputFormat::Csv && inv.command != "quality")
+            fail(ExitCode::Usage, "--format csv is for quality compare", "use --format human or --format json");
         if (env.configure) env.configure(inv.global);
         const bool verbose = inv.global.verbosity == Verbosity::Verbose || inv.global.verbosity == Verbosity::Debug;
         json result;
@@ -284,9 +294,22 @@ int run_cli(const std::vector<std::string>& args, CliEnvironment& env) {
                 env.write_stdout(human);
                 human.clear();
             }
+        } else if (inv.command == "quality") {
+            if (format == OutputFormat::Csv && (inv.rest.empty() || inv.rest.front() != "compare"))
+                fail(ExitCode::Usage, "--format csv is for quality compare", "use --format human or --format json");
+            result = cli::run_quality_command(inv.rest, *env.host);
+            // The report or table is the command's product: stdout.
+            if (format == OutputFormat::Csv) {
+                env.write_stdout(report::compare_csv(result));
+                return 0;
+            }
+            if (format == OutputFormat::Human) {
+                env.write_stdout(cli::quality_text(result, verbose));
+                return 0;
+            }
         } else if (kPlannedCommands.count(inv.command)) {
             fail(ExitCode::Usage, "'" + inv.command + "' is not available in this version of llmq yet",
-                 "available now: quantize, convert, inspect, perplexity, generate, analyze, profile (see `llmq --help`)");
+                 "available now: quantize, convert, inspect, perplexity, generate, analyze, profile, quality (see `llmq --help`)");
         } else {
             fail(ExitCode::Usage, "unknown command '" + inv.command + "'", "see `llmq --help` for the commands");
         }

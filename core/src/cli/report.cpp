@@ -61,6 +61,14 @@ std::string quantize_report(const nlohmann::json& r, bool verbose) {
             out << "  measured  reused " << m["source"].get<std::string>() << "\n";
         }
     }
+    if (r.contains("quality_report") && r["quality_report"].is_object()) {
+        const auto& m = r["quality_report"]["metrics"];
+        out << format("  quality   perplexity %.4g -> %.4g (%+.2f%%), mean KLD %.5f, top-1 %.1f%% (%lld chunks of %lld tokens)\n",
+                      m["perplexity_original"].get<double>(), m["perplexity_quantized"].get<double>(), m["perplexity_delta_pct"].get<double>(),
+                      m["kld_mean"].get<double>(), 100.0 * m["top1_agreement"].get<double>(),
+                      static_cast<long long>(r["quality_report"]["text"]["chunks"].get<int64_t>()),
+                      static_cast<long long>(r["quality_report"]["text"]["ctx"].get<int64_t>()));
+    }
     out << format("  time      %.2f s, peak memory %s\n", r["duration_seconds"].get<double>(),
                   human_size(r["peak_memory_bytes"].get<double>()).c_str());
     if (!r["imatrix"].is_null()) out << "  imatrix   " << r["imatrix"].get<std::string>() << "\n";

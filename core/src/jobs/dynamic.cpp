@@ -23,6 +23,7 @@
 #include "llmq/runtime/streamer.hpp"
 #include "llmq/runtime/tokenizer.hpp"
 #include "plan/internal.hpp"
+#include "util/printf.hpp"
 
 namespace llmq::jobs {
 namespace {
@@ -41,17 +42,11 @@ void log(Host& host, LogLevel level, const std::string& message) {
     if (host.log) host.log(level, message);
 }
 
-std::string fmt(const char* f, auto... args) {
-    char buf[256];
-    std::snprintf(buf, sizeof buf, f, args...);
-    return buf;
-}
-
 std::string human_bytes(double b) {
-    if (b >= 1e9) return fmt("%.2f GB", b / 1e9);
-    if (b >= 1e6) return fmt("%.2f MB", b / 1e6);
-    if (b >= 1e3) return fmt("%.1f KB", b / 1e3);
-    return fmt("%.0f B", b);
+    if (b >= 1e9) return strprintf("%.2f GB", b / 1e9);
+    if (b >= 1e6) return strprintf("%.2f MB", b / 1e6);
+    if (b >= 1e3) return strprintf("%.1f KB", b / 1e3);
+    return strprintf("%.0f B", b);
 }
 
 uint64_t align_up(uint64_t n, uint32_t a) {
@@ -269,10 +264,10 @@ uint32_t ftype_of_mix(const std::map<GgmlType, uint64_t>& bytes_by_type) {
 
 std::string describe_target(const DynamicRequest& request, const plan::Profile& profile) {
     if (request.target_size) return std::to_string(*request.target_size) + " bytes";
-    if (request.target_bpw) return fmt("%.4g bpw", *request.target_bpw);
-    if (profile.default_target.bpw) return fmt("%.4g bpw (profile default)", *profile.default_target.bpw);
+    if (request.target_bpw) return strprintf("%.4g bpw", *request.target_bpw);
+    if (profile.default_target.bpw) return strprintf("%.4g bpw (profile default)", *profile.default_target.bpw);
     if (profile.default_target.size) return std::to_string(*profile.default_target.size) + " bytes (profile default)";
-    return fmt("%.4g of the 16-bit size (profile default)", *profile.default_target.ratio);
+    return strprintf("%.4g of the 16-bit size (profile default)", *profile.default_target.ratio);
 }
 
 std::string profile_dir(Host& host) {
@@ -606,9 +601,9 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
         fail(ExitCode::Usage,
              "the target " + target_text + " cannot be reached with profile " + profile.name + ": the smallest mix it allows is " +
                  (by_size ? std::to_string(smallest + reserved) + " bytes (" + human_bytes(static_cast<double>(smallest + reserved)) + ")"
-                          : fmt("%.3f bpw", smallest_bpw)),
+                          : strprintf("%.3f bpw", smallest_bpw)),
              by_size ? "use --target-size " + std::to_string(smallest + reserved) + " or more, or a profile with smaller types"
-                     : fmt("use --target-bpw %.2f or more, or a profile with smaller types", std::ceil(smallest_bpw * 100) / 100));
+                     : strprintf("use --target-bpw %.2f or more, or a profile with smaller types", std::ceil(smallest_bpw * 100) / 100));
     }
     const plan::Allocation a = plan::allocate(choices, budget);
 
@@ -621,13 +616,13 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
         const TypeCost& c = tc.types[a.choice[i]];
         bytes_by_type[c.type] += c.bytes;
         std::string reason = "dynamic (" + profile.name + "): " + std::string(type_name(c.type)) +
-                             fmt(", est. KLD %.3g = %.1f%% of the total", c.loss, total_loss > 0 ? 100.0 * c.loss / total_loss : 0.0);
+                             strprintf(", est. KLD %.3g = %.1f%% of the total", c.loss, total_loss > 0 ? 100.0 * c.loss / total_loss : 0.0);
         // The next larger candidate and what it would buy: why the solver stopped here.
         const TypeCost* next = nullptr;
         for (const auto& o : tc.types)
             if (o.bytes > c.bytes && o.loss < c.loss && (!next || o.bytes < next->bytes)) next = &o;
         if (next) {
-            reason += fmt("; %s would cut %.3g for %s more", std::string(type_name(next->type)).c_str(), c.loss - next->loss,
+            reason += strprintf("; %s would cut %.3g for %s more", std::string(type_name(next->type)).c_str(), c.loss - next->loss,
                           human_bytes(static_cast<double>(next->bytes - c.bytes)).c_str());
         } else {
             reason += "; the best type allowed";

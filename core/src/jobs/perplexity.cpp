@@ -28,91 +28,160 @@ std::string read_text(const std::string& path, Host& host) {
 
 }  // namespace
 
-ChunkResults score_chunks(const ModelView& model, const ModelView* base, std::span<const int32_t> tokens, const ChunkScoring& s,
-                          ParallelFor& parallel, const std::function<void(uint64_t, uint64_t)>& on_progress) {
+namespace {
+
+// The scoring geometry shared by both entry points.
+struct Grouping {
+    int64_t first = 0, n_scored = 0, per_group = 1, n_groups = 0;
+};
+
+Grouping grouping(const ModelConfig& c, const ChunkScoring& s, bool keeps_base_logits) {
     const int64_t n_ctx = s.n_ctx;
-    const int64_t first = s.first < 0 ? n_ctx / 2 : s.first;
-    if (n_ctx < 2 || first > n_ctx - 2) fail(ExitCode::Usage, "context of " + std::to_string(n_ctx) + " tokens is too small to score");
-    if (s.n_chunks < 1 || s.n_chunks * n_ctx > static_cast<int64_t>(tokens.size())) {
-        fail(ExitCode::General,
-             "internal: " + std::to_string(s.n_chunks) + " chunks of " + std::to_string(n_ctx) + " tokens from " + std::to_string(tokens.size()));
+    Grouping g;
+    g.first = s.first < 0 ? n_ctx / 2 : s.first;
+    if (n_ctx < 2 || g.first > n_ctx - 2) fail(ExitCode::Usage, "context of " + std::to_string(n_ctx) + " tokens is too small to score");
+    g.n_scored = n_ctx - 1 - g.first;
+    const uint64_t hidden_per_chunk = static_cast<uint64_t>(n_ctx) * static_cast<uint64_t>(c.n_embd) * sizeof(float);
+    g.per_group = std::max<int64_t>(1, static_cast<int64_t>(kHiddenBudget / std::max<uint64_t>(1, hidden_per_chunk)));
+    if (keeps_base_logits) {
+        const uint64_t logits_per_chunk = static_cast<uint64_t>(g.n_scored) * static_cast<uint64_t>(c.n_vocab) * sizeof(float);
+        g.per_group = std::min<int64_t>(g.per_group, std::max<int64_t>(1, static_cast<int64_t>(kBaseLogitsBudget / logits_per_chunk)));
     }
+    g.per_group = std::min(g.per_group, s.n_chunks);
+    g.n_groups = (s.n_chunks + g.per_group - 1) / g.per_group;
+    return g;
+}
+
+void check_chunks(std::span<const int32_t> tokens, const ChunkScoring& s) {
+    if (s.n_chunks < 1 || s.n_chunks * s.n_ctx > static_cast<int64_t>(tokens.size())) {
+        fail(ExitCode::General,
+             "internal: " + std::to_string(s.n_chunks) + " chunks of " + std::to_string(s.n_ctx) + " tokens from " + std::to_string(tokens.size()));
+    }
+}
+
+// Adds the per-chunk sums in chunk order, so the totals do not depend on the grouping.
+void add_chunks(NllStats& total, std::vector<double>* running, std::span<const NllStats> chunks) {
+    for (const NllStats& chunk : chunks) {
+        total.sum += chunk.sum;
+        total.sum2 += chunk.sum2;
+        total.count += chunk.count;
+        if (running) running->push_back(total.ppl());
+    }
+}
+
+}  // namespace
+
+MultiChunkResults score_chunks_against(const ModelView& base, std::span<const ModelView* const> models, std::span<const int32_t> tokens,
+                                       const ChunkScoring& s, ParallelFor& parallel, const std::function<void(uint64_t, uint64_t)>& on_progress,
+                                       MatmulObserver* base_observer) {
+    check_chunks(tokens, s);
     StreamerOptions options;
     options.rope_frequencies = s.rope_frequencies;
-    LayerStreamer streamer(model, parallel, options);
-    std::optional<LayerStreamer> base_streamer;
-    if (base) {
-        base_streamer.emplace(*base, parallel, options);
-        if (base_streamer->config().n_vocab != streamer.config().n_vocab) {
+    LayerStreamer base_streamer(base, parallel, options);
+    std::vector<LayerStreamer> streamers;
+    for (const ModelView* m : models) {
+        streamers.emplace_back(*m, parallel, options);
+        if (streamers.back().config().n_vocab != base_streamer.config().n_vocab) {
             fail(ExitCode::Usage,
-                 "the models have different vocabularies (" + std::to_string(streamer.config().n_vocab) + " and " +
-                     std::to_string(base_streamer->config().n_vocab) + " tokens)",
-                 "--kld-base needs the original of the same model");
+                 "the models have different vocabularies (" + std::to_string(base_streamer.config().n_vocab) + " tokens in " + base.path + ", " +
+                     std::to_string(streamers.back().config().n_vocab) + " in " + m->path + ")",
+                 "compare a model with quantizations of itself");
         }
     }
-    const ModelConfig& c = streamer.config();
-    const int64_t n_scored = n_ctx - 1 - first;
-    const uint64_t hidden_per_chunk = static_cast<uint64_t>(n_ctx) * static_cast<uint64_t>(c.n_embd) * sizeof(float);
-    int64_t per_group = std::max<int64_t>(1, static_cast<int64_t>(kHiddenBudget / std::max<uint64_t>(1, hidden_per_chunk)));
-    if (base) {
-        const uint64_t logits_per_chunk = static_cast<uint64_t>(n_scored) * static_cast<uint64_t>(c.n_vocab) * sizeof(float);
-        per_group = std::min<int64_t>(per_group, std::max<int64_t>(1, static_cast<int64_t>(kBaseLogitsBudget / logits_per_chunk)));
-    }
-    per_group = std::min(per_group, s.n_chunks);
-    const int64_t n_groups = (s.n_chunks + per_group - 1) / per_group;
-    const uint64_t passes = base ? 2 : 1;
-    const uint64_t stages_total = static_cast<uint64_t>(n_groups) * passes * static_cast<uint64_t>(c.n_layer + 2);
+    const ModelConfig& c = base_streamer.config();
+    const int64_t n_ctx = s.n_ctx;
+    const Grouping g = grouping(c, s, !models.empty());
+    const uint64_t stages_per_run = static_cast<uint64_t>(c.n_layer + 2);
+    const uint64_t stages_total = static_cast<uint64_t>(g.n_groups) * (1 + models.size()) * stages_per_run;
     uint64_t stages_before = 0;
     auto stage = [&](int64_t done, int64_t) {
         if (on_progress) on_progress(stages_before + static_cast<uint64_t>(done), stages_total);
     };
 
-    ChunkResults r;
-    if (base) r.kld.emplace();
-    const LogitsRange range{first, n_ctx - 1};
+    MultiChunkResults r;
+    r.models.resize(models.size());
+    for (auto& m : r.models) m.kld.emplace();
+    const LogitsRange range{g.first, n_ctx - 1};
     std::vector<float> base_logits;
-    for (int64_t g0 = 0; g0 < s.n_chunks; g0 += per_group) {
-        const int64_t g1 = std::min(s.n_chunks, g0 + per_group);
+    const auto row_of = [&](size_t seq, int64_t pos) {
+        return (seq * static_cast<size_t>(g.n_scored) + static_cast<size_t>(pos - g.first)) * static_cast<size_t>(c.n_vocab);
+    };
+    for (int64_t g0 = 0; g0 < s.n_chunks; g0 += g.per_group) {
+        const int64_t g1 = std::min(s.n_chunks, g0 + g.per_group);
         std::vector<std::vector<int32_t>> seqs;
         for (int64_t k = g0; k < g1; ++k) {
             seqs.emplace_back(tokens.begin() + k * n_ctx, tokens.begin() + (k + 1) * n_ctx);
             if (s.bos >= 0) seqs.back()[0] = s.bos;
         }
         auto target = [&](size_t seq, int64_t pos) { return tokens[static_cast<size_t>((g0 + static_cast<int64_t>(seq)) * n_ctx + pos + 1)]; };
-        std::vector<NllStats> per_chunk(seqs.size());
-        if (base) {
-            base_logits.assign(seqs.size() * static_cast<size_t>(n_scored * c.n_vocab), 0.0f);
-            base_streamer->run(
-                seqs, range,
-                [&](size_t seq, int64_t pos, std::span<const float> logits) {
-                    std::copy(
-                        logits.begin(), logits.end(),
-                        base_logits.begin() + static_cast<std::ptrdiff_t>((seq * static_cast<size_t>(n_scored) + static_cast<size_t>(pos - first)) *
-                                                                          static_cast<size_t>(c.n_vocab)));
-                },
-                nullptr, stage);
-            stages_before += static_cast<uint64_t>(c.n_layer + 2);
-        }
-        streamer.run(
+        std::vector<NllStats> base_chunks(seqs.size());
+        if (!models.empty()) base_logits.assign(seqs.size() * static_cast<size_t>(g.n_scored * c.n_vocab), 0.0f);
+        base_streamer.run(
             seqs, range,
             [&](size_t seq, int64_t pos, std::span<const float> logits) {
-                const int32_t t = target(seq, pos);
-                per_chunk[seq].add(token_nll(logits, t));
-                if (base) {
-                    const float* b = base_logits.data() +
-                                     (seq * static_cast<size_t>(n_scored) + static_cast<size_t>(pos - first)) * static_cast<size_t>(c.n_vocab);
-                    r.kld->add(std::span<const float>(b, static_cast<size_t>(c.n_vocab)), logits, t);
-                }
+                base_chunks[seq].add(token_nll(logits, target(seq, pos)));
+                if (!models.empty()) std::copy(logits.begin(), logits.end(), base_logits.begin() + static_cast<std::ptrdiff_t>(row_of(seq, pos)));
             },
-            nullptr, stage);
-        stages_before += static_cast<uint64_t>(c.n_layer + 2);
-        // The sums run in chunk order, so the totals do not depend on the grouping.
-        for (const NllStats& chunk : per_chunk) {
-            r.nll.sum += chunk.sum;
-            r.nll.sum2 += chunk.sum2;
-            r.nll.count += chunk.count;
-            r.running_ppl.push_back(r.nll.ppl());
+            base_observer, stage);
+        stages_before += stages_per_run;
+        add_chunks(r.base_nll, nullptr, base_chunks);
+        for (size_t i = 0; i < models.size(); ++i) {
+            std::vector<NllStats> per_chunk(seqs.size());
+            ChunkResults& out = r.models[i];
+            streamers[i].run(
+                seqs, range,
+                [&](size_t seq, int64_t pos, std::span<const float> logits) {
+                    const int32_t t = target(seq, pos);
+                    per_chunk[seq].add(token_nll(logits, t));
+                    out.kld->add(std::span<const float>(base_logits.data() + row_of(seq, pos), static_cast<size_t>(c.n_vocab)), logits, t);
+                },
+                nullptr, stage);
+            stages_before += stages_per_run;
+            add_chunks(out.nll, &out.running_ppl, per_chunk);
         }
+    }
+    return r;
+}
+
+ChunkResults score_chunks(const ModelView& model, const ModelView* base, std::span<const int32_t> tokens, const ChunkScoring& s,
+                          ParallelFor& parallel, const std::function<void(uint64_t, uint64_t)>& on_progress) {
+    if (base) {
+        const ModelView* models[] = {&model};
+        try {
+            return std::move(score_chunks_against(*base, models, tokens, s, parallel, on_progress).models.front());
+        } catch (const Failure& f) {
+            if (f.error().code != ExitCode::Usage || f.error().message.find("different vocabularies") == std::string::npos) throw;
+            fail(ExitCode::Usage, f.error().message, "--kld-base needs the original of the same model");
+        }
+    }
+    check_chunks(tokens, s);
+    StreamerOptions options;
+    options.rope_frequencies = s.rope_frequencies;
+    LayerStreamer streamer(model, parallel, options);
+    const ModelConfig& c = streamer.config();
+    const Grouping g = grouping(c, s, false);
+    const uint64_t stages_total = static_cast<uint64_t>(g.n_groups) * static_cast<uint64_t>(c.n_layer + 2);
+    uint64_t stages_before = 0;
+    ChunkResults r;
+    for (int64_t g0 = 0; g0 < s.n_chunks; g0 += g.per_group) {
+        const int64_t g1 = std::min(s.n_chunks, g0 + g.per_group);
+        std::vector<std::vector<int32_t>> seqs;
+        for (int64_t k = g0; k < g1; ++k) {
+            seqs.emplace_back(tokens.begin() + k * s.n_ctx, tokens.begin() + (k + 1) * s.n_ctx);
+            if (s.bos >= 0) seqs.back()[0] = s.bos;
+        }
+        std::vector<NllStats> per_chunk(seqs.size());
+        streamer.run(
+            seqs, LogitsRange{g.first, s.n_ctx - 1},
+            [&](size_t seq, int64_t pos, std::span<const float> logits) {
+                per_chunk[seq].add(token_nll(logits, tokens[static_cast<size_t>((g0 + static_cast<int64_t>(seq)) * s.n_ctx + pos + 1)]));
+            },
+            nullptr,
+            [&](int64_t done, int64_t) {
+                if (on_progress) on_progress(stages_before + static_cast<uint64_t>(done), stages_total);
+            });
+        stages_before += static_cast<uint64_t>(c.n_layer + 2);
+        add_chunks(r.nll, &r.running_ppl, per_chunk);
     }
     return r;
 }

@@ -12,6 +12,7 @@
 #include "llmq/format/imatrix.hpp"
 #include "llmq/jobs/inspect.hpp"
 #include "llmq/plan/allocate.hpp"
+#include "util/printf.hpp"
 
 namespace llmq {
 namespace {
@@ -43,12 +44,6 @@ json summary(const plan::Profile& p) {
             {"source", p.source}, {"candidates", types},
             {"rules", rules},     {"default_target", target_json(p.default_target)},
             {"notes", p.notes}};
-}
-
-std::string fmt(const char* f, auto... args) {
-    char buf[256];
-    std::snprintf(buf, sizeof buf, f, args...);
-    return buf;
 }
 
 }  // namespace
@@ -140,7 +135,7 @@ json run_profile_create(const ProfileCreateOptions& o, Host& host) {
         }
         rules.push_back({{"match", "^" + escaped + "$"},
                          {"min_bpw", 4.5},
-                         {"note", fmt("importance concentrated: the largest column is %.0fx the mean", scores[i].ratio)}});
+                         {"note", strprintf("importance concentrated: the largest column is %.0fx the mean", scores[i].ratio)}});
         protected_list.push_back({{"tensor", scores[i].name}, {"max_over_mean", scores[i].ratio}});
     }
     doc["rules"] = rules;

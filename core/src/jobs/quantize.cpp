@@ -11,6 +11,8 @@
 #include <tuple>
 
 #include "analysis/coherence_gate.hpp"
+#include "llmq/jobs/quality.hpp"
+#include "util/printf.hpp"
 #include "jobs/dynamic.hpp"
 #include "jobs/output_check.hpp"
 #include "jobs/protection.hpp"
@@ -309,6 +311,10 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
 
     // A bad LLM_QUANTIZE_COHERENCE_THRESHOLD is an error before any work, whether or not the check runs.
     const double coherence_threshold_value = coherence_threshold(host);
+    if (options.quality_strict && !options.quality_report)
+        fail(ExitCode::Usage, "--strict applies to --quality-report", "add --quality-report, or leave out --strict");
+    // Read before any work: an invalid threshold is a usage error, not a late surprise.
+    const double quality_threshold_value = options.quality_report ? quality_threshold(host) : 0.0;
 
     ImatrixForModel imatrix;
     if (!options.imatrix_path.empty()) {
@@ -435,6 +441,7 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
 
     uint64_t written_size = predicted_size;
     json coherence = nullptr;
+    json quality = nullptr;
     struct Kept {
         std::string tensor;
         ProtectedWeight weight;
@@ -488,6 +495,24 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
             if (host.log) host.log(LogLevel::Warning, message);
         } else if (options.coherence_check || automatic) {
             coherence = run_coherence_gate(model, output_path, level_name, options.coherence_check, coherence_threshold_value, host, warnings);
+        }
+        if (options.quality_report) {
+            QualityOptions q;
+            q.original_path = options.model_path;
+            q.quantized_paths = {output_path};
+            q.text_path = options.calibration_path;
+            if (host.log) host.log(LogLevel::Info, "quality: measuring " + output_path + " against " + options.model_path);
+            quality = run_quality_report(q, host);
+            const double delta = quality["metrics"]["perplexity_delta_pct"].get<double>();
+            if (delta > quality_threshold_value) {
+                const std::string message = strprintf("perplexity rose by %.2f%% against the original, above the threshold of %.4g%%", delta,
+                                                quality_threshold_value);
+                if (options.quality_strict)
+                    fail(ExitCode::QualityDegraded, message + "; the file is kept: " + output_path,
+                         "choose a level with more bits or a dynamic profile, or raise LLM_QUANTIZE_QUALITY_THRESHOLD");
+                warnings.push_back(message);
+                if (host.log) host.log(LogLevel::Warning, message);
+            }
         }
     }
 
@@ -600,7 +625,7 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
                    {"layer_summary", layers},
                    {"dynamic", decision ? decision->report : json(nullptr)},
                    {"protection", protection},
-                   {"quality_report", nullptr},
+                   {"quality_report", quality},
                    {"coherence", coherence},
                    {"warnings", warnings}};
     return result;

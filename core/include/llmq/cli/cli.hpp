@@ -12,7 +12,7 @@
 
 namespace llmq {
 
-enum class OutputFormat { Human, Json };
+enum class OutputFormat { Human, Json, Csv };  // Csv: quality compare only
 enum class Verbosity { Quiet, Normal, Verbose, Debug };
 
 struct GlobalOptions {

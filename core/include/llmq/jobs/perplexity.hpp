@@ -14,6 +14,7 @@
 #include "llmq/jobs/host.hpp"
 #include "llmq/runtime/config.hpp"
 #include "llmq/runtime/scoring.hpp"
+#include "llmq/runtime/streamer.hpp"
 
 namespace llmq {
 
@@ -49,6 +50,18 @@ struct ChunkResults {
 // the whole run; it may throw to stop (cancellation).
 ChunkResults score_chunks(const ModelView& model, const ModelView* base, std::span<const int32_t> tokens, const ChunkScoring& scoring,
                           ParallelFor& parallel, const std::function<void(uint64_t, uint64_t)>& on_progress = {});
+
+// Scores the chunks with several models against one base (quality compare): the base's logits
+// of each group of chunks are computed once and every model is compared with them. base_nll: the
+// base model's own scores; models[i]: model i's, with its KL divergence. base_observer (optional)
+// sees the base run's matmul inputs (an importance matrix for the per-tensor errors).
+struct MultiChunkResults {
+    NllStats base_nll;
+    std::vector<ChunkResults> models;
+};
+MultiChunkResults score_chunks_against(const ModelView& base, std::span<const ModelView* const> models, std::span<const int32_t> tokens,
+                                       const ChunkScoring& scoring, ParallelFor& parallel,
+                                       const std::function<void(uint64_t, uint64_t)>& on_progress = {}, MatmulObserver* base_observer = nullptr);
 
 // Runs the job; returns the JSON result. Throws Failure on error.
 nlohmann::json run_perplexity(const PerplexityOptions& options, Host& host);

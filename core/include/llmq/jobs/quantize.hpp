@@ -30,6 +30,11 @@ struct QuantizeOptions {
     // warning, when the input is too large to hold in memory for generation).
     bool no_coherence_check = false;
     uint64_t chunk_bytes = 64ull << 20;  // bound on the row buffers of one chunk
+    // --quality-report: measure the written file against its input (jobs/quality.hpp) and put
+    // the report in the result; above LLM_QUANTIZE_QUALITY_THRESHOLD percent more perplexity it
+    // warns, and with quality_strict fails with exit 11 (the file is kept).
+    bool quality_report = false;
+    bool quality_strict = false;
 
     // Dynamic quantization (level "dynamic"): a profile (built-in name, .dqprofile path, or a
     // name in LLM_QUANTIZE_PROFILE_DIR) and at most one target; without one, the profile's.
