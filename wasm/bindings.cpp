@@ -23,9 +23,11 @@
 #include "llmq/jobs/inspect.hpp"
 #include "llmq/jobs/perplexity.hpp"
 #include "llmq/jobs/profile.hpp"
+#include "llmq/jobs/quality.hpp"
 #include "llmq/jobs/quantize.hpp"
 #include "llmq/plan/plan.hpp"
 #include "llmq/quant/codec.hpp"
+#include "llmq/report/quality.hpp"
 
 namespace llmq::wasm {
 namespace {
@@ -147,6 +149,8 @@ QuantizeOptions quantize_options(const val& o) {
         if (!std::isfinite(q.protection_coverage)) fail(ExitCode::Usage, "invalid value for protectionCoverage", "expected a number in (0, 0.01]");
     }
     q.super_weights_path = text(o, "superWeights");
+    q.quality_report = flag(o, "qualityReport");
+    q.quality_strict = flag(o, "strict");
     q.dry_run = flag(o, "dryRun");
     q.use_cache = !flag(o, "noCache");
     const val chunk = o["chunkMb"];
@@ -234,6 +238,58 @@ AnalyzeOptions analyze_options(const val& o) {
     const val cache = o["cache"];
     a.use_cache = cache.isUndefined() || cache.isNull() || cache.isTrue();
     return a;
+}
+
+// quality report / compare: {original, quantized (a path, or an array of paths), text?, ctx?,
+// chunks? (0: the whole text), includeLayers?, imatrix?, coherence?, output?}.
+QualityOptions quality_options(const val& o) {
+    QualityOptions q;
+    q.original_path = text(o, "original");
+    if (q.original_path.empty()) fail(ExitCode::Usage, "quality needs the original model", "pass original: the path of the unquantized model");
+    const val quantized = o["quantized"];
+    if (quantized.isString()) {
+        q.quantized_paths.push_back(quantized.as<std::string>());
+    } else if (quantized.isArray()) {
+        for (const val& v : emscripten::vecFromJSArray<val>(quantized)) {
+            if (!v.isString()) fail(ExitCode::Usage, "invalid value in quantized", "expected paths of quantized files");
+            q.quantized_paths.push_back(v.as<std::string>());
+        }
+    }
+    if (q.quantized_paths.empty()) fail(ExitCode::Usage, "quality needs a quantized model", "pass quantized: a path (or an array of paths)");
+    q.text_path = text(o, "text");
+    q.n_ctx = static_cast<int64_t>(number(o, "ctx", static_cast<double>(q.n_ctx), 4, 1 << 20, true));
+    q.max_chunks = static_cast<int64_t>(number(o, "chunks", static_cast<double>(q.max_chunks), 0, static_cast<double>(1ll << 40), true));
+    q.include_layers = flag(o, "includeLayers");
+    q.imatrix_path = text(o, "imatrix");
+    q.coherence = flag(o, "coherence");
+    q.output_path = text(o, "output");
+    return q;
+}
+
+val quality_report_js(val options, val js_host) {
+    return guarded([&] {
+        JsHost host(js_host);
+        return run_quality_report(quality_options(options), host.host());
+    });
+}
+
+val quality_compare_js(val options, val js_host) {
+    return guarded([&] {
+        JsHost host(js_host);
+        return run_quality_compare(quality_options(options), host.host());
+    });
+}
+
+// The report renderer for the page: the HTML fragment of a quality report or comparison (its
+// JSON text), styled by data/report.css; document: a whole self-contained HTML file instead.
+std::string render_quality_js(std::string json_text, bool document) {
+    const auto j = nlohmann::json::parse(json_text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return "";
+    try {
+        return document ? report::quality_document(j) : report::quality_fragment(j);
+    } catch (const std::exception&) {
+        return "";  // not a quality result
+    }
 }
 
 int run_cli_js(val args, val js_host) {
@@ -346,6 +402,9 @@ EMSCRIPTEN_BINDINGS(llmq) {
     emscripten::function("analyze", &analyze_js);
     emscripten::function("levels", &levels_js);
     emscripten::function("profiles", &profiles_js);
+    emscripten::function("qualityReport", &quality_report_js);
+    emscripten::function("qualityCompare", &quality_compare_js);
+    emscripten::function("renderQuality", &render_quality_js);
     emscripten::function("version", &version_js);
     emscripten::function("heapBytes", &heap_bytes_js);
     emscripten::function("setWorkingDirectory", &set_working_directory);

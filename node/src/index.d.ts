@@ -89,6 +89,12 @@ export interface QuantizeOptions extends JobOptions {
   protectionCoverage?: number;
   /** A super-weight mask from analyze (identifySuperWeights) instead of detecting them again. */
   superWeights?: string;
+  /** After writing, measure the file against its input (qualityReport's figures, 32 chunks of 512
+   *  tokens of the bundled text) into result.quality_report; above LLM_QUANTIZE_QUALITY_THRESHOLD
+   *  percent more perplexity (default 20) it warns. */
+  qualityReport?: boolean;
+  /** With qualityReport: fail (LlmqError, code 11) above the threshold; the file is kept. */
+  strict?: boolean;
   /** Plan only: the result lists every tensor's type and predicted_size; nothing is written. */
   dryRun?: boolean;
   /** Do not read or write the measurement cache. */
@@ -176,7 +182,7 @@ export interface QuantizeResult {
   wasm_heap_bytes: number;
   tensors: TensorResult[];
   layer_summary: LayerSummary[];
-  quality_report: unknown | null;
+  quality_report: QualityReport | null;
   /** The coherence check's result when it ran (coherenceCheck, or IQ1_*/TQ* levels), else null. */
   coherence: CoherenceResult | null;
   warnings: string[];
@@ -391,3 +397,90 @@ export function run(
 
 /** Every quantization level. */
 export function levels(): Promise<Level[]>;
+
+export interface QualityOptions extends JobOptions {
+  /** Text to score (default: the bundled WikiText-2 test text). */
+  text?: string;
+  /** Tokens per chunk (default 512). */
+  ctx?: number;
+  /** Chunks scored (default 32; 0: the whole text). */
+  chunks?: number;
+  /** Output file: .json, .html (the rendered report) or, for a comparison, .csv. */
+  output?: string;
+}
+
+export interface QualityReportOptions extends QualityOptions {
+  /** Per-tensor and per-layer errors of the dequantized weights. */
+  includeLayers?: boolean;
+  /** Importance matrix weighting those errors (default: accumulated on the original's run). */
+  imatrix?: string;
+  /** Also the coherence check of the quantized model. */
+  coherence?: boolean;
+}
+
+export interface QualityMetrics {
+  perplexity_original: number; perplexity_original_uncertainty: number;
+  perplexity_quantized: number; perplexity_quantized_uncertainty: number;
+  perplexity_delta_pct: number;
+  kld_mean: number; kld_uncertainty: number; kld_median: number; kld_p99: number; kld_max: number;
+  top1_agreement: number;
+  delta_p_mean: number; delta_p_rms: number; delta_p_p01: number; delta_p_p99: number;
+  original_size: number; quantized_size: number;
+  effective_bpw: number; original_bpw: number; compression_ratio: number;
+}
+
+export interface LayerError {
+  layer_name: string; mse: number; max_error: number; relative_error: number;
+  /** Weighted by the importance of each column; null where no importance covers the layer. */
+  weighted_error: number | null;
+  bit_width: number; parameter_count: number; types: string[];
+}
+
+export interface TensorError {
+  name: string; type: string; shape: number[]; parameter_count: number; bit_width: number;
+  mse: number; max_error: number; relative_error: number; weighted_error: number | null;
+}
+
+export interface QualityText { source: string; ctx: number; chunks: number; tokens: number; scored_tokens: number }
+
+export interface QualityReport {
+  status: 'success';
+  original_model: string;
+  quantized_model: string;
+  text: QualityText;
+  metrics: QualityMetrics;
+  /** Every figure of llama-perplexity --kl-divergence. */
+  kld: Record<string, unknown>;
+  layer_errors: LayerError[] | null;
+  tensor_errors: TensorError[] | null;
+  coherence_score: number | null;
+  coherence: Record<string, unknown> | null;
+  output_path: string | null;
+  timestamp: string;
+  duration_seconds: number;
+  peak_memory_bytes: number;
+}
+
+export interface QualityCompareRow {
+  model: string; size: number; bpw: number; compression_ratio: number;
+  perplexity: number; perplexity_uncertainty: number; perplexity_delta_pct: number;
+  kld_mean: number; kld_uncertainty: number; kld_p99: number; top1_agreement: number;
+  /** No other file is at most as large with at most its perplexity and KL divergence. */
+  pareto: boolean;
+}
+
+export interface QualityCompare {
+  status: 'success';
+  original_model: string; original_size: number; original_bpw: number;
+  perplexity_original: number; perplexity_original_uncertainty: number;
+  text: QualityText;
+  /** Sorted by size. */
+  rows: QualityCompareRow[];
+  output_path: string | null;
+  timestamp: string;
+  duration_seconds: number;
+  peak_memory_bytes: number;
+}
+
+export function qualityReport(original: string, quantized: string, options?: QualityReportOptions): Promise<QualityReport>;
+export function qualityCompare(original: string, quantized: string[], options?: QualityOptions): Promise<QualityCompare>;

@@ -127,6 +127,8 @@ export async function quantize(model, options = {}) {
     protectSuperWeights: options.protectSuperWeights,
     protectionCoverage: options.protectionCoverage,
     superWeights: options.superWeights,
+    qualityReport: options.qualityReport,
+    strict: options.strict,
     dryRun: options.dryRun,
     noCache: options.noCache,
   };
@@ -217,4 +219,37 @@ let mainThreadModule;
 export async function levels() {
   mainThreadModule ??= loadLlmq({ wasmModule: await wasmModule() });
   return (await mainThreadModule).levels();
+}
+
+// Options shared by qualityReport and qualityCompare, as the wasm API names them.
+function qualityParams(original, quantized, options) {
+  return {
+    original: String(original),
+    quantized,
+    text: options.text,
+    ctx: options.ctx,
+    chunks: options.chunks,
+    includeLayers: options.includeLayers,
+    imatrix: options.imatrix,
+    coherence: options.coherence,
+    output: options.output,
+  };
+}
+
+/**
+ * `llmq quality report`: perplexity of both models, KL divergence, top-1 agreement, Δp, size and
+ * bits per weight; with includeLayers the per-tensor and per-layer weight errors. output: a
+ * .json or .html file to write as well. Resolves with the JSON result of the CLI.
+ */
+export async function qualityReport(original, quantized, options = {}) {
+  return runJob('qualityReport', qualityParams(original, String(quantized), options), options);
+}
+
+/**
+ * `llmq quality compare`: one row per quantized file (sorted by size, Pareto-optimal ones
+ * marked); the original's logits are computed once. output: .json, .html or .csv.
+ */
+export async function qualityCompare(original, quantized, options = {}) {
+  if (!Array.isArray(quantized)) throw new TypeError('qualityCompare(original, quantized, options): quantized must be an array of paths');
+  return runJob('qualityCompare', qualityParams(original, quantized.map(String), options), options);
 }

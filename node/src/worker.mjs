@@ -3,7 +3,7 @@
 // cancel the job between chunks. Two modes:
 //   cli  the command line of CLI.md, output written straight to fds 1 and 2 (npx llmq), or
 //        sent back as messages (the API's run());
-//   job  quantize / inspect / perplexity / generate / analyze with progress, log and the result sent back
+//   job  quantize / inspect / perplexity / generate / analyze / qualityReport / qualityCompare with progress, log and the result sent back
 //        as messages.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -63,6 +63,8 @@ if (mode === 'cli') {
     perplexity: () => llmq.perplexity(params, host),
     generate: () => llmq.generate(params, host),
     analyze: () => llmq.analyze(params, host),
+    qualityReport: () => llmq.qualityReport(params, host),
+    qualityCompare: () => llmq.qualityCompare(params, host),
   };
   const r = jobs[job]();
   parentPort.postMessage(r.ok ? { type: 'done', result: r.result, heapBytes: llmq.heapBytes() } : { type: 'error', error: r.error });

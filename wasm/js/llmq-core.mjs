@@ -122,6 +122,23 @@ export class LlmqModule {
     return this.#module.levels();
   }
 
+  /** The quality report ({original, quantized, text?, ctx?, chunks?, includeLayers?, imatrix?,
+   *  coherence?, output?}): {ok, result | error}. */
+  qualityReport(options, host) {
+    return this.#job(() => this.#module.qualityReport(options, guardHost(host)));
+  }
+
+  /** The quality comparison ({original, quantized: [paths], text?, ctx?, chunks?, output?}). */
+  qualityCompare(options, host) {
+    return this.#job(() => this.#module.qualityCompare(options, guardHost(host)));
+  }
+
+  /** A quality result rendered as an HTML fragment (document: a whole HTML file); '' when the
+   *  object is not one. */
+  renderQuality(result, { document = false } = {}) {
+    return this.#call(() => this.#module.renderQuality(JSON.stringify(result), document), '');
+  }
+
   /** The dynamic-quantization profiles: {ok, result: {profiles: [{name, description, source,
    *  default_target, ...}]}} as `llmq profile list --format json`. */
   profiles(host = {}) {

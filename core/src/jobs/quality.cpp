@@ -268,8 +268,9 @@ void check_output_path(const QualityOptions& o) {
 }  // namespace
 
 double quality_threshold(const Host& host) {
-    const std::string v = host.env ? host.env("LLM_QUANTIZE_QUALITY_THRESHOLD").value_or("") : "";
-    if (v.empty()) return 20.0;
+    const std::optional<std::string> set = host.env ? host.env("LLM_QUANTIZE_QUALITY_THRESHOLD") : std::nullopt;
+    if (!set) return 20.0;
+    const std::string& v = *set;
     char* end = nullptr;
     const double x = std::strtod(v.c_str(), &end);
     if (end == v.c_str() || *end != '\0' || !std::isfinite(x) || x < 0.0)
