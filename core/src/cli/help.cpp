@@ -18,7 +18,7 @@ Commands:
   generate MODEL -p PROMPT           continue a prompt (greedy by default) to check a model's output
   analyze MODEL [-o OUT.imatrix]     importance matrix (llama-imatrix's), layer importance, super weights
   profile list|show|create|validate  the profiles of dynamic quantization (attention-high, balanced, ...)
-  quality                            planned (see docs/cli.md); it answers with exit code 2 for now
+  quality report|compare             perplexity, KL divergence, per-layer error of quantized files
 
 Global options (before or after the command):
   --format human|json   human text on stderr (default), or one JSON result on stdout
@@ -85,6 +85,11 @@ only when complete, then re-opened and validated.
                           the input is over 4 GB; --coherence-check forces it)
   --dry-run               print the plan (every tensor's type and why) and the exact output
                           size, write nothing
+  --quality-report        afterwards, measure the file against its input (`llmq quality report`
+                          on 32 chunks of 512 tokens of the bundled text, or --calibration-data):
+                          perplexity, KL divergence, top-1; above LLM_QUANTIZE_QUALITY_THRESHOLD
+                          (default 20) percent more perplexity it warns
+  --strict                with --quality-report: exit 11 above the threshold (the file is kept)
 
 Dynamic quantization (-q dynamic, or --dynamic): every tensor is quantized and dequantized at each
 type its profile allows, the error weighted by the importance matrix; the model itself is run
@@ -137,6 +142,42 @@ Examples:
   llmq profile show balanced > mine.dqprofile      (edit, then --profile mine.dqprofile)
   llmq profile create --imatrix model.imatrix --name mymodel --target-size 4GB
   llmq profile validate compression-max model.gguf
+)"},
+        {"quality", R"(llmq quality report ORIGINAL QUANTIZED [-f TEXT] [--ctx N] [--chunks N] [--include-layers]
+                    [--imatrix F] [--coherence] [-o report.json|report.html]
+llmq quality compare ORIGINAL QUANTIZED... [-f TEXT] [--ctx N] [--chunks N]
+                    [--metrics perplexity,kld,size,bpw] [--format human|json|csv] [-o compare.html|.csv|.json]
+
+How much a quantization costs, in one command. Both models score the same chunks of a text as
+llama-perplexity does (the second half of each chunk; --kl-divergence semantics): perplexity of
+each, its change in percent, the KL divergence of the quantized model's next-token
+distributions from the original's (mean ± uncertainty, median, p99, max), top-1 agreement, Δp,
+the sizes, bits per weight and compression. Models run one layer at a time (memory: a layer of
+each plus the hidden states), so size does not matter; inputs are GGUF files or HuggingFace
+folders, and the quantized files must be quantizations of ORIGINAL (same architecture,
+vocabulary and tensors; else exit 2 naming the difference).
+
+report                    one file. --include-layers (on by default for .html) adds, per tensor
+                          and per layer, the error of the dequantized weights: MSE, max error,
+                          squared error over the weights' energy, and the same weighted by the
+                          importance of each column (from --imatrix, else accumulated on the
+                          original's run). --coherence adds the coherence check's score.
+compare                   several files: one row each, sorted by size; ★ marks the Pareto-optimal
+                          files (no other is as small with at most its perplexity and KLD). The
+                          original's logits are computed once for all files.
+
+  -f, --calibration-data F   text to score (default: the bundled WikiText-2 test text)
+  --ctx N                 tokens per chunk (default 512)
+  --chunks N              chunks scored (default 32; 0: the whole text, as llama-perplexity)
+  -o FILE                 also write the result: .html (self-contained, inline SVG charts,
+                          prints well), .json, or .csv (compare)
+  --format csv            compare's table as CSV on stdout (the JSON's numbers)
+
+Examples:
+  llmq quality report model.gguf model-Q4_K_M.gguf -o report.html
+  llmq quality compare model.gguf model-Q2_K.gguf model-Q4_K_M.gguf model-dynamic-balanced.gguf
+  llmq quality compare model.gguf *.gguf --format csv > sizes.csv
+  llmq quantize model.gguf -q Q3_K_M --quality-report --strict      (exit 11 above the threshold)
 )"},
         {"convert", R"(llmq convert MODEL_DIR -o OUT.gguf [--outtype f32|f16|bf16|auto] [--no-vocab]
 
