@@ -53,6 +53,7 @@ web: wasm
 	cp $(WEB_SOURCES) build/web/
 	cp $(addprefix build/wasm/,$(WASM_FOR_WEB)) build/web/wasm/
 	cp data/wikitext-2-test.raw data/README.md build/web/data/
+	cp data/report.css build/web/report.css
 
 # The npm package (node/) takes the module and the page from build/ (also its `npm pack` step).
 node-stage: wasm web

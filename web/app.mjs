@@ -2,7 +2,7 @@
 // layer importance, super weights), pick a level or a dynamic profile and target, see the plan
 // (exact size, per-layer mix) before writing, quantize in a Worker with progress and Cancel,
 // save the result and read the report. The body's data-state attribute (loading, ready,
-// inspecting, model, running, analyzed, done, cancelled, error) tells where it stands, and its
+// inspecting, model, running, analyzed, done, quality, cancelled, error) tells where it stands, and its
 // data-plan attribute (none, planning, ready, failed) where the plan does.
 import { droppedModel, folderFromFileList } from './wasm/blob-files.mjs';
 import { removeOpfsOutputs } from './wasm/opfs-files.mjs';
@@ -33,6 +33,8 @@ let measurement = null;
 let plan = null; // the last plan (a dry run's result) for the current choices, or null
 let planSerial = 0; // each plan request's number: only the latest one's answer is shown
 let planTimer = null;
+let qualityFiles = []; // [{name, file}]: the quantized files the Quality step compares with the model
+let lastOutput = null; // {name, file}: the file the last quantization wrote
 let measureAsked = false; // the Measure button was pressed for the current choices
 const DYNAMIC = 'dynamic';
 // Accepted spellings the module resolves to a level (the CLI's aliases) shown in the picker.
@@ -147,6 +149,7 @@ function describeLevel() {
   // Dynamic quantization writes the plan it showed: it waits for one.
   $('start').disabled = blocked || running !== null || (dynamic && !plan);
   $('analyze-start').disabled = running !== null;
+  $('quality-start').disabled = qualityFiles.length === 0 || running !== null;
   $('calibration-name').textContent = calibration ? calibration.name : 'WikiText-2 test text (bundled)';
   show('calibration-clear', Boolean(calibration));
   const inUse = Boolean(analysis && imatrix?.file === analysis.file);
@@ -165,7 +168,12 @@ async function choose(model) {
   if (!model || running) return;
   input = model;
   outputEdited = false;
-  for (const id of ['error', 'model', 'analyze', 'analysis', 'quantize', 'progress', 'result']) show(id, false);
+  for (const id of ['error', 'model', 'analyze', 'analysis', 'quantize', 'progress', 'result', 'quality']) show(id, false);
+  qualityFiles = [];
+  lastOutput = null;
+  renderQualityFiles();
+  $('quality-report').replaceChildren();
+  show('quality-download', false);
   if (analysis && imatrix === analysis) imatrix = null; // it belongs to the previous model
   analysis = null;
   mask = null;
@@ -184,6 +192,7 @@ async function choose(model) {
   show('model', true);
   show('analyze', true);
   show('quantize', true);
+  show('quality', true);
   setState('model');
   schedulePlan();
 }
@@ -381,6 +390,8 @@ async function renderResult(r) {
   $('result').scrollIntoView({ block: 'start', behavior: 'smooth' });
   const file = await outputFile(r.output);
   offerSave(file, r.output.name, { saveButton: $('save'), downloadLink: $('download'), status: $('save-status') });
+  lastOutput = { name: r.output.name, file };
+  renderQualityFiles();
 }
 
 // The job options of the current choices (level, importance matrix, protection; for dynamic
@@ -600,6 +611,47 @@ function renderPlan(p) {
   renderChart($('plan-chart'), p.layer_summary, p.tensors);
 }
 
+// The Quality step's list of files, with a way to take one out again.
+function renderQualityFiles() {
+  $('quality-files').replaceChildren(...qualityFiles.map((f, i) => {
+    const li = document.createElement('li');
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'button small-button';
+    remove.textContent = 'Remove';
+    remove.addEventListener('click', () => {
+      qualityFiles.splice(i, 1);
+      renderQualityFiles();
+    });
+    li.append(document.createTextNode(`${f.name} (${formatBytes(f.file.size)})`), remove);
+    return li;
+  }));
+  show('quality-use-result', Boolean(lastOutput) && !qualityFiles.some((f) => f.file === lastOutput.file));
+  $('quality-start').disabled = qualityFiles.length === 0 || running !== null;
+}
+
+function addQualityFile(f) {
+  // Names are how the core tells the files apart: a second file of the same name gets a suffix.
+  let name = f.name;
+  for (let k = 2; name === input?.name || qualityFiles.some((q) => q.name === name); ++k) name = f.name.replace(/(\.gguf)?$/i, ` (${k})$1`);
+  qualityFiles.push({ name, file: f.file });
+}
+
+async function startQuality() {
+  if (!input || running || qualityFiles.length === 0) return;
+  const options = { chunks: wholeNumber('quality-chunks'), ctx: wholeNumber('quality-ctx') };
+  const r = await runJob({ type: 'quality', input, quantized: qualityFiles, calibration, options }, 'Measuring quality…', []);
+  renderQualityFiles();
+  if (!r.ok) return;
+  // The core's own rendering (escaped, classes only): the same report as `llmq quality -o x.html`.
+  $('quality-report').innerHTML = r.html;
+  const kind = r.result.rows ? 'compare' : 'report';
+  downloadLink($('quality-download'), new Blob([r.document], { type: 'text/html' }), `${input.name.replace(/\.gguf$/i, '')}-quality-${kind}.html`);
+  show('quality-download', true);
+  setState('quality');
+  $('quality').scrollIntoView({ block: 'start', behavior: 'smooth' });
+}
+
 function cancel() {
   if (!running) return;
   $('cancel').disabled = true;
@@ -703,6 +755,16 @@ function wireInputs() {
     schedulePlan();
   });
   $('cancel').addEventListener('click', cancel);
+  $('quality-input').addEventListener('change', (e) => {
+    for (const file of e.target.files) addQualityFile({ name: file.name, file });
+    e.target.value = '';
+    renderQualityFiles();
+  });
+  $('quality-use-result').addEventListener('click', () => {
+    if (lastOutput) addQualityFile(lastOutput);
+    renderQualityFiles();
+  });
+  $('quality-start').addEventListener('click', startQuality);
 }
 
 wireInputs();

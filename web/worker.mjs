@@ -5,6 +5,7 @@
 //   in   {type: 'inspect', id, input}    {type: 'profiles', id}
 //        {type: 'quantize', id, input, imatrix?, files?, calibration?, options, cancel?}
 //        {type: 'analyze', id, input, calibration?, options, cancel?}
+//        {type: 'quality', id, input, quantized: [{name, file}], calibration?, options, cancel?}
 //        input: {kind: 'file', name, file} | {kind: 'folder', name, files: Map<path, File>}
 //        imatrix: {name, file}, opened when options.imatrix names it
 //        files: [{name, file}], other inputs by name (options.measurements, options.superWeights)
@@ -13,7 +14,8 @@
 //        {type: 'progress', id, event}   {type: 'log', id, text}
 //        {type: 'result', id, ok, result | error, output?: {name, entry} | {name, blob},
 //         files?: [{name, blob}] (what quantize wrote beside the model: a measurement and its
-//         importance matrix), mask?: {name, blob} (analyze with identifySuperWeights)}
+//         importance matrix), mask?: {name, blob} (analyze with identifySuperWeights),
+//         html?, document? (quality: the report as an HTML fragment and as a whole file)}
 import { loadLlmq, llmqError, ExitCode } from './wasm/llmq-core.mjs';
 import { blobFileSet, blobSource } from './wasm/blob-files.mjs';
 import { memoryOutput, openOpfsOutput, opfsAvailable } from './wasm/opfs-files.mjs';
@@ -71,13 +73,14 @@ function progressReporter(id) {
 // output. No environment (env absent) and no directories to make: the main output is prepared
 // in OPFS (or memory) before the job starts; any other file the job writes (a measurement, an
 // importance matrix, a mask) is small and collected in memory in `outputs`.
-function pageHost(id, input, output, cancelFlag, { files = new Map(), outputs = null } = {}) {
+function pageHost(id, input, output, cancelFlag, { files = new Map(), outputs = null, models = new Map() } = {}) {
   const notFound = (path) => llmqError(ExitCode.modelNotFound, `${path}: no such file or directory`,
     'give the path of a .gguf file or of a HuggingFace model directory');
   const written = (path) => (outputs?.get(path)?.finished ? outputs.get(path) : null);
   return {
     openFiles(path) {
       if (path === input.name) return blobFileSet(input.name, input.kind === 'folder' ? input.files : input.file);
+      if (models.has(path)) return blobFileSet(path, models.get(path));
       // The finished output as a model: the coherence check generates with it.
       if (output && path === output.name && output.finished) {
         return { name: path, isDirectory: false, list: () => [path.slice(path.lastIndexOf('/') + 1)], exists: () => true, open: () => output.source() };
@@ -100,7 +103,7 @@ function pageHost(id, input, output, cancelFlag, { files = new Map(), outputs = 
       }
       return llmqError(ExitCode.outputIo, `${path}.part: cannot create: the page writes only its prepared output`);
     },
-    exists: (path) => path === input.name || files.has(path) || written(path) !== null
+    exists: (path) => path === input.name || files.has(path) || models.has(path) || written(path) !== null
       || (output !== null && path === output.name && output.finished),
     removeFile: (path) => {
       if (output && path === output.name) output.discard();
@@ -175,6 +178,23 @@ async function quantize({ id, input, imatrix, files: extra = [], calibration, op
   postMessage({ type: 'result', id, ...r, output: saved, files: collected(outputs), heapBytes });
 }
 
+// The quality step: the chosen model against one quantized file (a report, with the per-layer
+// errors) or several (a comparison), on the calibration text (the bundled one without). The
+// result comes with its HTML rendering (the core's report renderer).
+async function quality({ id, input, quantized, calibration, options, cancel }) {
+  const llmqModule = await module();
+  const files = await readableFiles([calibration], calibration);
+  const models = new Map(quantized.map((q) => [q.name, q.file]));
+  const host = pageHost(id, input, null, cancel ? new Int32Array(cancel) : null, { files, models });
+  const params = { ...options, original: input.name, quantized: quantized.map((q) => q.name), ...(calibration ? { text: calibration.name } : {}) };
+  const r = quantized.length === 1
+    ? llmqModule.qualityReport({ ...params, quantized: quantized[0].name, includeLayers: true }, host)
+    : llmqModule.qualityCompare(params, host);
+  const html = r.ok ? llmqModule.renderQuality(r.result) : '';
+  const document = r.ok ? llmqModule.renderQuality(r.result, { document: true }) : '';
+  postMessage({ type: 'result', id, ...r, html, document, heapBytes: llmqModule.heapBytes() });
+}
+
 // The dynamic-quantization profiles the module knows.
 async function profiles({ id }) {
   const r = (await module()).profiles();
@@ -204,6 +224,7 @@ onmessage = async ({ data }) => {
     else if (data.type === 'quantize') await quantize(data);
     else if (data.type === 'analyze') await analyze(data);
     else if (data.type === 'profiles') await profiles(data);
+    else if (data.type === 'quality') await quality(data);
   } catch (e) {
     // Only a failure outside the module gets here (OPFS refused, module failed to load).
     const error = e?.name === 'QuotaExceededError'

@@ -565,3 +565,101 @@ test('protection toggle: the page finds the super weights once and writes what t
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test('Quality: one file gives a report with the error of every layer, several a comparison with the native figures', async () => {
+  const levels = ['Q2_K', 'Q4_K_M'];
+  const quantized = levels.map((level) => {
+    const out = path.join(work, `quality-${level}.gguf`);
+    assert.equal(runNative(['quantize', sample, '-q', level, '-o', out, '--quiet']).status, 0);
+    return out;
+  });
+  const { page, problems } = await openPage();
+  await page.setInputFiles('#file-input', sample);
+  await page.waitForSelector('body[data-state="model"]');
+  assert.equal(await page.isVisible('#quality'), true);
+  assert.equal(await page.isDisabled('#quality-start'), true);
+  await page.fill('#quality-chunks', '4');
+  await page.fill('#quality-ctx', '128');
+
+  // Several files: the comparison, as the native CLI computes it on the page's bundled text.
+  await page.setInputFiles('#quality-input', quantized);
+  assert.equal(await page.locator('#quality-files li').count(), 2);
+  await recordTexts(page, 'progress-rate');
+  await page.click('#quality-start');
+  await page.waitForSelector('body[data-state="quality"], body[data-state="error"]', { timeout: 120_000 });
+  assert.equal(await page.getAttribute('body', 'data-state'), 'quality', await page.textContent('#error'));
+  const seen = await page.evaluate(() => window.seenTexts);
+  assert.ok(seen.some((t) => /^\d+\/\d+ layers$/.test(t)), `progress per layer: ${seen.join(' | ')}`);
+  const n = runNative(['quality', 'compare', sample, ...quantized, '--calibration-data', 'data/wikitext-2-test.raw', '--ctx', '128', '--chunks', '4',
+    '--format', 'json'], root);
+  assert.equal(n.status, 0, n.stderr);
+  const expected = JSON.parse(n.stdout);
+  assert.equal(await page.getAttribute('#quality-report section', 'data-kind'), 'compare');
+  const rows = await page.$$eval('#quality-report table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  assert.deepEqual(rows.map((r) => r[0]), expected.rows.map((r) => path.basename(r.model)));
+  assert.deepEqual(rows.map((r) => r[5]), expected.rows.map((r) => r.kld_mean.toFixed(5)));
+  assert.deepEqual(rows.map((r) => r[3]), expected.rows.map((r) => r.perplexity.toFixed(4)));
+  assert.equal(await page.locator('#quality-report svg circle').count(), 2 * expected.rows.length);
+  await page.screenshot({ path: path.join(shots, 'quality-compare.png'), fullPage: true });
+
+  // One file, the one just written: a report with the per-layer errors; the HTML to download.
+  await page.click('#quality-files li:nth-child(2) button');
+  await page.click('#quality-files li:nth-child(1) button');
+  await page.selectOption('#level', 'Q4_K_M');
+  const download = page.waitForEvent('download');
+  await page.click('#start');
+  await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
+  await download;
+  await page.click('#quality-use-result');
+  assert.equal(await page.locator('#quality-files li').count(), 1);
+  await page.click('#quality-start');
+  await page.waitForSelector('body[data-state="quality"]', { timeout: 120_000 });
+  assert.equal(await page.getAttribute('#quality-report section', 'data-kind'), 'report');
+  assert.match(await page.textContent('#quality-report'), /Error per layer/);
+  const report = JSON.parse(runNative(['quality', 'report', sample, quantized[1], '--calibration-data', 'data/wikitext-2-test.raw', '--ctx', '128',
+    '--chunks', '4', '--include-layers', '--format', 'json'], root).stdout);
+  const bars = report.layer_errors.filter((l) => !(l.types.length === 1 && l.types[0] === 'f32'));
+  assert.equal(await page.locator('#quality-report svg rect.q-bar').count(), bars.length);
+  assert.match(await page.textContent('#quality-report'), new RegExp(report.metrics.kld_mean.toFixed(5)));
+  const html = page.waitForEvent('download');
+  await page.click('#quality-download');
+  const saved = path.join(work, 'page-quality.html');
+  await (await html).saveAs(saved);
+  assert.match(fs.readFileSync(saved, 'utf8'), /^<!doctype html>[\s\S]*<svg/);
+  await page.screenshot({ path: path.join(shots, 'quality-report.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the CLI\'s HTML quality reports open in Chromium without errors (compare of presets and a dynamic file)', async () => {
+  const files = ['Q8_0', 'Q4_K_M', 'Q3_K_M', 'Q2_K'].map((level) => {
+    const out = path.join(work, `html-${level}.gguf`);
+    assert.equal(runNative(['quantize', sample, '-q', level, '-o', out, '--quiet']).status, 0);
+    return out;
+  });
+  const dynamic = path.join(work, 'html-dynamic.gguf');
+  assert.equal(runNative(['quantize', sample, '-q', 'dynamic', '--profile', 'balanced', '--target-size', '3MB', '--calibration-samples', '2', '--no-cache',
+    '-o', dynamic, '--quiet']).status, 0);
+  files.push(dynamic);
+  const compare = path.join(work, 'compare.html');
+  const report = path.join(work, 'report.html');
+  const train = fixture('text', 'tinystories_train.txt');
+  assert.equal(runNative(['quality', 'compare', sample, ...files, '-f', train, '--ctx', '256', '--chunks', '8', '-o', compare, '--quiet']).status, 0);
+  assert.equal(runNative(['quality', 'report', sample, dynamic, '-f', train, '--ctx', '256', '--chunks', '8', '-o', report, '--quiet']).status, 0);
+  for (const [file, shot] of [[compare, 'quality-compare-cli.png'], [report, 'quality-report-cli.png']]) {
+    const page = await context.newPage();
+    const problems = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
+    page.on('request', (r) => {
+      if (!r.url().startsWith('file://')) problems.push(`request: ${r.url()}`);
+    });
+    await page.goto(`file://${file}`);
+    assert.ok(await page.locator('svg').count() >= 2);
+    await page.screenshot({ path: path.join(shots, shot), fullPage: true });
+    assert.deepEqual(problems, []);
+    await page.close();
+  }
+});

@@ -173,7 +173,7 @@ std::string report_fragment(const json& r) {
 
 // Size (x) against a quality figure (y) for each file; the Pareto front connected.
 std::string scatter(const json& rows, const char* key, const std::string& axis, double baseline) {
-    const double W = 960, H = 300, left = 62, right = 16, top_pad = 16, bottom = 40;
+    const double W = 960, H = 300, left = 62, right = 40, top_pad = 16, bottom = 40;
     const double plot_w = W - left - right, plot_h = H - top_pad - bottom;
     // x from 0 (sizes compare as ratios); y over the values' own range, so close files stay apart.
     double xmax = 0, ymin = baseline > 0 ? baseline : INFINITY, ymax = baseline;
