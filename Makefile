@@ -4,7 +4,7 @@ JOBS ?= 2
 SAMPLE := models/sample/tinyllama-spm.bf16.gguf
 LLMQ := build/native/llmq
 
-.PHONY: all deps deps-all oracle-deps native native-all test unit-test oracle-test asan demo bench bench-dynamic clean format \
+.PHONY: all deps deps-all oracle-deps native native-all test unit-test oracle-test asan demo bench bench-dynamic bench-quality clean format \
         wasm web node-stage node-test web-deps web-test bench-wasm
 
 all: native
@@ -88,6 +88,9 @@ bench: native-all
 	bash bench/run.sh
 
 # Dynamic quantization of the 1.1B-shaped model: measuring pass, re-solve, whole run vs Q4_K_M.
+bench-quality: native-all
+	bash bench/quality.sh
+
 bench-dynamic: native-all
 	bash bench/dynamic.sh
 

@@ -5,12 +5,7 @@
 # RSS. Never part of `make test` (minutes, 2.2 GB of disk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build/native}
-OUT=build/bench
-mkdir -p "$OUT"
-# The 1.1B shape with the tinyllama fixture's vocabulary (2048 tokens): the probes tokenize text.
-MODEL="$OUT/synthetic-llama-1.1b-vocab-f16.gguf"
-[ -f "$MODEL" ] || "$BUILD/make_synthetic_model" "$MODEL" --vocab-from tests/fixtures/models/tinyllama-spm.bf16.gguf
+. bench/synthetic_model.sh  # BUILD, OUT, MODEL
 export LLM_QUANTIZE_IMATRIX_CACHE="$OUT/dynamic-cache"
 TARGET=${TARGET:-700MB}
 row() {  # label, threads, command...

@@ -239,6 +239,17 @@ TEST(Quality, QuantizeQualityReportWarnsOrFailsAboveTheThreshold) {
     EXPECT_EQ(test::run_llmq({"quantize", kLlama, "-q", "Q2_K", "-o", out.string(), "--strict"}).exit_code, 2);
 }
 
+// A HuggingFace folder is an original like its GGUF conversion: the same scores.
+TEST(Quality, HuggingFaceFolderAsTheOriginal) {
+    const std::string folder = test::fixture("models/tinyllama-spm").string();
+    auto hf = test::run_llmq(with_text({"quality", "report", folder, quantized("Q4_K_M"), "--format", "json"}));
+    ASSERT_EQ(hf.exit_code, 0) << hf.err;
+    auto gg = test::run_llmq(with_text({"quality", "report", kLlama, quantized("Q4_K_M"), "--format", "json"}));
+    ASSERT_EQ(gg.exit_code, 0) << gg.err;
+    const json a = parse_json(hf)["metrics"], b = parse_json(gg)["metrics"];
+    for (const char* k : {"perplexity_original", "perplexity_quantized", "kld_mean", "top1_agreement"}) EXPECT_EQ(a[k], b[k]) << k;
+}
+
 TEST(Quality, BadInputGetsItsExitCode) {
     const auto dir = test::temp_dir("quality-bad");
     // Not a quantization of the original: the difference is named.
