@@ -239,6 +239,19 @@ TEST(Quality, QuantizeQualityReportWarnsOrFailsAboveTheThreshold) {
     EXPECT_EQ(test::run_llmq({"quantize", kLlama, "-q", "Q2_K", "-o", out.string(), "--strict"}).exit_code, 2);
 }
 
+// --coherence: the score quantize --coherence-check gives the same file.
+TEST(Quality, CoherenceScoreIsTheQuantizeCheck) {
+    const auto dir = test::temp_dir("quality-coherence");
+    const fs::path out = dir / "q2.gguf";
+    auto q = test::run_llmq({"quantize", kLlama, "-q", "Q2_K", "-o", out.string(), "--coherence-check", "--format", "json"});
+    ASSERT_EQ(q.exit_code, 0) << q.err;
+    auto r = test::run_llmq(with_text({"quality", "report", kLlama, out.string(), "--coherence", "--format", "json"}));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json j = parse_json(r);
+    ASSERT_TRUE(j["coherence_score"].is_number());
+    EXPECT_EQ(j["coherence_score"], parse_json(q)["coherence"]["score"]);
+}
+
 // A HuggingFace folder is an original like its GGUF conversion: the same scores.
 TEST(Quality, HuggingFaceFolderAsTheOriginal) {
     const std::string folder = test::fixture("models/tinyllama-spm").string();
