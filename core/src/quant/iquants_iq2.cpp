@@ -58,6 +58,10 @@ void quantize_block_iq2_xxs(const float* xbl, const float* qwbl, uint8_t* y) {
         std::array<float, 13> ids{};
         for (int is = -6; is <= 6; ++is) ids[is + 6] = (5 + static_cast<float>(is) * 0.1f) / eff_max;
         iq::scale_trials(g, 32, xval.data(), weight.data(), waux.data(), ids, false, b);
+        // ggml re-snaps every group at the fitted scale and refits it, whether or not the winning
+        // trial was on the grid (its on-grid flags never count): found against llama-quantize by
+        // differential testing (tests/quant/iq2_xxs_regression_test.cpp).
+        b.on_grid.fill(false);
         iq::final_pass(g, 32, xval.data(), weight.data(), waux.data(), true, b);
         if (b.scale < 0) {  // cannot happen with finite input; ggml flips scale and signs
             b.scale = -b.scale;
