@@ -4,7 +4,7 @@ JOBS ?= 2
 SAMPLE := models/sample/tinyllama-spm.bf16.gguf
 LLMQ := build/native/llmq
 
-.PHONY: all deps deps-all oracle-deps native native-all test unit-test oracle-test asan demo bench bench-dynamic bench-quality clean format \
+.PHONY: all deps deps-all oracle-deps native native-all test unit-test oracle-test asan demo bench bench-dynamic bench-quality ggml-diff clean format \
         wasm web node-stage node-test web-deps web-test bench-wasm
 
 all: native
@@ -33,6 +33,14 @@ unit-test: native-all
 # Independent oracles: llama.cpp (node-llama-cpp) runs our files, @huggingface/gguf parses them.
 oracle-deps:
 	@cd tests/oracle && [ -d node_modules/node-llama-cpp ] || npm ci --ignore-scripts --no-audit --no-fund
+
+# Opt-in: llmq's quantizers against ggml's own on random blocks (tests/differential). Needs a
+# llama.cpp build: LLAMA_SRC (its source) and LLAMA_BUILD (its cmake build, bin/libggml-base.so).
+ggml-diff: native-all
+	@[ -n "$(LLAMA_SRC)" ] && [ -n "$(LLAMA_BUILD)" ] || { echo "usage: make ggml-diff LLAMA_SRC=DIR LLAMA_BUILD=DIR [DIFF_BLOCKS=N]"; exit 2; }
+	$(CXX) -std=c++20 -O2 -ffp-contract=off -I$(LLAMA_SRC)/ggml/include -Icore/include tests/differential/ggml_quant_diff.cpp \
+	  build/native/libllmq_core.a -L$(LLAMA_BUILD)/bin -lggml-base -Wl,-rpath,$(abspath $(LLAMA_BUILD))/bin -o build/native/ggml_quant_diff
+	build/native/ggml_quant_diff $(DIFF_BLOCKS)
 
 oracle-test: native oracle-deps
 	cd tests/oracle && node --test --test-concurrency=1
