@@ -130,7 +130,11 @@ TEST(Quality, CompareGivesOneTableInHumanJsonAndCsv) {
     std::vector<std::string> args = {"quality", "compare", kLlama};
     args.insert(args.end(), files.begin(), files.end());
     args = with_text(args);
-    auto j = test::run_llmq([&] { auto a = args; a.insert(a.end(), {"--format", "json"}); return a; }());
+    auto j = test::run_llmq([&] {
+        auto a = args;
+        a.insert(a.end(), {"--format", "json"});
+        return a;
+    }());
     ASSERT_EQ(j.exit_code, 0) << j.err;
     const json c = parse_json(j);
     ASSERT_EQ(c["rows"].size(), 4u);
@@ -148,7 +152,11 @@ TEST(Quality, CompareGivesOneTableInHumanJsonAndCsv) {
         EXPECT_EQ(row["perplexity"], o["metrics"]["perplexity_quantized"]);
     }
     // CSV: the JSON's numbers, digit for digit.
-    auto csv = test::run_llmq([&] { auto a = args; a.insert(a.end(), {"--format", "csv"}); return a; }());
+    auto csv = test::run_llmq([&] {
+        auto a = args;
+        a.insert(a.end(), {"--format", "csv"});
+        return a;
+    }());
     ASSERT_EQ(csv.exit_code, 0) << csv.err;
     std::istringstream lines(csv.out);
     std::string header;
@@ -177,7 +185,11 @@ TEST(Quality, CompareGivesOneTableInHumanJsonAndCsv) {
         EXPECT_NEAR(v[5], 100 * row["top1_agreement"].get<double>(), 5e-3);
     }
     // --metrics picks the columns.
-    auto some = test::run_llmq([&] { auto a = args; a.insert(a.end(), {"--format", "csv", "--metrics", "kld,size"}); return a; }());
+    auto some = test::run_llmq([&] {
+        auto a = args;
+        a.insert(a.end(), {"--format", "csv", "--metrics", "kld,size"});
+        return a;
+    }());
     EXPECT_EQ(some.out.substr(0, some.out.find('\n')), "model,size,compression_ratio,kld_mean,kld_p99,top1_agreement,pareto");
 }
 
@@ -232,7 +244,8 @@ TEST(Quality, QuantizeQualityReportWarnsOrFailsAboveTheThreshold) {
     // Invalid thresholds are usage errors, before any work.
     for (const char* bad : {"abc", "-1", "", "nan"}) {
         fs::remove(out);
-        auto r = test::run_llmq({"quantize", kLlama, "-q", "Q2_K", "-o", out.string(), "--quality-report"}, "bad", {{"LLM_QUANTIZE_QUALITY_THRESHOLD", bad}});
+        auto r = test::run_llmq({"quantize", kLlama, "-q", "Q2_K", "-o", out.string(), "--quality-report"}, "bad",
+                                {{"LLM_QUANTIZE_QUALITY_THRESHOLD", bad}});
         EXPECT_EQ(r.exit_code, 2) << bad;
         EXPECT_FALSE(fs::exists(out)) << bad;
     }

@@ -53,8 +53,7 @@ TEST(Iq2XxsRegression, TinyllamaFileIsLlamaQuantizes) {
     MemorySource src(bytes, out.string());
     const gguf::Header h = gguf::read_header(src);
     ASSERT_LT(h.data_offset, bytes.size());
-    EXPECT_EQ(sha256_hex(std::span<const uint8_t>(bytes).subspan(h.data_offset)),
-              "276b425fab1d00537dadacf59c2573a3e6adc1244070776ad82ef33b8ce09de6");
+    EXPECT_EQ(sha256_hex(std::span<const uint8_t>(bytes).subspan(h.data_offset)), "276b425fab1d00537dadacf59c2573a3e6adc1244070776ad82ef33b8ce09de6");
 }
 
 }  // namespace

@@ -11,13 +11,13 @@
 #include "cli/help.hpp"
 #include "cli/profile_command.hpp"
 #include "cli/quality_command.hpp"
-#include "llmq/report/quality.hpp"
 #include "cli/report.hpp"
 #include "cli/runtime_commands.hpp"
 #include "llmq/error.hpp"
 #include "llmq/jobs/convert.hpp"
 #include "llmq/jobs/inspect.hpp"
 #include "llmq/jobs/quantize.hpp"
+#include "llmq/report/quality.hpp"
 
 namespace llmq {
 namespace {

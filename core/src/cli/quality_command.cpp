@@ -85,11 +85,12 @@ std::string quality_text(const json& r, bool verbose) {
         out << "quality of " << r["quantized_model"].get<std::string>() << " against " << r["original_model"].get<std::string>() << "\n";
         out << "  text         " << r["text"]["source"].get<std::string>() << ", " << r["text"]["chunks"].get<int64_t>() << " chunks of "
             << r["text"]["ctx"].get<int64_t>() << " tokens (" << r["text"]["scored_tokens"].get<int64_t>() << " scored)\n";
-        out << "  perplexity   " << strprintf("%.4f", m["perplexity_original"].get<double>()) << " -> " << strprintf("%.4f", m["perplexity_quantized"].get<double>())
-            << " (" << strprintf("%+.2f%%", m["perplexity_delta_pct"].get<double>()) << ")\n";
-        out << "  KLD          mean " << strprintf("%.6f", m["kld_mean"].get<double>()) << " +/- " << strprintf("%.6f", m["kld_uncertainty"].get<double>()) << ", median "
-            << strprintf("%.6f", m["kld_median"].get<double>()) << ", p99 " << strprintf("%.5f", m["kld_p99"].get<double>()) << ", max "
-            << strprintf("%.4f", m["kld_max"].get<double>()) << "\n";
+        out << "  perplexity   " << strprintf("%.4f", m["perplexity_original"].get<double>()) << " -> "
+            << strprintf("%.4f", m["perplexity_quantized"].get<double>()) << " (" << strprintf("%+.2f%%", m["perplexity_delta_pct"].get<double>())
+            << ")\n";
+        out << "  KLD          mean " << strprintf("%.6f", m["kld_mean"].get<double>()) << " +/- "
+            << strprintf("%.6f", m["kld_uncertainty"].get<double>()) << ", median " << strprintf("%.6f", m["kld_median"].get<double>()) << ", p99 "
+            << strprintf("%.5f", m["kld_p99"].get<double>()) << ", max " << strprintf("%.4f", m["kld_max"].get<double>()) << "\n";
         out << "  top-1        " << strprintf("%.2f%%", 100 * m["top1_agreement"].get<double>()) << " agreement; delta-p RMS "
             << strprintf("%.3f%%", 100 * m["delta_p_rms"].get<double>()) << "\n";
         out << "  size         " << human_size(m["original_size"].get<double>()) << " -> " << human_size(m["quantized_size"].get<double>()) << ", "
@@ -101,13 +102,14 @@ std::string quality_text(const json& r, bool verbose) {
             for (const auto& l : r["layer_errors"]) {
                 const bool w = !l["weighted_error"].is_null();
                 const std::string name = l["layer_name"].get<std::string>();
-                out << "    " << name << std::string(name.size() < 22 ? 22 - name.size() : 1, ' ') << strprintf("%6.3f bpw", l["bit_width"].get<double>()) << "  "
+                out << "    " << name << std::string(name.size() < 22 ? 22 - name.size() : 1, ' ')
+                    << strprintf("%6.3f bpw", l["bit_width"].get<double>()) << "  "
                     << strprintf("%.3e", (w ? l["weighted_error"] : l["relative_error"]).get<double>()) << (w ? " w" : "") << "\n";
             }
             if (verbose) {
                 for (const auto& t : r["tensor_errors"])
-                    out << "    " << t["name"].get<std::string>() << " " << t["type"].get<std::string>() << " mse " << strprintf("%.3e", t["mse"].get<double>())
-                        << " max " << strprintf("%.3e", t["max_error"].get<double>()) << "\n";
+                    out << "    " << t["name"].get<std::string>() << " " << t["type"].get<std::string>() << " mse "
+                        << strprintf("%.3e", t["mse"].get<double>()) << " max " << strprintf("%.3e", t["max_error"].get<double>()) << "\n";
             }
         }
     } else {
@@ -129,8 +131,10 @@ std::string quality_text(const json& r, bool verbose) {
             std::string line = "  " + name + std::string(name.size() < 40 ? 40 - name.size() : 0, ' ') + "  ";
             if (has("size")) line += strprintf("%13.0f", row["size"].get<double>());
             if (has("bpw")) line += strprintf("%9.4f", row["bpw"].get<double>());
-            if (has("perplexity")) line += strprintf("%13.4f", row["perplexity"].get<double>()) + strprintf("%+8.2f%%", row["perplexity_delta_pct"].get<double>());
-            if (has("kld")) line += strprintf("%13.6f", row["kld_mean"].get<double>()) + strprintf("%8.2f%%", 100 * row["top1_agreement"].get<double>());
+            if (has("perplexity"))
+                line += strprintf("%13.4f", row["perplexity"].get<double>()) + strprintf("%+8.2f%%", row["perplexity_delta_pct"].get<double>());
+            if (has("kld"))
+                line += strprintf("%13.6f", row["kld_mean"].get<double>()) + strprintf("%8.2f%%", 100 * row["top1_agreement"].get<double>());
             out << line << (row["pareto"].get<bool>() ? "  *" : "") << "\n";
         }
         out << "  (*: Pareto-optimal: no other file is as small with at most its perplexity and KL divergence)\n";

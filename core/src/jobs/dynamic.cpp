@@ -623,7 +623,7 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
             if (o.bytes > c.bytes && o.loss < c.loss && (!next || o.bytes < next->bytes)) next = &o;
         if (next) {
             reason += strprintf("; %s would cut %.3g for %s more", std::string(type_name(next->type)).c_str(), c.loss - next->loss,
-                          human_bytes(static_cast<double>(next->bytes - c.bytes)).c_str());
+                                human_bytes(static_cast<double>(next->bytes - c.bytes)).c_str());
         } else {
             reason += "; the best type allowed";
         }
@@ -661,11 +661,9 @@ DynamicDecision decide_dynamic(const ModelView& model, const std::vector<size_t>
                       {"max_size", reserved + high_padded},
                       {"min_bpw", 8.0 * static_cast<double>(fixed.kept_raw_bytes + low_raw) / params},
                       {"max_bpw", 8.0 * static_cast<double>(fixed.kept_raw_bytes + high_raw) / params}};
-    d.report = {{"profile", profile.name},     {"profile_source", profile.source},
-                {"reachable", reachable},
-                {"target", target_text},       {"budget_bytes", budget},
-                {"estimated_kld", total_loss}, {"lambda", a.lambda},
-                {"measurement", cost},         {"warnings", warnings}};
+    d.report = {{"profile", profile.name}, {"profile_source", profile.source}, {"reachable", reachable}, {"target", target_text},
+                {"budget_bytes", budget},  {"estimated_kld", total_loss},      {"lambda", a.lambda},     {"measurement", cost},
+                {"warnings", warnings}};
     if (computed) d.computed_imatrix = std::move(*computed);
     return d;
 }

@@ -176,7 +176,8 @@ Scored score(const QualityOptions& o, Host& host, bool accumulate_imatrix) {
     const std::string text = calibration_text(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), text_path);
     const Tokenizer tokenizer = Tokenizer::from_metadata(s.original);
     if (tokenizer.add_eos())
-        fail(ExitCode::Unsupported, "the vocabulary of " + s.original.path + " appends EOS to every text, which llama-perplexity's procedure does not allow");
+        fail(ExitCode::Unsupported,
+             "the vocabulary of " + s.original.path + " appends EOS to every text, which llama-perplexity's procedure does not allow");
     const std::vector<int32_t> tokens = tokenizer.encode(text, /*add_special=*/true, /*parse_special=*/false);
     const auto n_tokens = static_cast<int64_t>(tokens.size());
     if (n_tokens < 2 * o.n_ctx)
@@ -281,7 +282,8 @@ double quality_threshold(const Host& host) {
 
 json run_quality_report(const QualityOptions& o, Host& host) {
     const double t0 = host.now_seconds ? host.now_seconds() : 0.0;
-    if (o.quantized_paths.size() != 1) fail(ExitCode::Usage, "quality report compares one quantized file with its original", "use quality compare for several");
+    if (o.quantized_paths.size() != 1)
+        fail(ExitCode::Usage, "quality report compares one quantized file with its original", "use quality compare for several");
     check_output_path(o);
     const bool weighted_by_run = o.include_layers && o.imatrix_path.empty();
     Scored s = score(o, host, weighted_by_run);
@@ -300,7 +302,8 @@ json run_quality_report(const QualityOptions& o, Host& host) {
         std::optional<ImatrixData> loaded;
         const ImatrixData* imatrix = s.accumulated ? &*s.accumulated : nullptr;
         if (!o.imatrix_path.empty()) {
-            if (!host.exists(o.imatrix_path)) fail(ExitCode::Imatrix, "imatrix " + o.imatrix_path + " not found", "pass the path of a .imatrix or .dat file");
+            if (!host.exists(o.imatrix_path))
+                fail(ExitCode::Imatrix, "imatrix " + o.imatrix_path + " not found", "pass the path of a .imatrix or .dat file");
             loaded = read_imatrix(*host.open_file(o.imatrix_path));
             imatrix = &*loaded;
         }
@@ -368,17 +371,17 @@ json run_quality_compare(const QualityOptions& o, Host& host) {
     }
     const FileFacts fo = facts_of(s.original);
     json result = {{"status", "success"},
-            {"original_model", o.original_path},
-            {"original_size", fo.size},
-            {"original_bpw", fo.bpw()},
-            {"perplexity_original", s.results.base_nll.ppl()},
-            {"perplexity_original_uncertainty", s.results.base_nll.ppl_uncertainty()},
-            {"text", s.text},
-            {"rows", rows},
-            {"timestamp", utc_timestamp()},
-            {"duration_seconds", host.now_seconds ? host.now_seconds() - t0 : 0.0},
-            {"peak_memory_bytes", host.peak_memory_bytes ? host.peak_memory_bytes() : 0},
-            {"output_path", nullptr}};
+                   {"original_model", o.original_path},
+                   {"original_size", fo.size},
+                   {"original_bpw", fo.bpw()},
+                   {"perplexity_original", s.results.base_nll.ppl()},
+                   {"perplexity_original_uncertainty", s.results.base_nll.ppl_uncertainty()},
+                   {"text", s.text},
+                   {"rows", rows},
+                   {"timestamp", utc_timestamp()},
+                   {"duration_seconds", host.now_seconds ? host.now_seconds() - t0 : 0.0},
+                   {"peak_memory_bytes", host.peak_memory_bytes ? host.peak_memory_bytes() : 0},
+                   {"output_path", nullptr}};
     write_output(o.output_path, result, host);
     return result;
 }

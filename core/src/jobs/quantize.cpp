@@ -11,8 +11,6 @@
 #include <tuple>
 
 #include "analysis/coherence_gate.hpp"
-#include "llmq/jobs/quality.hpp"
-#include "util/printf.hpp"
 #include "jobs/dynamic.hpp"
 #include "jobs/output_check.hpp"
 #include "jobs/protection.hpp"
@@ -22,8 +20,10 @@
 #include "llmq/format/gguf.hpp"
 #include "llmq/format/imatrix.hpp"
 #include "llmq/jobs/inspect.hpp"
+#include "llmq/jobs/quality.hpp"
 #include "llmq/plan/plan.hpp"
 #include "llmq/quant/codec.hpp"
+#include "util/printf.hpp"
 
 namespace llmq {
 namespace {
@@ -505,8 +505,8 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
             quality = run_quality_report(q, host);
             const double delta = quality["metrics"]["perplexity_delta_pct"].get<double>();
             if (delta > quality_threshold_value) {
-                const std::string message = strprintf("perplexity rose by %.2f%% against the original, above the threshold of %.4g%%", delta,
-                                                quality_threshold_value);
+                const std::string message =
+                    strprintf("perplexity rose by %.2f%% against the original, above the threshold of %.4g%%", delta, quality_threshold_value);
                 if (options.quality_strict)
                     fail(ExitCode::QualityDegraded, message + "; the file is kept: " + output_path,
                          "choose a level with more bits or a dynamic profile, or raise LLM_QUANTIZE_QUALITY_THRESHOLD");

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <sstream>
 #include <vector>
+
 #include "util/printf.hpp"
 
 namespace llmq::report {
@@ -16,12 +17,23 @@ std::string escape(std::string_view text) {
     std::string out;
     for (char c : text) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
@@ -76,8 +88,8 @@ std::string bar_chart(const std::vector<std::string>& labels, const std::vector<
           << y(t) << "\"/>";
         s << "<text x=\"" << left - 6 << "\" y=\"" << y(t) + 4 << "\" text-anchor=\"end\">" << strprintf("%.3g", t) << "</text>";
     }
-    s << "<text x=\"12\" y=\"" << top_pad + plot_h / 2 << "\" transform=\"rotate(-90 12 " << top_pad + plot_h / 2
-      << ")\" text-anchor=\"middle\">" << escape(axis) << "</text>";
+    s << "<text x=\"12\" y=\"" << top_pad + plot_h / 2 << "\" transform=\"rotate(-90 12 " << top_pad + plot_h / 2 << ")\" text-anchor=\"middle\">"
+      << escape(axis) << "</text>";
     const double step = plot_w / std::max<size_t>(1, values.size());
     const double bar_w = std::clamp(step * 0.7, 2.0, 36.0);
     const size_t label_every = (values.size() + 39) / 40;
@@ -106,17 +118,18 @@ std::string report_fragment(const json& r) {
     std::ostringstream s;
     s << "<section class=\"llmq-quality\" data-kind=\"report\">";
     s << "<h2>Quality of " << escape(base_name(r["quantized_model"].get<std::string>())) << "</h2>";
-    s << "<p class=\"q-sub\">against " << escape(r["original_model"].get<std::string>()) << " · " << escape(base_name(r["text"]["source"].get<std::string>()))
-      << ", " << r["text"]["chunks"].get<int64_t>() << " chunks of " << r["text"]["ctx"].get<int64_t>() << " tokens ("
-      << r["text"]["scored_tokens"].get<int64_t>() << " scored)" << (r.contains("timestamp") ? " · " + escape(r["timestamp"].get<std::string>()) : "")
-      << "</p>";
+    s << "<p class=\"q-sub\">against " << escape(r["original_model"].get<std::string>()) << " · "
+      << escape(base_name(r["text"]["source"].get<std::string>())) << ", " << r["text"]["chunks"].get<int64_t>() << " chunks of "
+      << r["text"]["ctx"].get<int64_t>() << " tokens (" << r["text"]["scored_tokens"].get<int64_t>() << " scored)"
+      << (r.contains("timestamp") ? " · " + escape(r["timestamp"].get<std::string>()) : "") << "</p>";
     const double delta = m["perplexity_delta_pct"].get<double>();
     s << "<div class=\"q-cards\">";
-    s << card("perplexity", strprintf("%.4g", m["perplexity_original"].get<double>()) + " → " + strprintf("%.4g", m["perplexity_quantized"].get<double>()));
+    s << card("perplexity",
+              strprintf("%.4g", m["perplexity_original"].get<double>()) + " → " + strprintf("%.4g", m["perplexity_quantized"].get<double>()));
     s << card("perplexity change", strprintf("%+.2f %%", delta), delta > 20 ? "q-bad" : delta < 5 ? "q-good" : "");
     s << card("KL divergence (mean)", strprintf("%.5f", m["kld_mean"].get<double>()) + " ± " + strprintf("%.5f", m["kld_uncertainty"].get<double>()));
-    s << card("KLD median / p99 / max",
-              strprintf("%.4f", m["kld_median"].get<double>()) + " / " + strprintf("%.4f", m["kld_p99"].get<double>()) + " / " + strprintf("%.3f", m["kld_max"].get<double>()));
+    s << card("KLD median / p99 / max", strprintf("%.4f", m["kld_median"].get<double>()) + " / " + strprintf("%.4f", m["kld_p99"].get<double>()) +
+                                            " / " + strprintf("%.3f", m["kld_max"].get<double>()));
     s << card("top-1 agreement", strprintf("%.2f %%", 100 * m["top1_agreement"].get<double>()));
     s << card("Δp RMS", strprintf("%.3f %%", 100 * m["delta_p_rms"].get<double>()));
     s << card("size", bytes_text(m["original_size"].get<double>()) + " → " + bytes_text(m["quantized_size"].get<double>()));
@@ -128,7 +141,9 @@ std::string report_fragment(const json& r) {
         // Importance-weighted where the importance matrix covers the layer (the blocks), else relative.
         bool weighted = false;
         for (const auto& l : r["layer_errors"]) weighted = weighted || !l["weighted_error"].is_null();
-        const auto error_of = [](const json& l) { return l["weighted_error"].is_null() ? l["relative_error"].get<double>() : l["weighted_error"].get<double>(); };
+        const auto error_of = [](const json& l) {
+            return l["weighted_error"].is_null() ? l["relative_error"].get<double>() : l["weighted_error"].get<double>();
+        };
         std::vector<std::string> labels, titles;
         std::vector<double> errors, bits;
         for (const auto& l : r["layer_errors"]) {
@@ -137,8 +152,9 @@ std::string report_fragment(const json& r) {
             labels.push_back(short_layer(name));
             errors.push_back(100.0 * error_of(l));
             bits.push_back(l["bit_width"].get<double>());
-            titles.push_back(name + ": " + strprintf("%.3f %% ", 100.0 * error_of(l)) + (l["weighted_error"].is_null() ? "relative" : "importance-weighted") +
-                             " error, " + strprintf("%.2f bits/weight", l["bit_width"].get<double>()));
+            titles.push_back(name + ": " + strprintf("%.3f %% ", 100.0 * error_of(l)) +
+                             (l["weighted_error"].is_null() ? "relative" : "importance-weighted") + " error, " +
+                             strprintf("%.2f bits/weight", l["bit_width"].get<double>()));
         }
         s << "<h3>Error per layer (" << (weighted ? "importance-weighted " : "") << "squared error of the weights, % of their energy)</h3>";
         s << bar_chart(labels, errors, weighted ? "weighted error %" : "relative error %", "q-bar", titles);
@@ -163,7 +179,8 @@ std::string report_fragment(const json& r) {
         s << "<tr><td>KLD " << p << "</td><td class=\"q-num\">" << num(k[p], "%.6f") << "</td></tr>";
     const json& dp = r["kld"]["delta_p"];
     for (const char* p : {"mean", "rms", "p1", "median", "p99"})
-        s << "<tr><td>Δp " << p << "</td><td class=\"q-num\">" << (dp[p].is_number() ? strprintf("%.4f %%", 100 * dp[p].get<double>()) : "–") << "</td></tr>";
+        s << "<tr><td>Δp " << p << "</td><td class=\"q-num\">" << (dp[p].is_number() ? strprintf("%.4f %%", 100 * dp[p].get<double>()) : "–")
+          << "</td></tr>";
     s << "</tbody></table></details>";
     s << "<p class=\"q-note\">Perplexity and KL divergence follow llama-perplexity (--kl-divergence): the second half of each chunk is "
          "scored; Δp is the change of the probability of the right next token.</p>";
@@ -192,9 +209,10 @@ std::string scatter(const json& rows, const char* key, const std::string& axis, 
     s << "<div class=\"q-chart\"><svg viewBox=\"0 0 " << W << " " << H << "\" role=\"img\" aria-label=\"size against " << escape(axis) << "\">";
     for (int k = 0; k <= 4; ++k) {
         const double v = y_lo + yt * k / 4;
-        s << "<line class=\"" << (k ? "q-grid" : "q-axis") << "\" x1=\"" << left << "\" x2=\"" << W - right << "\" y1=\"" << y(v) << "\" y2=\"" << y(v)
-          << "\"/><text x=\"" << left - 6 << "\" y=\"" << y(v) + 4 << "\" text-anchor=\"end\">" << strprintf("%.4g", v) << "</text>";
-        s << "<text x=\"" << x(xt * k / 4) << "\" y=\"" << H - bottom + 16 << "\" text-anchor=\"middle\">" << escape(bytes_text(xt * k / 4)) << "</text>";
+        s << "<line class=\"" << (k ? "q-grid" : "q-axis") << "\" x1=\"" << left << "\" x2=\"" << W - right << "\" y1=\"" << y(v) << "\" y2=\""
+          << y(v) << "\"/><text x=\"" << left - 6 << "\" y=\"" << y(v) + 4 << "\" text-anchor=\"end\">" << strprintf("%.4g", v) << "</text>";
+        s << "<text x=\"" << x(xt * k / 4) << "\" y=\"" << H - bottom + 16 << "\" text-anchor=\"middle\">" << escape(bytes_text(xt * k / 4))
+          << "</text>";
     }
     s << "<text x=\"12\" y=\"" << top_pad + plot_h / 2 << "\" transform=\"rotate(-90 12 " << top_pad + plot_h / 2 << ")\" text-anchor=\"middle\">"
       << escape(axis) << "</text><text x=\"" << left + plot_w / 2 << "\" y=\"" << H - 4 << "\" text-anchor=\"middle\">file size</text>";
@@ -202,15 +220,17 @@ std::string scatter(const json& rows, const char* key, const std::string& axis, 
         s << "<line class=\"q-grid\" x1=\"" << left << "\" x2=\"" << W - right << "\" y1=\"" << y(baseline) << "\" y2=\"" << y(baseline) << "\"/>";
     std::string front;
     for (const auto& r : rows)
-        if (r["pareto"].get<bool>()) front += (front.empty() ? "" : " ") + strprintf("%.1f", x(r["size"].get<double>())) + "," + strprintf("%.1f", y(r[key].get<double>()));
+        if (r["pareto"].get<bool>())
+            front += (front.empty() ? "" : " ") + strprintf("%.1f", x(r["size"].get<double>())) + "," + strprintf("%.1f", y(r[key].get<double>()));
     if (!front.empty()) s << "<polyline class=\"q-front\" points=\"" << front << "\"/>";
     for (const auto& r : rows) {
         const double px = x(r["size"].get<double>()), py = y(r[key].get<double>());
         const std::string name = base_name(r["model"].get<std::string>());
         s << "<circle class=\"q-point" << (r["pareto"].get<bool>() ? " q-pareto" : "") << "\" cx=\"" << px << "\" cy=\"" << py << "\" r=\"5\"><title>"
-          << escape(name + ": " + bytes_text(r["size"].get<double>()) + ", " + axis + " " + strprintf("%.4g", r[key].get<double>())) << "</title></circle>";
-        s << "<text class=\"q-label-text\" x=\"" << px + 7 << "\" y=\"" << py - 6 << "\">" << escape(name.size() > 28 ? name.substr(0, 27) + "…" : name)
-          << "</text>";
+          << escape(name + ": " + bytes_text(r["size"].get<double>()) + ", " + axis + " " + strprintf("%.4g", r[key].get<double>()))
+          << "</title></circle>";
+        s << "<text class=\"q-label-text\" x=\"" << px + 7 << "\" y=\"" << py - 6 << "\">"
+          << escape(name.size() > 28 ? name.substr(0, 27) + "…" : name) << "</text>";
     }
     s << "</svg></div>";
     return s.str();
@@ -221,9 +241,9 @@ std::string compare_fragment(const json& c) {
     s << "<section class=\"llmq-quality\" data-kind=\"compare\">";
     s << "<h2>Quality of " << c["rows"].size() << " quantizations</h2>";
     s << "<p class=\"q-sub\">of " << escape(c["original_model"].get<std::string>()) << " (" << escape(bytes_text(c["original_size"].get<double>()))
-      << ", perplexity " << strprintf("%.4g", c["perplexity_original"].get<double>()) << ") · " << escape(base_name(c["text"]["source"].get<std::string>()))
-      << ", " << c["text"]["chunks"].get<int64_t>() << " chunks of " << c["text"]["ctx"].get<int64_t>() << " tokens"
-      << (c.contains("timestamp") ? " · " + escape(c["timestamp"].get<std::string>()) : "") << "</p>";
+      << ", perplexity " << strprintf("%.4g", c["perplexity_original"].get<double>()) << ") · "
+      << escape(base_name(c["text"]["source"].get<std::string>())) << ", " << c["text"]["chunks"].get<int64_t>() << " chunks of "
+      << c["text"]["ctx"].get<int64_t>() << " tokens" << (c.contains("timestamp") ? " · " + escape(c["timestamp"].get<std::string>()) : "") << "</p>";
     s << "<h3>Size against perplexity</h3>" << scatter(c["rows"], "perplexity", "perplexity", c["perplexity_original"].get<double>());
     s << "<h3>Size against KL divergence</h3>" << scatter(c["rows"], "kld_mean", "mean KL divergence", 0.0);
     s << "<table><thead><tr><th>file</th><th class=\"q-num\">size</th><th class=\"q-num\">bits/weight</th><th class=\"q-num\">perplexity</th><th "
@@ -253,8 +273,8 @@ std::string quality_document(const json& result) {
     const std::string title = result.contains("rows") ? "llmq quality comparison" : "llmq quality report";
     return "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, "
            "initial-scale=1\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n<title>" +
-           title + "</title>\n<style>\nbody { margin: 24px auto; max-width: 1000px; padding: 0 16px; background: #fff; }\n" + std::string(report_css()) +
-           "</style>\n</head>\n<body>\n" + quality_fragment(result) + "\n</body>\n</html>\n";
+           title + "</title>\n<style>\nbody { margin: 24px auto; max-width: 1000px; padding: 0 16px; background: #fff; }\n" +
+           std::string(report_css()) + "</style>\n</head>\n<body>\n" + quality_fragment(result) + "\n</body>\n</html>\n";
 }
 
 std::string compare_csv(const json& c) {

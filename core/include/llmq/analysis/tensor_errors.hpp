@@ -22,11 +22,11 @@ struct TensorError {
     std::array<int64_t, 4> ne{1, 1, 1, 1};
     uint32_t n_dims = 0;
     uint64_t parameters = 0;
-    uint64_t bytes = 0;               // in the quantized file
-    double mse = 0.0;                 // mean of (w - q)²
-    double max_error = 0.0;           // max |w - q|
-    double relative_error = 0.0;      // Σ(w - q)² / Σw² (0 when the tensor is all zeros)
-    std::optional<double> weighted;   // the same with each column weighted by its importance
+    uint64_t bytes = 0;              // in the quantized file
+    double mse = 0.0;                // mean of (w - q)²
+    double max_error = 0.0;          // max |w - q|
+    double relative_error = 0.0;     // Σ(w - q)² / Σw² (0 when the tensor is all zeros)
+    std::optional<double> weighted;  // the same with each column weighted by its importance
 };
 
 // Every tensor of quantized that original has with the same shape, in quantized's order.

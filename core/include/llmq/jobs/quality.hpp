@@ -17,13 +17,13 @@ namespace llmq {
 struct QualityOptions {
     std::string original_path;
     std::vector<std::string> quantized_paths;
-    std::string text_path;       // -f / --calibration-data; empty: the bundled WikiText-2 text
-    int64_t n_ctx = 512;         // tokens per chunk
-    int64_t max_chunks = 32;     // chunks scored (0: the whole text)
-    bool include_layers = false; // per-tensor and per-layer weight errors
-    std::string imatrix_path;    // weights those errors; empty: accumulated on the original's run
-    bool coherence = false;      // also the coherence check of the (first) quantized file
-    std::string output_path;     // -o: FILE.html (the rendered report), FILE.csv (compare), else JSON
+    std::string text_path;        // -f / --calibration-data; empty: the bundled WikiText-2 text
+    int64_t n_ctx = 512;          // tokens per chunk
+    int64_t max_chunks = 32;      // chunks scored (0: the whole text)
+    bool include_layers = false;  // per-tensor and per-layer weight errors
+    std::string imatrix_path;     // weights those errors; empty: accumulated on the original's run
+    bool coherence = false;       // also the coherence check of the (first) quantized file
+    std::string output_path;      // -o: FILE.html (the rendered report), FILE.csv (compare), else JSON
 };
 
 // One quantized file: {"status","original_model","quantized_model","metrics":{...},"kld":{...},
