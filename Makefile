@@ -4,7 +4,7 @@ JOBS ?= 2
 SAMPLE := models/sample/tinyllama-spm.bf16.gguf
 LLMQ := build/native/llmq
 
-.PHONY: all deps deps-all oracle-deps native native-all test unit-test oracle-test asan demo bench bench-dynamic bench-quality ggml-diff clean format \
+.PHONY: all deps deps-all oracle-deps native native-all test unit-test oracle-test asan demo bench bench-dynamic bench-quality ggml-diff fuzz clean format \
         wasm web node-stage node-test web-deps web-test bench-wasm
 
 all: native
@@ -41,6 +41,14 @@ ggml-diff: native-all
 	$(CXX) -std=c++20 -O2 -ffp-contract=off -I$(LLAMA_SRC)/ggml/include -Icore/include tests/differential/ggml_quant_diff.cpp \
 	  build/native/libllmq_core.a -L$(LLAMA_BUILD)/bin -lggml-base -Wl,-rpath,$(abspath $(LLAMA_BUILD))/bin -o build/native/ggml_quant_diff
 	build/native/ggml_quant_diff $(DIFF_BLOCKS)
+
+# Fuzzing (Clang's libFuzzer with ASan+UBSan): every parser of untrusted files, FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash scripts/install-deps.sh fuzz
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 oracle-test: native oracle-deps
 	cd tests/oracle && node --test --test-concurrency=1

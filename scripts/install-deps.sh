@@ -3,9 +3,11 @@
 set -euo pipefail
 # native: what the CLI and its tests need (make native, make demo, make unit-test).
 # all (default): also Emscripten, wabt and Chromium for the wasm build and the browser tests.
+# fuzz: native plus Clang and its libFuzzer/sanitizer runtimes (make fuzz).
 profile=${1:-all}
 packages=(cmake ninja-build g++ libgtest-dev libgmock-dev libxsimd-dev nlohmann-json3-dev)
 if [ "$profile" = all ]; then packages+=(emscripten wabt chromium); fi
+if [ "$profile" = fuzz ]; then packages+=(clang libclang-rt-dev); fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
