@@ -71,12 +71,15 @@ SuperWeightMask read_super_weight_mask(std::span<const uint8_t> bytes, const std
     };
     const json doc = json::parse(bytes.begin(), bytes.end(), nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) bad("not a JSON object");
-    if (doc.value("format", "") != "llmq-super-weights") bad("not an llmq super-weight mask (format)");
-    if (doc.value("version", 0) != 1) bad("version " + doc.value("version", json(0)).dump() + " (this llmq reads version 1)");
+    // value() throws when the key holds another type: compare the raw values instead.
+    const auto field = [&](const char* key) { return doc.contains(key) ? doc.at(key) : json(nullptr); };
+    if (field("format") != json("llmq-super-weights")) bad("not an llmq super-weight mask (format)");
+    if (field("version") != json(1)) bad("version " + field("version").dump() + " (this llmq reads version 1)");
     SuperWeightMask m;
     try {
         m.identified = doc.at("identified").get<bool>();
         m.coverage = doc.at("coverage").get<double>();
+        if (!doc.at("super_weights").is_array() || !doc.at("protected").is_array()) bad("super_weights and protected must be arrays");
         std::set<std::tuple<std::string, int64_t, int64_t>> supers;
         for (const auto& l : doc.at("super_weights")) {
             SuperWeightLocation s;
