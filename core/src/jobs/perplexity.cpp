@@ -186,6 +186,28 @@ ChunkResults score_chunks(const ModelView& model, const ModelView* base, std::sp
     return r;
 }
 
+ScoredText tokenize_for_scoring(const ModelView& vocabulary, std::string_view text, const std::string& text_path, int64_t n_ctx, int64_t max_chunks) {
+    const Tokenizer tokenizer = Tokenizer::from_metadata(vocabulary);
+    if (tokenizer.add_eos()) {
+        fail(ExitCode::Unsupported,
+             "the vocabulary of " + vocabulary.path + " appends EOS to every text, which llama-perplexity's procedure does not allow");
+    }
+    ScoredText out;
+    out.tokens = tokenizer.encode(text, /*add_special=*/true, /*parse_special=*/false);
+    const auto n_tokens = static_cast<int64_t>(out.tokens.size());
+    if (n_tokens < 2 * n_ctx) {
+        fail(ExitCode::Calibration,
+             text_path + " has " + std::to_string(n_tokens) + " tokens; scoring with --ctx " + std::to_string(n_ctx) + " needs at least " +
+                 std::to_string(2 * n_ctx),
+             "use a longer text or a smaller --ctx");
+    }
+    out.scoring.n_ctx = n_ctx;
+    out.scoring.n_chunks = n_tokens / n_ctx;
+    if (max_chunks > 0) out.scoring.n_chunks = std::min(out.scoring.n_chunks, max_chunks);
+    out.scoring.bos = tokenizer.add_bos() ? tokenizer.bos() : -1;
+    return out;
+}
+
 namespace {
 
 json run_perplexity_resolved(const PerplexityOptions& o, Host& host, double t0) {
@@ -196,24 +218,10 @@ json run_perplexity_resolved(const PerplexityOptions& o, Host& host, double t0) 
     const std::string text = read_text(o.text_path, host);
 
     // Tokens come from the base model's vocabulary in KL mode (llama.cpp stores the base run's).
-    const Tokenizer tokenizer = Tokenizer::from_metadata(base ? *base : model);
-    if (tokenizer.add_eos()) {
-        fail(ExitCode::Unsupported,
-             "the vocabulary of " + (base ? *base : model).path + " appends EOS to every text, which llama-perplexity's procedure does not allow");
-    }
-    const std::vector<int32_t> tokens = tokenizer.encode(text, /*add_special=*/true, /*parse_special=*/false);
-    const int64_t n_tokens = static_cast<int64_t>(tokens.size());
-    if (n_tokens < 2 * o.n_ctx) {
-        fail(ExitCode::Calibration,
-             o.text_path + " has " + std::to_string(n_tokens) + " tokens; perplexity with --ctx " + std::to_string(o.n_ctx) + " needs at least " +
-                 std::to_string(2 * o.n_ctx),
-             "use a longer text or a smaller --ctx");
-    }
-    ChunkScoring scoring;
-    scoring.n_ctx = o.n_ctx;
-    scoring.n_chunks = n_tokens / o.n_ctx;
-    if (o.max_chunks > 0) scoring.n_chunks = std::min(scoring.n_chunks, o.max_chunks);
-    scoring.bos = tokenizer.add_bos() ? tokenizer.bos() : -1;
+    ScoredText input = tokenize_for_scoring(base ? *base : model, text, o.text_path, o.n_ctx, o.max_chunks);
+    const std::vector<int32_t>& tokens = input.tokens;
+    const auto n_tokens = static_cast<int64_t>(tokens.size());
+    ChunkScoring& scoring = input.scoring;
     scoring.rope_frequencies = o.rope_frequencies;
     if (host.log) {
         host.log(LogLevel::Verbose, "perplexity: " + std::to_string(n_tokens) + " tokens, " + std::to_string(scoring.n_chunks) + " chunks of " +

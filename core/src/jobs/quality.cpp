@@ -17,7 +17,6 @@
 #include "llmq/jobs/inspect.hpp"
 #include "llmq/jobs/perplexity.hpp"
 #include "llmq/report/quality.hpp"
-#include "llmq/runtime/tokenizer.hpp"
 
 namespace llmq {
 namespace {
@@ -174,22 +173,10 @@ Scored score(const QualityOptions& o, Host& host, bool accumulate_imatrix) {
     if (!host.exists(text_path)) fail(ExitCode::Calibration, "text file " + text_path + " not found", "pass an existing text file with -f");
     const std::vector<uint8_t> bytes = jobs::read_whole(text_path, host);
     const std::string text = calibration_text(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), text_path);
-    const Tokenizer tokenizer = Tokenizer::from_metadata(s.original);
-    if (tokenizer.add_eos())
-        fail(ExitCode::Unsupported,
-             "the vocabulary of " + s.original.path + " appends EOS to every text, which llama-perplexity's procedure does not allow");
-    const std::vector<int32_t> tokens = tokenizer.encode(text, /*add_special=*/true, /*parse_special=*/false);
+    const ScoredText input = tokenize_for_scoring(s.original, text, text_path, o.n_ctx, o.max_chunks);
+    const std::vector<int32_t>& tokens = input.tokens;
     const auto n_tokens = static_cast<int64_t>(tokens.size());
-    if (n_tokens < 2 * o.n_ctx)
-        fail(ExitCode::Calibration,
-             text_path + " has " + std::to_string(n_tokens) + " tokens; --ctx " + std::to_string(o.n_ctx) + " needs at least " +
-                 std::to_string(2 * o.n_ctx),
-             "use a longer text or a smaller --ctx");
-    ChunkScoring scoring;
-    scoring.n_ctx = o.n_ctx;
-    scoring.n_chunks = n_tokens / o.n_ctx;
-    if (o.max_chunks > 0) scoring.n_chunks = std::min(scoring.n_chunks, o.max_chunks);
-    scoring.bos = tokenizer.add_bos() ? tokenizer.bos() : -1;
+    const ChunkScoring& scoring = input.scoring;
     s.text = {{"source", text_path}, {"ctx", o.n_ctx}, {"chunks", scoring.n_chunks}, {"tokens", n_tokens}};
 
     SerialFor serial;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "llmq/format/model.hpp"
@@ -42,6 +43,15 @@ struct ChunkResults {
     std::vector<double> running_ppl;  // after each chunk
     std::optional<KldStats> kld;      // when a base model was given
 };
+
+// A text as llama-perplexity scores it: tokenized with the vocabulary of `vocabulary` (BOS as
+// it adds one; a vocabulary that appends EOS is refused), cut into chunks of n_ctx tokens, at
+// most max_chunks of them (0: all). Failure(Calibration) when the text has fewer than two chunks.
+struct ScoredText {
+    std::vector<int32_t> tokens;
+    ChunkScoring scoring;
+};
+ScoredText tokenize_for_scoring(const ModelView& vocabulary, std::string_view text, const std::string& text_path, int64_t n_ctx, int64_t max_chunks);
 
 // Scores the chunks of tokens with model (and, for KL divergence, base: the reference whose
 // distributions the model's are compared with; nll then refers to model). Chunks are evaluated
