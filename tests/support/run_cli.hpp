@@ -25,15 +25,17 @@ inline std::string shell_quote(const std::string& s) {
     return q + "'";
 }
 
-// env: extra environment variables for this run only (NAME, VALUE).
-inline CliResult run_llmq(const std::vector<std::string>& args, const std::string& name,
-                          const std::vector<std::pair<std::string, std::string>>& env) {
+// env: extra environment variables for this run only (NAME, VALUE); prefix: a command the CLI
+// runs under (an emulator), split at spaces.
+inline CliResult run_llmq_with_prefix(const std::string& prefix, const std::vector<std::string>& args, const std::string& name,
+                                      const std::vector<std::pair<std::string, std::string>>& env) {
     static int counter = 0;
     const auto dir = std::filesystem::temp_directory_path() / "llmq-cli-capture";
     std::filesystem::create_directories(dir);
     const auto base = dir / (name + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     std::string cmd = env.empty() ? "" : "env";
     for (const auto& [key, value] : env) cmd += " " + shell_quote(key + "=" + value);
+    if (!prefix.empty()) cmd += (cmd.empty() ? "" : " ") + prefix;
     cmd += (cmd.empty() ? "" : " ") + shell_quote(LLMQ_CLI_PATH);
     for (const auto& a : args) cmd += " " + shell_quote(a);
     cmd += " >" + shell_quote(base.string() + ".out") + " 2>" + shell_quote(base.string() + ".err") + " </dev/null";
@@ -48,6 +50,11 @@ inline CliResult run_llmq(const std::vector<std::string>& args, const std::strin
     r.out = slurp(base.string() + ".out");
     r.err = slurp(base.string() + ".err");
     return r;
+}
+
+inline CliResult run_llmq(const std::vector<std::string>& args, const std::string& name,
+                          const std::vector<std::pair<std::string, std::string>>& env) {
+    return run_llmq_with_prefix("", args, name, env);
 }
 
 inline CliResult run_llmq(const std::vector<std::string>& args, const std::string& name = "cli") {

@@ -6,6 +6,7 @@
 
 #include "quant/ggml_tables.hpp"
 #include "quant/scalar.hpp"
+#include "util/simd_level.hpp"
 
 namespace llmq::quant {
 namespace {
@@ -24,9 +25,15 @@ bool iquant_simd_enabled() {
 namespace llmq::quant::iq {
 namespace {
 
+const SimdSearch& level_search() {
+#if defined(LLMQ_X86_DISPATCH)
+    if (simd_level() != SimdLevel::Portable) return avx2::simd_search();
+#endif
+    return portable::simd_search();
+}
+
 bool use_simd() {
-    static const bool available = simd_available();
-    return available && iquant_simd_enabled();
+    return simd_available() && iquant_simd_enabled();
 }
 
 // ggml's acceptance test of a candidate (sumqx, sumq2) against the best so far; on success the
@@ -154,6 +161,31 @@ Split iq1m_best_split_scalar(int n, const int* order, const float* w, const floa
         }
     }
     return s;
+}
+
+bool simd_available() {
+    return level_search().vector;
+}
+int nearest_neighbour_simd(const GridMap& g, const NeighbourList& list, const float* x, const float* w, float scale, const float* levels) {
+    return level_search().nearest_neighbour(g, list, x, w, scale, levels);
+}
+void block_codes_simd(int n, const float* x, float id, int max_code, int8_t* L) {
+    level_search().block_codes(n, x, id, max_code, L);
+}
+void trial_sums_simd(int n, int trials, int stride, const int8_t* Lt, const float* wx, const float* w, float* sumqx, float* sumq2) {
+    level_search().trial_sums(n, trials, stride, Lt, wx, w, sumqx, sumq2);
+}
+void iq4_codes_simd(int n, const float* x, float id, uint8_t* L) {
+    level_search().iq4_codes(n, x, id, L);
+}
+void iq4_trial_sums_simd(int n, int trials, const float* ids, const float* x, const float* w, float* sumqx, float* sumq2) {
+    level_search().iq4_trial_sums(n, trials, ids, x, w, sumqx, sumq2);
+}
+Split iq1s_best_split_simd(int n, const float* sumx, const float* sumw, const float* xp, const float* xm, float initial_scale) {
+    return level_search().iq1s_best_split(n, sumx, sumw, xp, xm, initial_scale);
+}
+Split iq1m_best_split_simd(int n, const int* order, const float* w, const float* x, const float* xp, const float* xm, float initial_scale) {
+    return level_search().iq1m_best_split(n, order, w, x, xp, xm, initial_scale);
 }
 
 void block_codes(int n, const float* x, float id, int max_code, int8_t* L) {

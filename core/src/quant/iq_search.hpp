@@ -70,7 +70,8 @@ void iq4_trial_sums_scalar(int n, int trials, const float* ids, const float* x, 
 Split iq1s_best_split_scalar(int n, const float* sumx, const float* sumw, const float* xp, const float* xm, float initial_scale);
 Split iq1m_best_split_scalar(int n, const int* order, const float* w, const float* x, const float* xp, const float* xm, float initial_scale);
 
-// SIMD implementations; false from simd_available() means they are the scalar ones.
+// SIMD implementations of the level the CPU runs (util/simd_level); false from simd_available()
+// means they are the scalar ones.
 bool simd_available();
 int nearest_neighbour_simd(const GridMap& g, const NeighbourList& list, const float* x, const float* w, float scale, const float* levels);
 void block_codes_simd(int n, const float* x, float id, int max_code, int8_t* L);
@@ -79,5 +80,24 @@ void iq4_codes_simd(int n, const float* x, float id, uint8_t* L);
 void iq4_trial_sums_simd(int n, int trials, const float* ids, const float* x, const float* w, float* sumqx, float* sumq2);
 Split iq1s_best_split_simd(int n, const float* sumx, const float* sumw, const float* xp, const float* xm, float initial_scale);
 Split iq1m_best_split_simd(int n, const int* order, const float* w, const float* x, const float* xp, const float* xm, float initial_scale);
+
+// One level's implementations of the *_simd functions above (the scalar ones where the build has
+// no vector architecture: vector == false).
+struct SimdSearch {
+    bool vector;
+    decltype(&nearest_neighbour_simd) nearest_neighbour;
+    decltype(&block_codes_simd) block_codes;
+    decltype(&trial_sums_simd) trial_sums;
+    decltype(&iq4_codes_simd) iq4_codes;
+    decltype(&iq4_trial_sums_simd) iq4_trial_sums;
+    decltype(&iq1s_best_split_simd) iq1s_best_split;
+    decltype(&iq1m_best_split_simd) iq1m_best_split;
+};
+namespace portable {
+const SimdSearch& simd_search();
+}
+namespace avx2 {
+const SimdSearch& simd_search();
+}
 
 }  // namespace llmq::quant::iq

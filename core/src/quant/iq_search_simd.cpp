@@ -20,8 +20,9 @@
 #include "quant/ggml_tables.hpp"
 #include "quant/iq_search.hpp"
 #include "quant/simd.hpp"
+#include "util/isa.hpp"
 
-namespace llmq::quant::iq {
+namespace llmq::quant::iq::LLMQ_ISA {
 
 #if LLMQ_SIMD
 namespace {
@@ -126,9 +127,7 @@ inline I nearest(F v) {
 
 }  // namespace
 
-bool simd_available() {
-    return true;
-}
+constexpr bool kVector = true;
 
 int nearest_neighbour_simd(const GridMap& g, const NeighbourList& list, const float* x, const float* w, float scale, const float* levels) {
     // Per element, the error term of every level — the very products the scalar loop forms —
@@ -333,9 +332,7 @@ Split iq1m_best_split_simd(int n, const int* order, const float* w, const float*
 
 #else  // no SIMD architecture: the scalar kernels stand in
 
-bool simd_available() {
-    return false;
-}
+constexpr bool kVector = false;
 int nearest_neighbour_simd(const GridMap& g, const NeighbourList& list, const float* x, const float* w, float scale, const float* levels) {
     return nearest_neighbour_scalar(g, list, x, w, scale, levels);
 }
@@ -360,4 +357,10 @@ Split iq1m_best_split_simd(int n, const int* order, const float* w, const float*
 
 #endif
 
-}  // namespace llmq::quant::iq
+const SimdSearch& simd_search() {
+    static constexpr SimdSearch search{kVector,        nearest_neighbour_simd, block_codes_simd,     trial_sums_simd,
+                                       iq4_codes_simd, iq4_trial_sums_simd,    iq1s_best_split_simd, iq1m_best_split_simd};
+    return search;
+}
+
+}  // namespace llmq::quant::iq::LLMQ_ISA

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 
 #include "quant/scalar.hpp"
+#include "util/simd_level.hpp"
 
 namespace llmq::quant {
 namespace {
@@ -289,6 +291,46 @@ float make_q3_quants(std::span<const float> x, int nmax, std::span<uint8_t> L, b
     }
     for (size_t i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(l[i] + nmax);
     return sumlx / suml2;
+}
+
+// ---- batched variants: the vector code of the CPU's level --------------------------------------
+
+namespace {
+
+std::atomic<bool> g_simd{true};
+
+const BatchSearch& level_search() {
+#if defined(LLMQ_X86_DISPATCH)
+    if (simd_level() != SimdLevel::Portable) return avx2::batch_search();
+#endif
+    return portable::batch_search();
+}
+
+}  // namespace
+
+void set_kquant_simd(bool enabled) {
+    g_simd.store(enabled, std::memory_order_relaxed);
+}
+bool kquant_simd_enabled() {
+    return g_simd.load(std::memory_order_relaxed);
+}
+
+void make_qkx_quants_many(size_t groups, size_t n, std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L,
+                          std::span<float> scales, std::span<float> mins, float rmin, float rdelta, int nstep, bool use_mad) {
+    level_search().qkx(groups, n, x, weights, nmax, L, scales, mins, rmin, rdelta, nstep, use_mad);
+}
+
+void make_qx_quants_many(size_t groups, size_t n, std::span<const float> x, std::span<const float> weights, int nmax, std::span<uint8_t> L,
+                         std::span<float> scales) {
+    level_search().qx(groups, n, x, weights, nmax, L, scales);
+}
+
+void make_q3_quants_many(size_t groups, size_t n, std::span<const float> x, int nmax, std::span<uint8_t> L, std::span<float> scales) {
+    level_search().q3(groups, n, x, nmax, L, scales);
+}
+
+void importance_weights(std::span<const float> x, std::span<const float> qw, float sigma2, std::span<float> w) {
+    level_search().importance(x, qw, sigma2, w);
 }
 
 }  // namespace llmq::quant

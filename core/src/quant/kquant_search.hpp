@@ -73,6 +73,21 @@ void make_q3_quants_many(size_t groups, size_t n, std::span<const float> x, int 
 // variant uses. Vectorised over elements (each result is the scalar expression, exactly).
 void importance_weights(std::span<const float> x, std::span<const float> qw, float sigma2, std::span<float> w);
 
+// One level's vector implementations of the *_many routines and importance_weights (the
+// functions above dispatch to the level the CPU runs, util/simd_level).
+struct BatchSearch {
+    decltype(&make_qkx_quants_many) qkx;
+    decltype(&make_qx_quants_many) qx;
+    decltype(&make_q3_quants_many) q3;
+    decltype(&importance_weights) importance;
+};
+namespace portable {
+const BatchSearch& batch_search();
+}
+namespace avx2 {
+const BatchSearch& batch_search();
+}
+
 // Selects the implementation of the *_many routines: true (default) = SIMD across groups,
 // false = the scalar routines above in a loop. Both give identical bytes; the switch exists for
 // tests and benchmarks. Process-wide.

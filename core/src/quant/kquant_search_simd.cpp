@@ -7,16 +7,14 @@
 // lowered to SIMD128) gives the same bytes. Groups left over after the last full batch, and groups
 // of other lengths than 16 or 32, use the scalar routines.
 #include <array>
-#include <atomic>
 #include <cmath>
 #include <xsimd/xsimd.hpp>
 
 #include "quant/kquant_search.hpp"
+#include "util/isa.hpp"
 
-namespace llmq::quant {
+namespace llmq::quant::LLMQ_ISA {
 namespace {
-
-std::atomic<bool> g_simd{true};
 
 using bf = xsimd::batch<float>;
 using bi = xsimd::batch<int32_t>;
@@ -347,7 +345,7 @@ void q3_kernel(const float* x, int nmax, uint8_t* L, float* scales) {
 template <typename Kernel>
 size_t run_batches(size_t groups, size_t n, Kernel&& kernel) {
     size_t g = 0;
-    if (!g_simd.load(std::memory_order_relaxed)) return g;
+    if (!kquant_simd_enabled()) return g;
     const auto run = [&]<size_t N>() {
         for (; g + 2 * W <= groups; g += 2 * W) kernel.template operator()<2, N>(g);
         for (; g + W <= groups; g += W) kernel.template operator()<1, N>(g);
@@ -359,16 +357,9 @@ size_t run_batches(size_t groups, size_t n, Kernel&& kernel) {
 
 }  // namespace
 
-void set_kquant_simd(bool enabled) {
-    g_simd.store(enabled, std::memory_order_relaxed);
-}
-bool kquant_simd_enabled() {
-    return g_simd.load(std::memory_order_relaxed);
-}
-
 void importance_weights(std::span<const float> x, std::span<const float> qw, float sigma2, std::span<float> w) {
     size_t i = 0;
-    if (g_simd.load(std::memory_order_relaxed)) {
+    if (kquant_simd_enabled()) {
         const bf s2(sigma2);
         for (; i + W <= x.size(); i += W) {
             const bf xv = bf::load_unaligned(x.data() + i);
@@ -409,4 +400,9 @@ void make_q3_quants_many(size_t groups, size_t n, std::span<const float> x, int 
     for (; g < groups; ++g) scales[g] = make_q3_quants(x.subspan(g * n, n), nmax, L.subspan(g * n, n), true);
 }
 
-}  // namespace llmq::quant
+const BatchSearch& batch_search() {
+    static constexpr BatchSearch search{make_qkx_quants_many, make_qx_quants_many, make_q3_quants_many, importance_weights};
+    return search;
+}
+
+}  // namespace llmq::quant::LLMQ_ISA

@@ -12,6 +12,7 @@
 #include "quant/kquant_search.hpp"
 #include "quant/legacy_kernels.hpp"
 #include "quant/scalar.hpp"
+#include "util/simd_level.hpp"
 
 namespace llmq::quant {
 namespace {
@@ -294,6 +295,13 @@ const Kernels& scalar_kernels() {
                                      quantize_blocks_q8_0,   dequantize_blocks_q4_0, dequantize_blocks_q4_1, dequantize_blocks_q5_0,
                                      dequantize_blocks_q5_1, dequantize_blocks_q8_0};
     return kScalar;
+}
+
+const Kernels& simd_kernels() {
+#if defined(LLMQ_X86_DISPATCH)
+    if (simd_level() != SimdLevel::Portable) return avx2::simd_kernels();
+#endif
+    return portable::simd_kernels();
 }
 
 }  // namespace legacy

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "util/isa.hpp"
+
 namespace llmq::quant::legacy {
 
 inline constexpr int kBlock = 32;
@@ -23,13 +25,22 @@ struct Kernels {
 };
 
 const Kernels& scalar_kernels();
+// The vector kernels of the level the CPU runs (util/simd_level); each level's own below.
 const Kernels& simd_kernels();
+namespace portable {
+const Kernels& simd_kernels();
+}
+namespace avx2 {
+const Kernels& simd_kernels();
+}
 
 // What ggml's x86 build does when it converts a float to a small integer type: cvttss2si to
 // int32 (truncation; out of range and NaN give INT32_MIN), then keeps the low bits. Defined
 // here for every input so both paths agree even on garbage (inf, NaN, overflowing scales).
+inline namespace LLMQ_ISA_INLINE {
 inline int32_t truncate_to_i32(float v) {
     return (v >= -2147483648.0f && v < 2147483648.0f) ? static_cast<int32_t>(v) : INT32_MIN;
 }
+}  // namespace LLMQ_ISA_INLINE
 
 }  // namespace llmq::quant::legacy

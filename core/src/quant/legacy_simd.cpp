@@ -284,17 +284,21 @@ void dequantize_q8_0(const uint8_t* x, float* y, int64_t nblocks) {
 
 }  // namespace
 
+namespace LLMQ_ISA {
 const Kernels& simd_kernels() {
     static constexpr Kernels kSimd{quantize_q4_0,   quantize_q4_1,   quantize_q5_0,   quantize_q5_1,   quantize_q8_0,
                                    dequantize_q4_0, dequantize_q4_1, dequantize_q5_0, dequantize_q5_1, dequantize_q8_0};
     return kSimd;
 }
+}  // namespace LLMQ_ISA
 
 #else  // no SIMD architecture: the scalar kernels are the fast path
 
+namespace LLMQ_ISA {
 const Kernels& simd_kernels() {
     return scalar_kernels();
 }
+}  // namespace LLMQ_ISA
 
 #endif
 

@@ -5,7 +5,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include "util/isa.hpp"
+
 namespace llmq::quant {
+inline namespace LLMQ_ISA_INLINE {
 
 inline float fp16_to_fp32(uint16_t h) {
     const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
@@ -89,4 +92,5 @@ inline void store_u32(uint8_t* p, uint32_t v) {
     std::memcpy(p, &v, 4);
 }
 
+}  // namespace LLMQ_ISA_INLINE
 }  // namespace llmq::quant

@@ -9,6 +9,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "quant/scalar.hpp"
+#include "util/isa.hpp"
 
 #if XSIMD_WITH_AVX2
 #define LLMQ_SIMD 1
@@ -20,6 +21,7 @@
 
 #if LLMQ_SIMD
 namespace llmq::quant::simd {
+inline namespace LLMQ_ISA_INLINE {
 
 #if XSIMD_WITH_AVX2
 using Arch = xsimd::avx2;  // also under AVX-512: one width keeps the code paths few
@@ -131,5 +133,6 @@ inline void store_low_bytes(const I* parts, int count, uint8_t* out) {
 #endif
 }
 
+}  // namespace LLMQ_ISA_INLINE
 }  // namespace llmq::quant::simd
 #endif

@@ -1,6 +1,7 @@
 #include "util/simd_level.hpp"
 
 #include <atomic>
+#include <cstdlib>
 
 namespace llmq {
 namespace {
@@ -18,8 +19,17 @@ SimdLevel detect() {
     return SimdLevel::Portable;
 }
 
+// LLMQ_SIMD=sse4.2|avx2|avx512 caps the level (tests and benchmarks of the other levels, or a
+// way around a CPU that misreports what it has); anything else is ignored.
+SimdLevel initial() {
+    const SimdLevel best = detect();
+    const char* env = std::getenv("LLMQ_SIMD");
+    const std::optional<SimdLevel> wanted = env ? parse_simd_level(env) : std::nullopt;
+    return wanted && static_cast<int>(*wanted) < static_cast<int>(best) ? *wanted : best;
+}
+
 std::atomic<int>& chosen() {
-    static std::atomic<int> level{static_cast<int>(detect())};
+    static std::atomic<int> level{static_cast<int>(initial())};
     return level;
 }
 

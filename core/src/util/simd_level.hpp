@@ -11,7 +11,8 @@ namespace llmq {
 
 enum class SimdLevel { Portable, Avx2, Avx512 };
 
-// The level in use: the best the CPU (and OS) supports, unless lowered by set_simd_level.
+// The level in use: the best the CPU (and OS) supports, unless lowered by the LLMQ_SIMD
+// environment variable (a level name) or set_simd_level.
 SimdLevel simd_level();
 // The best level this CPU and build support.
 SimdLevel simd_level_supported();
