@@ -458,5 +458,12 @@ TEST(FaultOutputIsInput, AnalyzeRefusesTheModelOrTheCalibrationText) {
     expect_refused(args, dir, dir / "text.txt");
 }
 
+TEST(FaultOutputIsInput, QualityReportRefusesAModelItReads) {
+    const fs::path dir = test::temp_dir("fault-same-quality");
+    const fs::path model = copy_model(kLlama, dir / "q.gguf");
+    fs::create_symlink(model, dir / "report.json");
+    expect_refused({"quality", "report", kLlama, model.string(), "-o", (dir / "report.json").string()}, dir, model);
+}
+
 }  // namespace
 }  // namespace llmq
