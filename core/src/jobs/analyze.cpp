@@ -207,7 +207,7 @@ json run_analyze(const AnalyzeOptions& options, Host& host) {
     // unwritable path fails now.
     for (const std::string& path : {o.output_path, o.identify_super_weights ? o.output_path + ".superweights.json" : std::string()}) {
         if (path.empty()) continue;
-        jobs::refuse_output_over_inputs(path, {o.model_path, o.calibration_path}, host);
+        jobs::refuse_output_over_inputs(path, {o.model_path}, {o.calibration_path}, host);
         host.create_file(path)->abort();
     }
     const Tokenizer tokenizer = Tokenizer::from_metadata(model);

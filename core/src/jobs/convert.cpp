@@ -133,7 +133,7 @@ json run_convert(const ConvertOptions& options, Host& host) {
     const std::string output_path = options.output_path.empty() ? default_output_name(options.model_path, outtype) : options.output_path;
     {
         std::error_code ec;
-        jobs::refuse_output_over_inputs(output_path, {options.model_path}, host);
+        jobs::refuse_output_over_inputs(output_path, {options.model_path}, {}, host);
         if (std::filesystem::is_directory(output_path, ec)) {
             fail(ExitCode::Usage, "the output " + output_path + " is a directory", "give a file name with -o, e.g. -o model.gguf");
         }

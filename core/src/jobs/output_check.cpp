@@ -14,18 +14,20 @@ bool same_path(const std::string& a, const std::string& b, Host& host) {
 
 }  // namespace
 
-void refuse_output_over_inputs(const std::string& output, const std::vector<std::string>& inputs, Host& host) {
-    std::vector<std::string> files;
-    for (const std::string& input : inputs) {
-        if (input.empty() || (host.exists && !host.exists(input))) continue;
-        files.push_back(input);
+void refuse_output_over_inputs(const std::string& output, const std::vector<std::string>& models, const std::vector<std::string>& files, Host& host) {
+    std::vector<std::string> inputs;
+    for (const std::string& path : files)
+        if (!path.empty()) inputs.push_back(path);
+    for (const std::string& model : models) {
+        if (model.empty() || (host.exists && !host.exists(model))) continue;
+        inputs.push_back(model);
         if (!host.open_files) continue;
-        const auto set = host.open_files(input);
+        const auto set = host.open_files(model);
         if (!set->is_directory()) continue;
-        for (const std::string& name : set->list()) files.push_back((std::filesystem::path(input) / name).string());
+        for (const std::string& name : set->list()) inputs.push_back((std::filesystem::path(model) / name).string());
     }
     const std::string part = output + ".part";
-    for (const std::string& file : files) {
+    for (const std::string& file : inputs) {
         if (same_path(output, file, host)) {
             fail(ExitCode::Usage, "the output " + output + " is the input " + file + (output == file ? "" : " (the same file)"),
                  "choose another path with -o");

@@ -15,8 +15,9 @@ void validate_output(const std::string& path, const std::vector<gguf::TensorDecl
 
 // Refuses (Failure(Usage)) an output that would replace one of the job's inputs: the same path,
 // the same file through a symbolic or hard link (Host::same_file), or an input that is the
-// output's partial file "<output>.part". A directory input (HuggingFace model) counts with each
-// of its files; empty or absent inputs are skipped. Call before anything is written.
-void refuse_output_over_inputs(const std::string& output, const std::vector<std::string>& inputs, Host& host);
+// output's partial file "<output>.part". models are paths the job opens with Host::open_files (a
+// directory, a HuggingFace model, counts with each of its files); files are other inputs (text,
+// imatrix). Empty or absent paths are skipped. Call before anything is written.
+void refuse_output_over_inputs(const std::string& output, const std::vector<std::string>& models, const std::vector<std::string>& files, Host& host);
 
 }  // namespace llmq::jobs

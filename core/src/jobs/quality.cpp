@@ -250,9 +250,9 @@ void write_output(const std::string& path, json& result, Host& host) {
 // The report must not replace a model or text it reads (also through a link).
 void check_output_path(const QualityOptions& o, Host& host) {
     if (o.output_path.empty()) return;
-    std::vector<std::string> inputs = o.quantized_paths;
-    inputs.insert(inputs.end(), {o.original_path, o.text_path, o.imatrix_path});
-    jobs::refuse_output_over_inputs(o.output_path, inputs, host);
+    std::vector<std::string> models = o.quantized_paths;
+    models.push_back(o.original_path);
+    jobs::refuse_output_over_inputs(o.output_path, models, {o.text_path, o.imatrix_path}, host);
 }
 
 }  // namespace

@@ -414,7 +414,7 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
         // "model-dynamic-balanced.gguf": the profile's name as written.
         if (dynamic) output_path = output_path.substr(0, output_path.size() - level_name.size() - 5) + level_name + ".gguf";
     }
-    jobs::refuse_output_over_inputs(output_path, {options.model_path, options.imatrix_path, options.calibration_path, options.super_weights_path},
+    jobs::refuse_output_over_inputs(output_path, {options.model_path}, {options.imatrix_path, options.calibration_path, options.super_weights_path},
                                     host);
 
     alignment = gguf::kDefaultAlignment;
