@@ -62,8 +62,8 @@ NativeHost::NativeHost() {
         return std::filesystem::exists(path, ec);
     };
     host_.same_file = [](const std::string& a, const std::string& b) {
-        struct stat sa {
-        }, sb{};
+        struct stat sa {};
+        struct stat sb {};
         return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
     };
     host_.remove_file = [](const std::string& path) {

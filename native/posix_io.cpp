@@ -90,8 +90,8 @@ FileSink::FileSink(std::filesystem::path path) : path_(std::move(path)) {
             fail(ExitCode::OutputIo, part.string() + " is being written by another process",
                  "wait until it has finished, or choose another output path with -o");
         }  // other errors: a file system without locks; write unlocked
-        struct stat opened {
-        }, named{};
+        struct stat opened {};
+        struct stat named {};
         if (::fstat(fd_, &opened) == 0 && ::stat(part.c_str(), &named) == 0 && opened.st_dev == named.st_dev && opened.st_ino == named.st_ino) {
             break;
         }

@@ -46,7 +46,11 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& capture, const
     std::vector<std::string> argv_strings{LLMQ_CLI_PATH};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<std::string> env_strings;
-    for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+    for (char** e = environ; *e; ++e) {
+        const std::string entry = *e;
+        const bool replaced = std::any_of(env.begin(), env.end(), [&](const auto& kv) { return entry.rfind(kv.first + "=", 0) == 0; });
+        if (!replaced) env_strings.push_back(entry);
+    }
     for (const auto& [key, value] : env) env_strings.push_back(key + "=" + value);
     std::vector<char*> argv, envp;
     for (auto& a : argv_strings) argv.push_back(a.data());
@@ -101,9 +105,12 @@ Outcome run(const std::vector<std::string>& args, const Env& env = {}, rlim_t fi
     return wait_run(spawn(args, capture, env, file_size_limit), capture);
 }
 
-// A run with the fault injection library loaded and the given LLMQ_FAULT_* settings.
+// A run with the fault injection library loaded and the given LLMQ_FAULT_* settings. (In a
+// sanitizer build the library comes before the sanitizer's runtime, which ASan must be told.)
 Outcome run_injected(const std::vector<std::string>& args, Env faults) {
     faults.emplace_back("LD_PRELOAD", LLMQ_FAULT_INJECT_PATH);
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    faults.emplace_back("ASAN_OPTIONS", std::string(asan && *asan ? std::string(asan) + ":" : "") + "verify_asan_link_order=0");
     return run(args, faults);
 }
 
@@ -198,11 +205,22 @@ TEST(FaultDiskFull, QuantizeExits7AndLeavesNothing) {
     const fs::path dir = test::temp_dir("fault-disk-quantize"), out = dir / "m-Q8_0.gguf";
     expect_disk_full(quantize_args(out), dir, out, kLlama, 1 << 20);
     EXPECT_TRUE(fs::is_empty(dir));
+    // The JSON error of CLI.md on stdout.
+    const Outcome r = run(cat(quantize_args(out), {"--format", "json"}), {}, 1 << 20);
+    EXPECT_EQ(r.exit_code, 7) << r.err;
+    EXPECT_NE(r.out.find("\"error_code\":7"), std::string::npos) << r.out;
+    EXPECT_TRUE(fs::is_empty(dir));
 }
 
 TEST(FaultDiskFull, ConvertExits7AndLeavesNothing) {
     const fs::path dir = test::temp_dir("fault-disk-convert"), out = dir / "qwen-f32.gguf";
     expect_disk_full(convert_args(out), dir, out, kQwenDir, 2 << 20);
+    EXPECT_TRUE(fs::is_empty(dir));
+}
+
+TEST(FaultDiskFull, AnalyzeOutputExits7AndLeavesNothing) {
+    const fs::path dir = test::temp_dir("fault-disk-analyze-out"), out = dir / "m.imatrix";
+    expect_disk_full(analyze_args(out), dir, out, kLlama, 16 << 10);  // the matrix has some 100 KB
     EXPECT_TRUE(fs::is_empty(dir));
 }
 
@@ -370,13 +388,17 @@ TEST(FaultChangedInput, ConvertOfAShardTruncatedOrRewrittenExits8) {
     }
 }
 
-TEST(FaultChangedInput, AnalyzeOfAModelTruncatedWhileStreamedExits8) {
+TEST(FaultChangedInput, AnalyzeOfAModelTruncatedOrRewrittenWhileStreamedExits8) {
     const fs::path dir = test::temp_dir("fault-input-analyze");
-    const fs::path model = copy_model(kLlama, dir / "in.gguf"), out = dir / "out.imatrix";
-    auto args = analyze_args(out);
-    args[1] = model.string();
-    const std::string half = std::to_string(fs::file_size(model) / 2);
-    expect_corrupt_input(args, dir, out, {{"LLMQ_FAULT_CHANGE_PATH", model.string()}, {"LLMQ_FAULT_CHANGE_AFTER_BYTES", half}});
+    for (const std::string mode : {"truncate", "rewrite"}) {
+        SCOPED_TRACE(mode);
+        const fs::path model = copy_model(kLlama, dir / ("in-" + mode + ".gguf")), out = dir / "out.imatrix";
+        auto args = analyze_args(out);
+        args[1] = model.string();
+        const std::string half = std::to_string(fs::file_size(model) / 2);
+        expect_corrupt_input(args, dir, out,
+                             {{"LLMQ_FAULT_CHANGE_PATH", model.string()}, {"LLMQ_FAULT_CHANGE_AFTER_BYTES", half}, {"LLMQ_FAULT_CHANGE", mode}});
+    }
 }
 
 // ---- a second writer of the same output ---------------------------------------------------
