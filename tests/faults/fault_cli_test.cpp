@@ -171,7 +171,8 @@ std::vector<std::string> convert_args(const fs::path& out) {
     return {"convert", kQwenDir, "--outtype", "f32", "-o", out.string()};
 }
 
-// 128 samples of 32 tokens, one thread: a few seconds; six layers, so six checkpoints.
+// 128 samples of 16 tokens (the least analyze accepts), one thread: about a second; six layers,
+// so six checkpoints.
 std::vector<std::string> analyze_args(const fs::path& out) {
     return {"analyze", kLlama,  "-o", out.string(), "-t", "1", "--no-cache", "--calibration-data", kHeldOut, "--calibration-samples",
             "128",     "--ctx", "32"};
