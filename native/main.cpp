@@ -19,6 +19,9 @@ extern "C" void on_interrupt(int) {
 int main(int argc, char** argv) {
     std::signal(SIGINT, on_interrupt);
     std::signal(SIGTERM, on_interrupt);
+    // Past a file size limit (ulimit -f) a write then fails with EFBIG, an output error (exit 7)
+    // that removes the partial file, instead of the signal killing llmq and leaving it behind.
+    std::signal(SIGXFSZ, SIG_IGN);
     llmq::native::NativeHost native;
     llmq::CliEnvironment env;
     env.host = &native.host();

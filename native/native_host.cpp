@@ -1,5 +1,6 @@
 #include "native_host.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -51,10 +52,19 @@ std::string bundled_data_path(const std::string& name) {
 NativeHost::NativeHost() {
     host_.open_files = [](const std::string& path) -> std::unique_ptr<FileSet> { return std::make_unique<DiskFileSet>(path); };
     host_.open_file = [](const std::string& path) -> std::unique_ptr<ByteSource> { return std::make_unique<FileSource>(path); };
-    host_.create_file = [](const std::string& path) -> std::unique_ptr<ByteSink> { return std::make_unique<FileSink>(path); };
+    host_.create_file = [this](const std::string& path) -> std::unique_ptr<ByteSink> {
+        auto sink = std::make_unique<FileSink>(path);
+        if (sink->replaced_partial() && host_.log) host_.log(LogLevel::Info, "note: replacing " + path + ".part, left by an interrupted run");
+        return sink;
+    };
     host_.exists = [](const std::string& path) {
         std::error_code ec;
         return std::filesystem::exists(path, ec);
+    };
+    host_.same_file = [](const std::string& a, const std::string& b) {
+        struct stat sa {};
+        struct stat sb {};
+        return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
     };
     host_.remove_file = [](const std::string& path) {
         std::error_code ec;

@@ -1,6 +1,7 @@
 #include "posix_io.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,10 @@ std::string errno_text() {
     return std::strerror(errno);
 }
 
+int64_t mtime_ns(const struct stat& st) {
+    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
 }  // namespace
 
 FileSource::FileSource(const std::filesystem::path& path) : path_(path) {
@@ -35,6 +40,7 @@ FileSource::FileSource(const std::filesystem::path& path) : path_(path) {
         fail(ExitCode::Unsupported, path.string() + " is a directory, not a file");
     }
     size_ = static_cast<uint64_t>(st.st_size);
+    mtime_ns_ = mtime_ns(st);
 }
 
 FileSource::~FileSource() {
@@ -56,14 +62,48 @@ void FileSource::read(uint64_t offset, std::span<uint8_t> out) const {
         if (n == 0) fail(ExitCode::CorruptInput, path_.string() + ": file shrank while reading");
         done += static_cast<size_t>(n);
     }
+    // A file rewritten in place (same size or not) while it is read would mix old and new bytes:
+    // its size or modification time differs from when it was opened.
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) fail(ExitCode::General, path_.string() + ": cannot stat: " + errno_text());
+    if (static_cast<uint64_t>(st.st_size) != size_ || mtime_ns(st) != mtime_ns_) {
+        fail(ExitCode::CorruptInput, path_.string() + ": the file changed while it was being read",
+             "wait until whatever writes it has finished, then run again");
+    }
 }
 
 FileSink::FileSink(std::filesystem::path path) : path_(std::move(path)) {
-    part_ = path_;
-    part_ += ".part";
-    fd_ = ::open(part_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) {
-        fail(ExitCode::OutputIo, part_.string() + ": cannot create: " + errno_text(), "check that the output directory exists and is writable");
+    std::filesystem::path part = path_;
+    part += ".part";
+    replaced_partial_ = ::access(part.c_str(), F_OK) == 0;
+    // The partial file is locked while it is written: a second writer of the same output fails
+    // instead of truncating the first one's file, and a lock left by a killed process is gone.
+    // A file whose writer renamed or removed it between our open and lock is opened again.
+    for (int attempt = 0;; ++attempt) {
+        fd_ = ::open(part.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd_ < 0) {
+            fail(ExitCode::OutputIo, part.string() + ": cannot create: " + errno_text(), "check that the output directory exists and is writable");
+        }
+        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+            ::close(fd_);
+            fd_ = -1;
+            fail(ExitCode::OutputIo, part.string() + " is being written by another process",
+                 "wait until it has finished, or choose another output path with -o");
+        }  // other errors: a file system without locks; write unlocked
+        struct stat opened {};
+        struct stat named {};
+        if (::fstat(fd_, &opened) == 0 && ::stat(part.c_str(), &named) == 0 && opened.st_dev == named.st_dev && opened.st_ino == named.st_ino) {
+            break;
+        }
+        ::close(fd_);
+        fd_ = -1;
+        if (attempt == 10) fail(ExitCode::OutputIo, part.string() + ": keeps being replaced by another process");
+    }
+    part_ = std::move(part);
+    if (::ftruncate(fd_, 0) != 0) {
+        const std::string why = errno_text();
+        abort();
+        fail(ExitCode::OutputIo, part_.string() + ": cannot truncate: " + why);
     }
     buffer_.reserve(kSinkBuffer);
 }
@@ -77,11 +117,12 @@ void FileSink::flush_buffer() {
     while (done < buffer_.size()) {
         const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
         if (n < 0) {
-            if (errno == EINTR) continue;
-            const std::string why = errno_text();
+            const int error = errno;
+            if (error == EINTR) continue;
             abort();
-            fail(ExitCode::OutputIo, path_.string() + ": write failed: " + why,
-                 errno == ENOSPC ? "free some disk space or choose another output directory with -o" : "");
+            const bool full = error == ENOSPC || error == EDQUOT || error == EFBIG;
+            fail(ExitCode::OutputIo, path_.string() + ": write failed: " + std::strerror(error),
+                 full ? "free some disk space (or raise the file size limit) or choose another output directory with -o" : "");
         }
         done += static_cast<size_t>(n);
     }
@@ -107,31 +148,33 @@ void FileSink::finish() {
         abort();
         fail(ExitCode::OutputIo, path_.string() + ": cannot flush: " + why);
     }
-    if (::close(fd_) != 0) {
-        fd_ = -1;
+    // Renamed while still open and locked (see the constructor), then closed.
+    if (::rename(part_.c_str(), path_.c_str()) != 0) {
         const std::string why = errno_text();
         abort();
-        fail(ExitCode::OutputIo, path_.string() + ": cannot close: " + why);
-    }
-    fd_ = -1;
-    std::error_code ec;
-    std::filesystem::rename(part_, path_, ec);
-    if (ec) {
-        std::filesystem::remove(part_, ec);
-        fail(ExitCode::OutputIo, path_.string() + ": cannot rename the finished file into place");
+        fail(ExitCode::OutputIo, path_.string() + ": cannot rename the finished file into place: " + why);
     }
     part_.clear();
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) {
+        const std::string why = errno_text();
+        std::error_code ec;
+        std::filesystem::remove(path_, ec);
+        fail(ExitCode::OutputIo, path_.string() + ": cannot close: " + why);
+    }
 }
 
 void FileSink::abort() noexcept {
-    if (fd_ >= 0) {
-        ::close(fd_);
-        fd_ = -1;
-    }
+    // Removed before the lock goes with the descriptor, so no other writer's file is removed.
     if (!part_.empty()) {
         std::error_code ec;
         std::filesystem::remove(part_, ec);
         part_.clear();
+    }
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
     }
     buffer_.clear();
 }

@@ -22,10 +22,13 @@ private:
     std::filesystem::path path_;
     int fd_ = -1;
     uint64_t size_ = 0;
+    int64_t mtime_ns_ = 0;  // reads fail (CorruptInput) once size or modification time change
 };
 
 // Writes to "<path>.part" and renames it to path on finish(); abort() or destruction without
-// finish() removes the partial file, so the output path never holds a half-written file.
+// finish() removes the partial file, so the output path never holds a half-written file. A
+// "<path>.part" left by a killed run is replaced; one another process is writing (it holds an
+// flock on it) is not touched: the constructor fails with OutputIo.
 class FileSink final : public ByteSink {
 public:
     explicit FileSink(std::filesystem::path path);  // Failure(OutputIo) if it cannot be created
@@ -37,6 +40,8 @@ public:
     void finish() override;
     void abort() noexcept override;
     std::string name() const override { return path_.string(); }
+    // True when "<path>.part" existed before: the partial file of an interrupted run.
+    bool replaced_partial() const { return replaced_partial_; }
 
 private:
     void flush_buffer();
@@ -44,6 +49,7 @@ private:
     std::filesystem::path part_;
     int fd_ = -1;
     uint64_t written_ = 0;
+    bool replaced_partial_ = false;
     std::vector<uint8_t> buffer_;
 };
 

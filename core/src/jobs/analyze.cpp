@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "jobs/cache.hpp"
+#include "jobs/output_check.hpp"
 #include "llmq/analysis/calibration.hpp"
 #include "llmq/analysis/checkpoint.hpp"
 #include "llmq/analysis/imatrix_accumulator.hpp"
@@ -120,10 +121,15 @@ json global_statistics(const ImatrixData& data) {
     return {{"min", mn}, {"max", mx}, {"mean", mean}, {"std", std::sqrt(std::max(0.0, sum2 / static_cast<double>(n) - mean * mean))}};
 }
 
+// Also the partial file of a checkpoint whose writing was killed (kill -9, power loss).
 void remove_checkpoints(const std::string& dir, int64_t n_layer, Host& host) {
     for (int64_t k = 1; k <= n_layer; ++k) {
         const std::string p = checkpoint_path(dir, k);
         if (host.exists(p)) host.remove_file(p);
+        if (host.exists(p + ".part")) {
+            log(host, LogLevel::Info, "note: removing " + p + ".part, the partial checkpoint of an interrupted run");
+            host.remove_file(p + ".part");
+        }
     }
 }
 
@@ -186,15 +192,9 @@ json run_analyze(const AnalyzeOptions& options, Host& host) {
     const int64_t n_layer = cfg.n_layer, E = cfg.n_embd;
 
     if (o.output_path.empty()) o.output_path = default_imatrix_name(o.model_path);
-    if (normal_path(o.output_path) == normal_path(o.model_path))
-        fail(ExitCode::Usage, "the output " + o.output_path + " is the input model", "choose another path with -o");
     if (!o.resume_dir.empty() && !host.exists(o.resume_dir)) {
         fail(ExitCode::Usage, "--resume " + o.resume_dir + ": no such checkpoint directory",
              "give the --checkpoint-dir of the interrupted run, or use --checkpoint-dir to start a resumable one");
-    }
-    // The outputs are written at the end of a possibly long run: an unwritable path fails now.
-    for (const std::string& path : {o.output_path, o.identify_super_weights ? o.output_path + ".superweights.json" : std::string()}) {
-        if (!path.empty()) host.create_file(path)->abort();
     }
     if (o.calibration_path.empty()) {
         if (host.bundled_file) o.calibration_path = host.bundled_file("wikitext-2-test.raw");
@@ -202,6 +202,13 @@ json run_analyze(const AnalyzeOptions& options, Host& host) {
             fail(ExitCode::Calibration, "no calibration data given and the bundled WikiText-2 text (data/wikitext-2-test.raw) was not found",
                  "pass a text, .json or .jsonl file with --calibration-data, or set LLMQ_DATA_DIR to llmq's data/ directory");
         }
+    }
+    // The outputs are written at the end of a possibly long run: one over an input or an
+    // unwritable path fails now.
+    for (const std::string& path : {o.output_path, o.identify_super_weights ? o.output_path + ".superweights.json" : std::string()}) {
+        if (path.empty()) continue;
+        jobs::refuse_output_over_inputs(path, {o.model_path}, {o.calibration_path}, host);
+        host.create_file(path)->abort();
     }
     const Tokenizer tokenizer = Tokenizer::from_metadata(model);
     const Calibration cal = load_calibration({o.calibration_path, o.samples, o.ctx}, tokenizer, host);

@@ -133,10 +133,7 @@ json run_convert(const ConvertOptions& options, Host& host) {
     const std::string output_path = options.output_path.empty() ? default_output_name(options.model_path, outtype) : options.output_path;
     {
         std::error_code ec;
-        // Lexical comparison, so native and wasm hosts decide alike.
-        const auto out_canon = std::filesystem::path(output_path).lexically_normal();
-        const auto in_canon = std::filesystem::path(options.model_path).lexically_normal();
-        if (out_canon == in_canon) fail(ExitCode::Usage, "the output " + output_path + " is the input model", "choose another path with -o");
+        jobs::refuse_output_over_inputs(output_path, {options.model_path}, {}, host);
         if (std::filesystem::is_directory(output_path, ec)) {
             fail(ExitCode::Usage, "the output " + output_path + " is a directory", "give a file name with -o, e.g. -o model.gguf");
         }

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "jobs/cache.hpp"
+#include "jobs/output_check.hpp"
 #include "llmq/analysis/calibration.hpp"
 #include "llmq/analysis/coherence.hpp"
 #include "llmq/analysis/imatrix_accumulator.hpp"
@@ -246,11 +247,12 @@ void write_output(const std::string& path, json& result, Host& host) {
     jobs::write_whole(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()), host);
 }
 
-void check_output_path(const QualityOptions& o) {
+// The report must not replace a model or text it reads (also through a link).
+void check_output_path(const QualityOptions& o, Host& host) {
     if (o.output_path.empty()) return;
-    for (const auto& p : o.quantized_paths)
-        if (p == o.output_path) fail(ExitCode::Usage, "-o " + o.output_path + " is one of the models", "write the report to a new file");
-    if (o.output_path == o.original_path) fail(ExitCode::Usage, "-o " + o.output_path + " is the original model", "write the report to a new file");
+    std::vector<std::string> models = o.quantized_paths;
+    models.push_back(o.original_path);
+    jobs::refuse_output_over_inputs(o.output_path, models, {o.text_path, o.imatrix_path}, host);
 }
 
 }  // namespace
@@ -271,7 +273,7 @@ json run_quality_report(const QualityOptions& o, Host& host) {
     const double t0 = host.now_seconds ? host.now_seconds() : 0.0;
     if (o.quantized_paths.size() != 1)
         fail(ExitCode::Usage, "quality report compares one quantized file with its original", "use quality compare for several");
-    check_output_path(o);
+    check_output_path(o, host);
     const bool weighted_by_run = o.include_layers && o.imatrix_path.empty();
     Scored s = score(o, host, weighted_by_run);
     const ModelView& q = s.quantized.front();
@@ -328,7 +330,7 @@ json run_quality_report(const QualityOptions& o, Host& host) {
 json run_quality_compare(const QualityOptions& o, Host& host) {
     const double t0 = host.now_seconds ? host.now_seconds() : 0.0;
     if (o.quantized_paths.empty()) fail(ExitCode::Usage, "quality compare needs the original and at least one quantized file");
-    check_output_path(o);
+    check_output_path(o, host);
     Scored s = score(o, host, false);
     json rows = json::array();
     for (size_t i = 0; i < s.quantized.size(); ++i) {

@@ -414,10 +414,8 @@ json run_quantize(const QuantizeOptions& options, Host& host) {
         // "model-dynamic-balanced.gguf": the profile's name as written.
         if (dynamic) output_path = output_path.substr(0, output_path.size() - level_name.size() - 5) + level_name + ".gguf";
     }
-    // Lexical comparison: the hosts (native, wasm) must agree, and wasm has no real file system.
-    if (std::filesystem::path(output_path).lexically_normal() == std::filesystem::path(options.model_path).lexically_normal()) {
-        fail(ExitCode::Usage, "the output " + output_path + " is the input model", "choose another path with -o");
-    }
+    jobs::refuse_output_over_inputs(output_path, {options.model_path}, {options.imatrix_path, options.calibration_path, options.super_weights_path},
+                                    host);
 
     alignment = gguf::kDefaultAlignment;
     std::vector<gguf::KeyValue> kv = output_metadata(model, plan.ftype, imatrix, &alignment, extra_kv);

@@ -73,6 +73,9 @@ struct Host {
     // True if a file or directory exists at path (outputs are never silently replaced by a
     // directory, and inputs are told apart from outputs).
     std::function<bool(const std::string& path)> exists;
+    // True when both paths name the same existing file, also through symbolic or hard links.
+    // Empty on hosts without such links (paths are then compared lexically).
+    std::function<bool(const std::string& a, const std::string& b)> same_file;
     // Removes a finished output that failed validation.
     std::function<void(const std::string& path)> remove_file;
     // Creates a directory and its missing parents (checkpoints, the imatrix cache); throws
