@@ -33,6 +33,16 @@ void project(const Matrix& m, const std::vector<float>& bias, const std::vector<
 
 constexpr int64_t kQueryBlock = 32;  // queries of one head per attention task
 
+// fn(t) for every token t, spread over the threads in blocks (norms, RoPE, residuals: each
+// token's result is computed alone, so the split changes nothing).
+template <class Fn>
+void for_each_token(ParallelFor& parallel, int64_t n_tokens, const Fn& fn) {
+    constexpr int64_t kBlock = 16;
+    parallel.run((n_tokens + kBlock - 1) / kBlock, [&](int64_t b) {
+        for (int64_t t = b * kBlock; t < std::min(n_tokens, (b + 1) * kBlock); ++t) fn(t);
+    });
+}
+
 struct AttentionTask {
     size_t segment;
     int64_t head;
@@ -87,7 +97,7 @@ void forward_layer(const LayerWeights& w, const ModelConfig& c, const RopeTable&
                    std::span<const Segment> segments, LayerScratch& s, ParallelFor& parallel, MatmulObserver* observer) {
     const int64_t E = c.n_embd, L = w.index;
     s.xn.resize(static_cast<size_t>(n_tokens * E));
-    for (int64_t t = 0; t < n_tokens; ++t) rms_norm(x.data() + t * E, w.attn_norm.data(), s.xn.data() + t * E, E, c.rms_eps);
+    for_each_token(parallel, n_tokens, [&](int64_t t) { rms_norm(x.data() + t * E, w.attn_norm.data(), s.xn.data() + t * E, E, c.rms_eps); });
 
     project(w.wq, w.bq, s.xn, n_tokens, s.q, L, parallel, observer);
     project(w.wk, w.bk, s.xn, n_tokens, s.k, L, parallel, observer);
@@ -95,7 +105,7 @@ void forward_layer(const LayerWeights& w, const ModelConfig& c, const RopeTable&
 
     const int64_t q_dim = c.q_dim(), kv_dim = c.kv_dim(), v_dim = c.v_dim();
     for (const Segment& seg : segments) {
-        for (int64_t i = 0; i < seg.n; ++i) {
+        for_each_token(parallel, seg.n, [&](int64_t i) {
             const int64_t t = seg.row + i, pos = seg.n_past + i;
             for (int64_t h = 0; h < c.n_head; ++h) {
                 float* q = s.q.data() + t * q_dim + h * c.head_dim;
@@ -107,7 +117,7 @@ void forward_layer(const LayerWeights& w, const ModelConfig& c, const RopeTable&
                 if (c.qk_norm) rms_norm(k, w.k_norm.data(), k, c.head_dim, c.rms_eps);
                 rope.apply(k, pos);
             }
-        }
+        });
         if (seg.k_cache) {
             std::copy_n(s.k.data() + seg.row * kv_dim, seg.n * kv_dim, seg.k_cache + seg.n_past * kv_dim);
             std::copy_n(s.v.data() + seg.row * v_dim, seg.n * v_dim, seg.v_cache + seg.n_past * v_dim);
@@ -117,15 +127,17 @@ void forward_layer(const LayerWeights& w, const ModelConfig& c, const RopeTable&
     s.attn.resize(static_cast<size_t>(n_tokens * c.n_head * c.head_dim_v));
     attention(c, segments, s, parallel);
     project(w.wo, w.bo, s.attn, n_tokens, s.out, L, parallel, observer);
-    add_to(x.data(), s.out.data(), n_tokens * E);
-
-    for (int64_t t = 0; t < n_tokens; ++t) rms_norm(x.data() + t * E, w.ffn_norm.data(), s.xn.data() + t * E, E, c.rms_eps);
+    for_each_token(parallel, n_tokens, [&](int64_t t) {
+        add_to(x.data() + t * E, s.out.data() + t * E, E);
+        rms_norm(x.data() + t * E, w.ffn_norm.data(), s.xn.data() + t * E, E, c.rms_eps);
+    });
     static const std::vector<float> no_bias;
     project(w.gate, no_bias, s.xn, n_tokens, s.ffn_gate, L, parallel, observer);
     project(w.up, no_bias, s.xn, n_tokens, s.ffn_up, L, parallel, observer);
-    swiglu(s.ffn_gate.data(), s.ffn_up.data(), n_tokens * w.gate.n_out);
+    const int64_t F = w.gate.n_out;
+    for_each_token(parallel, n_tokens, [&](int64_t t) { swiglu(s.ffn_gate.data() + t * F, s.ffn_up.data() + t * F, F); });
     project(w.down, no_bias, s.ffn_gate, n_tokens, s.out, L, parallel, observer);
-    add_to(x.data(), s.out.data(), n_tokens * E);
+    for_each_token(parallel, n_tokens, [&](int64_t t) { add_to(x.data() + t * E, s.out.data() + t * E, E); });
 }
 
 void forward_output(const std::vector<float>& norm, const Matrix& output, const ModelConfig& c, std::span<const float> x, int64_t n_tokens,
