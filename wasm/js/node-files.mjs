@@ -132,9 +132,9 @@ export function nodeSink(file) {
       fd = undefined;
       try {
         fs.renameSync(part, file);
-      } catch {
+      } catch (e) {
         abort();
-        return llmqError(ExitCode.outputIo, `${file}: cannot rename the finished file into place`);
+        return llmqError(ExitCode.outputIo, `${file}: cannot rename the finished file into place: ${strerror(e)}`);
       }
       open = false;
       return undefined;
