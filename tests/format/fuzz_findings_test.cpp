@@ -144,5 +144,73 @@ TEST(FuzzFindings, CheckpointImatrixEntryWithoutSums) {
     EXPECT_EQ(outcome("checkpoint-imatrix-empty-sums.ckpt"), ExitCode::Importance);
 }
 
+// A finding's file without its first byte (the target's mode), as the file the target stands for.
+fuzz::Bytes file_part(const std::string& name) {
+    const auto bytes = finding(name);
+    return std::make_shared<const std::vector<uint8_t>>(bytes.begin() + 1, bytes.end());
+}
+
+ExitCode open_code(std::shared_ptr<const FileSet> files, std::string* message = nullptr) {
+    try {
+        (void)open_hf_model(std::move(files));
+    } catch (const Failure& f) {
+        if (message) *message = f.error().message;
+        return f.error().code;
+    }
+    return ExitCode::Success;
+}
+
+// config.json counts far beyond any model became allocations of that size (a vocabulary of 2^40
+// tokens; 2^39 Llama 3 RoPE factors for a head_dim of 2^40): now corrupt input naming the key.
+TEST(FuzzFindings, ConfigCountsBeyondAnyModelAreCorruptInput) {
+    for (const char* name : {"hf_config-vocab-size-2e40.json", "hf_config-llama3-head-dim-2e40.json"}) {
+        SCOPED_TRACE(name);
+        EXPECT_EQ(outcome(name), ExitCode::CorruptInput);
+    }
+    auto files = std::make_shared<fuzz::SharedFileSet>(fuzz::tinyqwen_bpe());
+    files->add("config.json", file_part("hf_config-vocab-size-2e40.json"));
+    std::string message;
+    EXPECT_EQ(open_code(files, &message), ExitCode::CorruptInput);
+    EXPECT_NE(message.find("\"vocab_size\""), std::string::npos) << message;
+}
+
+// yarn's original_max_position_embeddings = 1e300 was converted to int64 (undefined behaviour;
+// on x86 a negative context length): now corrupt input.
+TEST(FuzzFindings, YarnOriginalContextOutOfRangeIsCorruptInput) {
+    EXPECT_EQ(outcome("hf_config-yarn-original-context-1e300.json"), ExitCode::CorruptInput);
+}
+
+// A "type" (or a named chat template's "name") that is not a string threw nlohmann's
+// type_error out of the converter (an internal error, not exit 8). Such entries are now simply
+// not the kind looked for: the conversion goes on as for an unknown pre-tokenizer/post-processor.
+TEST(FuzzFindings, NonStringTypesInTokenizerFilesAreNotCrashes) {
+    {
+        auto files = std::make_shared<fuzz::SharedFileSet>(fuzz::tinyqwen_bpe());
+        files->add("tokenizer.json", file_part("hf_tokenizer_json-pre-tokenizer-type-array.json"));
+        std::vector<std::string> warnings;
+        const ModelView view = open_hf_model(files, {}, &warnings);
+        ASSERT_NE(view.find("tokenizer.ggml.pre"), nullptr);
+        EXPECT_EQ(*view.find("tokenizer.ggml.pre")->as_string(), "default");
+        EXPECT_FALSE(warnings.empty());
+    }
+    {
+        auto files = std::make_shared<fuzz::SharedFileSet>(fuzz::tinyqwen_bpe());
+        files->add("tokenizer.json", file_part("hf_tokenizer_json-post-processor-type-number.json"));
+        EXPECT_EQ(open_code(files), ExitCode::Success);
+    }
+    {
+        auto files = std::make_shared<fuzz::SharedFileSet>(fuzz::tinyqwen_bpe());
+        files->add("tokenizer_config.json", file_part("hf_tokenizer_json-chat-template-name-number.json"));
+        std::vector<std::string> warnings;
+        const ModelView view = open_hf_model(files, {}, &warnings);
+        EXPECT_EQ(view.find("tokenizer.chat_template"), nullptr);
+    }
+    for (const char* name : {"hf_tokenizer_json-pre-tokenizer-type-array.json", "hf_tokenizer_json-post-processor-type-number.json",
+                             "hf_tokenizer_json-chat-template-name-number.json"}) {
+        SCOPED_TRACE(name);
+        EXPECT_NO_THROW((void)outcome(name));
+    }
+}
+
 }  // namespace
 }  // namespace llmq
