@@ -144,6 +144,13 @@ TEST(FuzzFindings, CheckpointImatrixEntryWithoutSums) {
     EXPECT_EQ(outcome("checkpoint-imatrix-empty-sums.ckpt"), ExitCode::Importance);
 }
 
+// Sequence lengths of INT64_MAX and 2: each positive, so accepted, and their sum overflowed
+// (StreamState::n_tokens(), which analyze --resume computes). The lengths must now add up to
+// whole rows of the hidden states.
+TEST(FuzzFindings, CheckpointLengthsBeyondTheHiddenStatesAreCorruptInput) {
+    EXPECT_EQ(outcome("checkpoint-lengths-overflow.ckpt"), ExitCode::CorruptInput);
+}
+
 // A finding's file without its first byte (the target's mode), as the file the target stands for.
 fuzz::Bytes file_part(const std::string& name) {
     const auto bytes = finding(name);
