@@ -48,7 +48,7 @@ declare -A DICT=([gguf_header_fuzz]=gguf [imatrix_fuzz]=gguf [tokenizer_spm_fuzz
   [checkpoint_fuzz]=checkpoint)
 
 corpus() { echo "$B/corpus/$1"; }
-seed() {  # target, files... (each cut to 64 KiB unless the target takes more)
+seed() {  # target, files... (each cut to the target's largest input, 64 KiB unless MAX_LEN says)
   local t=$1 dir; dir=$(corpus "$1"); shift
   mkdir -p "$dir"
   for f in "$@"; do [ -f "$f" ] && head -c "${MAX_LEN[$t]:-65536}" "$f" >"$dir/$(basename "$f")"; done
@@ -96,7 +96,7 @@ seed hf_tokenizer_model_fuzz $M/tinyllama-spm/tokenizer.model
 # Tokenizers: the first byte holds the flags (1 add_special, 2 parse_special, 4 remove_special,
 # 8 render_special, 16 raw ids, 128 the qwen2 vocabulary for BPE).
 for t in spm bpe; do
-  for flags in 000 003 016; do
+  for flags in 000 003 016; do  # octal: 0, 3 and 14
     seed_bytes tokenizer_${t}_fuzz "inp-$flags" "\\$flags" tests/fixtures/vocab/ggml-vocab-llama-spm.gguf.inp
     head -c 3000 tests/fixtures/text/tinystories_train.txt | seed_bytes tokenizer_${t}_fuzz "story-$flags" "\\$flags" -
   done
