@@ -42,13 +42,17 @@ ggml-diff: native-all
 	  build/native/libllmq_core.a -L$(LLAMA_BUILD)/bin -lggml-base -Wl,-rpath,$(abspath $(LLAMA_BUILD))/bin -o build/native/ggml_quant_diff
 	build/native/ggml_quant_diff $(DIFF_BLOCKS)
 
-# Fuzzing (Clang's libFuzzer with ASan+UBSan): every parser of untrusted files, FUZZ_SECONDS each.
+# Fuzzing (Clang's libFuzzer with ASan+UBSan): every parser of untrusted files, FUZZ_SECONDS each,
+# with libFuzzer's random seed FUZZ_SEED (FUZZ_ARGS: more run.sh options, e.g. --fresh, --runs N,
+# --only REGEX, --budget TARGET=SECONDS).
 FUZZ_SECONDS ?= 60
+FUZZ_SEED ?= 1
+FUZZ_ARGS ?=
 fuzz:
 	bash scripts/install-deps.sh fuzz
 	cmake --preset fuzz >/dev/null
 	cmake --build --preset fuzz
-	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS) --seed $(FUZZ_SEED) $(FUZZ_ARGS)
 
 oracle-test: native oracle-deps
 	cd tests/oracle && node --test --test-concurrency=1

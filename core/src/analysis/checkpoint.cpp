@@ -141,9 +141,15 @@ AnalyzeCheckpoint read_checkpoint(const ByteSource& source) {
     char end[4];
     r.bytes(end, sizeof end);
     if (std::memcmp(end, kEnd, sizeof end) != 0 || !r.at_end()) r.bad("bad trailer");
+    // Every token has a row of at least one float: the lengths add up to at most hidden's size
+    // (which also keeps StreamState::n_tokens() from overflowing).
+    uint64_t tokens = 0;
     for (int64_t n : c.state.lengths) {
         if (n <= 0) r.bad("bad sequence length");
+        tokens += static_cast<uint64_t>(n);
+        if (tokens > c.state.hidden.size()) r.bad("the sequence lengths add up to more tokens than the hidden states hold");
     }
+    if (tokens > 0 && c.state.hidden.size() % tokens != 0) r.bad("the hidden states are not whole rows of the sequences' tokens");
     if (c.state.next_layer < 1 || c.state.next_layer > c.header.n_layer) r.bad("bad layer index");
     return c;
 }

@@ -115,7 +115,7 @@ ImatrixAccumulator ImatrixAccumulator::restore(std::span<const uint8_t> bytes) {
         const auto nv = r.get<uint64_t>();
         if (nv > (bytes.size() - r.pos) / sizeof(double)) r.need(~uint64_t{0} >> 1);
         e.sums.resize(static_cast<size_t>(nv));
-        std::memcpy(e.sums.data(), bytes.data() + r.pos, static_cast<size_t>(nv) * sizeof(double));
+        if (nv > 0) std::memcpy(e.sums.data(), bytes.data() + r.pos, static_cast<size_t>(nv) * sizeof(double));  // data() is null when empty
         r.pos += static_cast<size_t>(nv) * sizeof(double);
         acc.entries_.emplace(std::move(name), std::move(e));
     }

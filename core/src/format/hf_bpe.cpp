@@ -36,7 +36,7 @@ bool flag(const json& object, const char* key, bool fallback) {
 std::optional<std::string> pre_tokenizer_name(const json& pre) {
     if (!pre.is_object()) return std::nullopt;
     std::vector<const json*> steps;
-    if (pre.value("type", "") == "Sequence" && pre.contains("pretokenizers") && pre["pretokenizers"].is_array()) {
+    if (string_or(pre, "type") == "Sequence" && pre.contains("pretokenizers") && pre["pretokenizers"].is_array()) {
         for (const auto& s : pre["pretokenizers"]) steps.push_back(&s);
     } else {
         steps.push_back(&pre);
@@ -45,7 +45,7 @@ std::optional<std::string> pre_tokenizer_name(const json& pre) {
     bool byte_level = false;
     for (const json* s : steps) {
         if (!s->is_object()) return std::nullopt;
-        const std::string type = s->value("type", "");
+        const std::string type = string_or(*s, "type");
         if (type == "ByteLevel") {
             byte_level = true;
             if (flag(*s, "use_regex", true)) regexes.emplace_back(kRegexes[0].regex);  // GPT-2's own regex
@@ -68,10 +68,10 @@ std::optional<std::string> pre_tokenizer_name(const json& pre) {
 Vocab read_bpe_tokenizer(const json& tok, const std::string& who, int64_t vocab_size, std::vector<std::string>& warnings) {
     if (!tok.is_object() || !tok.contains("model") || !tok["model"].is_object()) corrupt(who, "no \"model\" object");
     const json& model = tok["model"];
-    const std::string type = model.value("type", "");
+    const std::string type = string_or(model, "type");
     const bool byte_level = [&] {
         const auto dec = tok.find("decoder");
-        if (dec != tok.end() && dec->is_object() && dec->value("type", "") == "ByteLevel") return true;
+        if (dec != tok.end() && string_or(*dec, "type") == "ByteLevel") return true;
         const auto pre = tok.find("pre_tokenizer");
         return pre != tok.end() && pre->dump().find("\"ByteLevel\"") != std::string::npos;
     }();

@@ -18,6 +18,14 @@ constexpr std::array<ArchInfo, 4> kArchitectures = {{
     {"Qwen3ForCausalLM", "qwen3", "qwen3", false, false, true},
 }};
 
+// Bounds of config.json's counts, far above any released model (hundreds of layers, head
+// dimensions of 256, vocabularies of a few hundred thousand tokens).
+constexpr int64_t kMaxCount = int64_t{1} << 40;
+constexpr int64_t kMaxLayers = 1 << 16;
+constexpr int64_t kMaxWidth = 1 << 24;  // hidden_size, intermediate_size
+constexpr int64_t kMaxHeads = 1 << 16;  // num_attention_heads, num_key_value_heads, head_dim
+constexpr int64_t kMaxVocab = 1 << 22;
+
 class ConfigReader {
 public:
     ConfigReader(const json& raw, const std::string& who) : raw_(raw), who_(who) {}
@@ -31,17 +39,18 @@ public:
         return it == raw_.end() || it->is_null() ? nullptr : &*it;
     }
 
-    std::optional<int64_t> optional_count(const std::string& key) const {
+    // A positive integer up to max: the conversion allocates per layer, head dimension and
+    // token, so a value no model has must not turn into that allocation.
+    std::optional<int64_t> optional_count(const std::string& key, int64_t max = kMaxCount) const {
         const json* v = find(key);
         if (!v) return std::nullopt;
-        if (!v->is_number_integer() || v->get<int64_t>() <= 0 || v->get<int64_t>() > (int64_t{1} << 40)) {
-            bad(key, "is not a positive integer");
-        }
+        if (!v->is_number_integer() || v->get<int64_t>() <= 0) bad(key, "is not a positive integer");
+        if (v->get<int64_t>() > max) bad(key, "= " + v->dump() + " is larger than any model's (at most " + std::to_string(max) + ")");
         return v->get<int64_t>();
     }
 
-    int64_t count(const std::string& key) const {
-        auto v = optional_count(key);
+    int64_t count(const std::string& key, int64_t max = kMaxCount) const {
+        auto v = optional_count(key, max);
         if (!v) bad(key, "is missing");
         return *v;
     }
@@ -127,14 +136,14 @@ HfConfig parse_config(json raw, std::string who) {
              "convert the original F32/F16/BF16 model instead");
     }
     const ConfigReader r(raw, c.who);
-    c.n_layer = r.count("num_hidden_layers");
-    c.n_embd = r.count("hidden_size");
-    c.n_ff = r.count("intermediate_size");
-    c.n_head = r.count("num_attention_heads");
-    c.n_head_kv = r.optional_count("num_key_value_heads").value_or(c.n_head);
-    c.vocab_size = r.count("vocab_size");
+    c.n_layer = r.count("num_hidden_layers", kMaxLayers);
+    c.n_embd = r.count("hidden_size", kMaxWidth);
+    c.n_ff = r.count("intermediate_size", kMaxWidth);
+    c.n_head = r.count("num_attention_heads", kMaxHeads);
+    c.n_head_kv = r.optional_count("num_key_value_heads", kMaxHeads).value_or(c.n_head);
+    c.vocab_size = r.count("vocab_size", kMaxVocab);
     c.n_ctx = r.optional_count("max_position_embeddings");
-    c.head_dim = r.optional_count("head_dim");
+    c.head_dim = r.optional_count("head_dim", kMaxHeads);
     if (const json* tie = r.find("tie_word_embeddings")) {
         if (!tie->is_boolean()) r.bad("tie_word_embeddings", "is not true or false");
         c.tied_embeddings = tie->get<bool>();
@@ -148,6 +157,9 @@ HfConfig parse_config(json raw, std::string who) {
                  "llmq converts models without RoPE scaling, with linear or yarn scaling, and llama3 scaling for llama");
         }
         if (!r.optional_number(*s, "factor")) r.bad("rope_scaling.factor", "is missing");
+        if (const auto orig = r.optional_number(*s, "original_max_position_embeddings"); orig && !(*orig >= 0 && *orig <= UINT32_MAX)) {
+            r.bad("rope_scaling.original_max_position_embeddings", "is not a context length");
+        }
     }
     c.raw = std::move(raw);
     return c;

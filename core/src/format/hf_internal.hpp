@@ -27,6 +27,14 @@ using nlohmann::json;
 // CorruptInput naming the file when it is larger than max_bytes or not valid JSON.
 std::optional<json> read_json(const FileSet& files, std::string_view name, uint64_t max_bytes);
 
+// object[key] when the object has it as a string, else fallback. (json::value(key, fallback)
+// throws json::type_error when the key holds another type: untrusted files must not reach it.)
+inline std::string string_or(const json& object, const char* key, std::string_view fallback = {}) {
+    if (!object.is_object()) return std::string(fallback);
+    const auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+}
+
 // ---- config.json ----------------------------------------------------------------------------
 
 struct ArchInfo {

@@ -77,13 +77,13 @@ bool template_flags(const json* tokenizer_json, Collector& c) {
     const auto post = tokenizer_json->find("post_processor");
     if (post == tokenizer_json->end() || !post->is_object()) return false;
     std::vector<const json*> processors;
-    if (post->value("type", "") == "Sequence" && post->contains("processors") && (*post)["processors"].is_array()) {
+    if (string_or(*post, "type") == "Sequence" && post->contains("processors") && (*post)["processors"].is_array()) {
         for (const auto& p : (*post)["processors"]) processors.push_back(&p);
     } else {
         processors.push_back(&*post);
     }
     for (const json* p : processors) {
-        if (!p->is_object() || p->value("type", "") != "TemplateProcessing") continue;
+        if (string_or(*p, "type") != "TemplateProcessing") continue;
         const auto single = p->find("single");
         if (single == p->end() || !single->is_array() || single->empty()) continue;
         const bool bos = single->front().is_object() && single->front().contains("SpecialToken");
@@ -124,7 +124,7 @@ std::optional<std::string> chat_template(const FileSet& files, const json* token
         if (t != tokenizer_config->end() && t->is_string()) return t->get<std::string>();
         if (t != tokenizer_config->end() && t->is_array()) {  // named templates: take "default"
             for (const auto& named : *t) {
-                if (named.is_object() && named.value("name", "") == "default" && named.contains("template") && named["template"].is_string()) {
+                if (string_or(named, "name") == "default" && named.contains("template") && named["template"].is_string()) {
                     return named["template"].get<std::string>();
                 }
             }
