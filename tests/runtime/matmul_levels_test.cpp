@@ -51,12 +51,19 @@ TEST_P(MatmulLevels, EveryLevelAndThreadCountGivesDotOfTheDecodedRow) {
     std::vector<float> x(static_cast<size_t>(s.n_in * s.n_tokens));
     for (float& v : x) v = normal(rng);
 
-    // The definition: dot() of each decoded row with each token.
+    // The definition: dot() of each decoded row with each token; fp16 weights meet the tokens
+    // rounded to fp16 (as llama.cpp's matmul rounds them).
+    std::vector<float> xr = x;
+    if (s.type == GgmlType::F16) {
+        std::vector<uint8_t> half(xr.size() * 2);
+        quantize_rows(GgmlType::F16, x, half, s.n_in);
+        dequantize(GgmlType::F16, half, xr);
+    }
     std::vector<float> expected(static_cast<size_t>(s.n_tokens * s.n_out)), row(static_cast<size_t>(s.n_in));
     for (int64_t o = 0; o < s.n_out; ++o) {
         decode_row(m, o, row);
         for (int64_t t = 0; t < s.n_tokens; ++t)
-            expected[static_cast<size_t>(t * s.n_out + o)] = runtime::dot(row.data(), x.data() + t * s.n_in, s.n_in);
+            expected[static_cast<size_t>(t * s.n_out + o)] = runtime::dot(row.data(), xr.data() + t * s.n_in, s.n_in);
     }
 
     const SimdLevel best = simd_level_supported();
@@ -79,6 +86,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MatmulLevels,
                                            Shape{GgmlType::F32, 67, 50, 13},     // a tail of 3 inputs, partial tiles
                                            Shape{GgmlType::F16, 2056, 29, 7},    // more than one chunk of the row
                                            Shape{GgmlType::F16, 5, 9, 11},       // shorter than 8 inputs
+                                           Shape{GgmlType::F16, 300, 50, 2},     // generation with fp16 weights
+                                           Shape{GgmlType::F16, 1027, 61, 37},   // the fused kernel, tails everywhere
                                            Shape{GgmlType::BF16, 96, 33, 6},     // a type decoded before packing
                                            Shape{GgmlType::Q4_K, 512, 40, 17},   // a quantized type
                                            Shape{GgmlType::Q8_0, 96, 24, 64}));  // many token groups

@@ -26,7 +26,11 @@ std::vector<Case> cases() {
     mha.tied = true;
     mha.rope_scale = 4.0;
     mha.type = GgmlType::F16;
-    c.push_back({"LlamaMhaTiedF16LinearRope", mha, 1e-5});
+    // fp16 weights meet activations rounded to fp16 (docs/runtime.md; the reference rounds too),
+    // and a value the float32 runtime and the double reference place on opposite sides of an
+    // fp16 rounding boundary differs by an fp16 step: 1e-4 of the range, not 1e-5. The rounding
+    // itself is checked bit for bit in matmul_levels_test.cpp.
+    c.push_back({"LlamaMhaTiedF16LinearRope", mha, 2e-4});
     test::SyntheticSpec qwen2 = llama;
     qwen2.arch = "qwen2";
     qwen2.biases = true;

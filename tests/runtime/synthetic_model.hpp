@@ -14,6 +14,7 @@
 #include "llmq/format/model.hpp"
 #include "llmq/io/memory.hpp"
 #include "llmq/quant/codec.hpp"
+#include "quant/scalar.hpp"
 
 namespace llmq::test {
 
@@ -140,7 +141,13 @@ inline std::vector<std::vector<double>> reference_forward(const ModelView& model
         return V(f.begin(), f.end());
     };
     auto has = [&](const std::string& name) { return model.find_tensor(name) != nullptr; };
-    auto linear = [](const V& w, const V& x, int64_t n_out) {  // w: n_out rows of x.size()
+    // w: n_out rows of x.size(). fp16 weights multiply the input rounded to fp16, as llama.cpp's
+    // matmul (and llmq's, docs/runtime.md) does.
+    auto linear = [&s](const V& w, const V& x_in, int64_t n_out) {
+        V x = x_in;
+        if (s.type == GgmlType::F16) {
+            for (double& v : x) v = quant::fp16_to_fp32(quant::fp32_to_fp16(static_cast<float>(v)));
+        }
         const size_t n_in = x.size();
         V y(static_cast<size_t>(n_out), 0.0);
         for (size_t o = 0; o < y.size(); ++o)

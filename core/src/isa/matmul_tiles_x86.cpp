@@ -23,6 +23,7 @@ inline float reduce8(const float* a) {
 // token loads and one row register: 28 of the 32 registers.
 constexpr int R = 8, G = 6, P = G / 2;
 
+template <bool Fused>
 void multiply(const float* rows, const float* tokens, int64_t n8, float* state, bool first, bool last, float* sums) {
     __m512 acc[R][P];
     for (int r = 0; r < R; ++r)
@@ -34,7 +35,8 @@ void multiply(const float* rows, const float* tokens, int64_t n8, float* state, 
         for (int p = 0; p < P; ++p) xv[p] = _mm512_loadu_ps(xk + 16 * p);
         for (int r = 0; r < R; ++r) {
             const __m512 wv = _mm512_broadcast_f32x8(_mm256_loadu_ps(wk + 8 * r));
-            for (int p = 0; p < P; ++p) acc[r][p] = _mm512_add_ps(acc[r][p], _mm512_mul_ps(wv, xv[p]));
+            for (int p = 0; p < P; ++p)
+                acc[r][p] = Fused ? _mm512_fmadd_ps(wv, xv[p], acc[r][p]) : _mm512_add_ps(acc[r][p], _mm512_mul_ps(wv, xv[p]));
         }
     }
     if (!last) {
@@ -56,6 +58,7 @@ void multiply(const float* rows, const float* tokens, int64_t n8, float* state, 
 // sixteen ymm registers.
 constexpr int R = 4, G = 3;
 
+template <bool Fused>
 void multiply(const float* rows, const float* tokens, int64_t n8, float* state, bool first, bool last, float* sums) {
     __m256 acc[R][G];
     for (int r = 0; r < R; ++r)
@@ -67,7 +70,8 @@ void multiply(const float* rows, const float* tokens, int64_t n8, float* state, 
         for (int t = 0; t < G; ++t) xv[t] = _mm256_loadu_ps(xk + 8 * t);
         for (int r = 0; r < R; ++r) {
             const __m256 wv = _mm256_loadu_ps(wk + 8 * r);
-            for (int t = 0; t < G; ++t) acc[r][t] = _mm256_add_ps(acc[r][t], _mm256_mul_ps(wv, xv[t]));
+            for (int t = 0; t < G; ++t)
+                acc[r][t] = Fused ? _mm256_fmadd_ps(wv, xv[t], acc[r][t]) : _mm256_add_ps(acc[r][t], _mm256_mul_ps(wv, xv[t]));
         }
     }
     if (!last) {
@@ -99,7 +103,7 @@ void pack_f16_rows(const uint8_t* const* rows, int64_t nr, int64_t n8, float* ou
 }  // namespace
 
 const TileKernels& tile_kernels() {
-    static const TileKernels kernels{R, G, multiply, pack_f16_rows};
+    static const TileKernels kernels{R, G, multiply<false>, multiply<true>, pack_f16_rows};
     return kernels;
 }
 

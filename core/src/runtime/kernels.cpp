@@ -9,6 +9,8 @@
 #include <xsimd/xsimd.hpp>
 
 #include "llmq/quant/codec.hpp"
+#include "quant/float_kernels.hpp"
+#include "quant/scalar.hpp"
 #include "runtime/matmul_tiles.hpp"
 #include "util/simd_level.hpp"
 
@@ -91,7 +93,7 @@ void micro_kernel(const float* const* w, const float* const* x, int64_t n, float
 }
 
 constexpr int64_t kRowBlock = 24;      // weight rows decoded and multiplied per task (a multiple of every R)
-constexpr int64_t kChunk8 = 128;       // groups of 8 inputs per tile-kernel call: rows and tokens stay in L1
+constexpr int64_t kChunk8 = 64;        // groups of 8 inputs per tile-kernel call: rows and tokens stay in L1
 constexpr int64_t kMaxTileTokens = 8;  // the largest G of any level
 
 // Rows x tokens per micro-kernel step of the unpacked path (a few tokens: generation), where one
@@ -132,7 +134,7 @@ void portable_multiply(const float* rows, const float* tokens, int64_t n8, float
 }
 
 const TileKernels& tile_kernels() {
-    static const TileKernels portable{kPortableRows, kPortableTokens, portable_multiply, nullptr};
+    static const TileKernels portable{kPortableRows, kPortableTokens, portable_multiply, nullptr, nullptr};
 #if defined(LLMQ_X86_DISPATCH)
     switch (simd_level()) {
         case SimdLevel::Avx512:
@@ -160,15 +162,40 @@ void pack_rows(const float* const* rows, int64_t nr, int R, int64_t n8, float* o
     }
 }
 
-// Token rows t0 .. t0+G of x into [k8][G][8]; tokens past n_tokens are zeros.
-void pack_tokens(const float* x, int64_t t0, int64_t n_tokens, int64_t n_in, int G, int64_t n8, float* out) {
-    for (int64_t k = 0; k < n8; ++k) {
-        float* dst = out + k * G * 8;
-        for (int t = 0; t < G; ++t) {
-            if (t0 + t < n_tokens) {
-                std::copy_n(x + (t0 + t) * n_in + k * 8, 8, dst + t * 8);
+// fp16 weights meet activations rounded to fp16, as llama.cpp's matmul does: every product of
+// two fp16 values is exact in float32, so a fused multiply-add rounds exactly as a multiply and
+// an add do, and the levels with FMA stay bit-identical to those without.
+float round_half(float v) {
+    return quant::fp16_to_fp32(quant::fp32_to_fp16(v));
+}
+
+void round_to_half(const float* x, float* out, int64_t n) {
+    thread_local std::vector<uint8_t> half;
+    half.resize(static_cast<size_t>(2 * n));
+    quant::floats::f32_to_f16(x, half.data(), static_cast<size_t>(n));
+    quant::floats::f16_to_f32(half.data(), out, static_cast<size_t>(n));
+}
+
+// Token rows t0 .. t0+G of x into [k8][G][8]; tokens past n_tokens are zeros. With `half`, the
+// values rounded to fp16.
+void pack_tokens(const float* x, int64_t t0, int64_t n_tokens, int64_t n_in, int G, int64_t n8, bool half, float* out) {
+    thread_local std::vector<float> rounded;
+    for (int t = 0; t < G; ++t) {
+        const float* src = nullptr;
+        if (t0 + t < n_tokens) {
+            src = x + (t0 + t) * n_in;
+            if (half) {
+                rounded.resize(static_cast<size_t>(n_in));
+                round_to_half(src, rounded.data(), n_in);
+                src = rounded.data();
+            }
+        }
+        for (int64_t k = 0; k < n8; ++k) {
+            float* dst = out + k * G * 8 + t * 8;
+            if (src) {
+                std::copy_n(src + k * 8, 8, dst);
             } else {
-                std::fill_n(dst + t * 8, 8, 0.0f);
+                std::fill_n(dst, 8, 0.0f);
             }
         }
     }
@@ -190,8 +217,15 @@ void decoded_rows(const Matrix& w, int64_t r0, int64_t nr, std::vector<float>& b
 }
 
 // A few tokens (generation): packing would cost as much as it saves.
-void matmul_unpacked(const Matrix& w, std::span<const float> x, int64_t n_tokens, std::span<float> y, ParallelFor& parallel) {
+void matmul_unpacked(const Matrix& w, std::span<const float> x_in, int64_t n_tokens, std::span<float> y, ParallelFor& parallel) {
     const int64_t n_in = w.n_in, n_out = w.n_out;
+    thread_local std::vector<float> rounded;  // the caller's; reached through x inside the tasks
+    std::span<const float> x = x_in;
+    if (w.type == GgmlType::F16) {
+        rounded.resize(static_cast<size_t>(n_tokens * n_in));
+        round_to_half(x_in.data(), rounded.data(), n_tokens * n_in);
+        x = rounded;
+    }
     const int64_t blocks = (n_out + kRowBlock - 1) / kRowBlock;
     parallel.run(blocks, [&](int64_t b) {
         const int64_t r0 = b * kRowBlock;
@@ -243,7 +277,9 @@ void matmul(const Matrix& w, std::span<const float> x, int64_t n_tokens, std::sp
     thread_local std::vector<float> packed_buffer;
     packed_buffer.resize(static_cast<size_t>(groups * n8 * G * 8));
     float* const packed_x = packed_buffer.data();
-    parallel.run(groups, [&](int64_t g) { pack_tokens(x.data(), g * G, n_tokens, n_in, G, n8, packed_x + g * n8 * G * 8); });
+    const bool half = w.type == GgmlType::F16;
+    parallel.run(groups, [&](int64_t g) { pack_tokens(x.data(), g * G, n_tokens, n_in, G, n8, half, packed_x + g * n8 * G * 8); });
+    const auto multiply = half && tk.multiply_exact ? tk.multiply_exact : tk.multiply;
     const int64_t blocks = (n_out + kRowBlock - 1) / kRowBlock;
     parallel.run(blocks, [&](int64_t b) {
         const int64_t r0 = b * kRowBlock;
@@ -274,20 +310,19 @@ void matmul(const Matrix& w, std::span<const float> x, int64_t n_tokens, std::sp
             for (int64_t k0 = 0; k0 < n8; k0 += kChunk8) {
                 const int64_t kn = std::min(kChunk8, n8 - k0);
                 for (int64_t i = 0; i < tiles; ++i) {
-                    tk.multiply(packed_w.data() + (i * n8 + k0) * R * 8, packed_x + (g * n8 + k0) * G * 8, kn, state + i * R * G * 8, k0 == 0,
-                                k0 + kn == n8, sums + i * R * G);
+                    multiply(packed_w.data() + (i * n8 + k0) * R * 8, packed_x + (g * n8 + k0) * G * 8, kn, state + i * R * G * 8, k0 == 0,
+                             k0 + kn == n8, sums + i * R * G);
                 }
             }
-            for (int64_t i = 0; i < tiles; ++i) {
-                const int64_t rt = std::min<int64_t>(R, nr - i * R);
-                for (int64_t t = 0; t < nt; ++t) {
-                    const float* xt = x.data() + (t0 + t) * n_in;
-                    for (int64_t r = 0; r < rt; ++r) {
-                        const float* wr = rows[i * R + r];
-                        float s = sums[i * R * G + r * G + t];
-                        for (int64_t k = n8 * 8; k < n_in; ++k) s += wr[k] * xt[k];
-                        y[static_cast<size_t>((t0 + t) * n_out + r0 + i * R + r)] = s;
-                    }
+            // Each token's outputs of this task are one contiguous strip of y: written in order.
+            for (int64_t t = 0; t < nt; ++t) {
+                const float* xt = x.data() + (t0 + t) * n_in;
+                float* out = y.data() + (t0 + t) * n_out + r0;
+                for (int64_t o = 0; o < nr; ++o) {
+                    const int64_t i = o / R, r = o % R;
+                    float s = sums[i * R * G + r * G + t];
+                    for (int64_t k = n8 * 8; k < n_in; ++k) s += rows[o][k] * (half ? round_half(xt[k]) : xt[k]);
+                    out[o] = s;
                 }
             }
         }

@@ -19,6 +19,10 @@ struct TileKernels {
     int rows;    // R
     int tokens;  // G
     void (*multiply)(const float* rows, const float* tokens, int64_t n8, float* state, bool first, bool last, float* sums);
+    // The same with fused multiply-adds, for inputs whose products are exact in float32 (fp16
+    // weights times activations rounded to fp16): then the bits are multiply's. Null where the
+    // level has no FMA.
+    void (*multiply_exact)(const float* rows, const float* tokens, int64_t n8, float* state, bool first, bool last, float* sums);
     // Converts nr <= R rows of little-endian fp16 straight into the packed [k8][R][8] layout
     // (missing rows are zeros), exactly as the F16 codec decodes them; null where the level
     // has no fast conversion (the caller decodes, then packs).
