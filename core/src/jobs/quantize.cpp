@@ -171,14 +171,19 @@ public:
         // and another writes chunk c-1, so reading and writing (a quarter of the time of a
         // single-threaded run) overlap the work. At least four chunks per tensor give the pipeline
         // something to overlap; the bytes written are the same as chunk after chunk.
-        struct Chunk {
-            int64_t expert, row, n;
-        };
-        std::vector<Chunk> chunks;
+        std::vector<Chunk>& chunks = chunks_;
+        chunks.clear();
         const int64_t pipelined = std::max<int64_t>(rows_per_task, (rows_per_expert + 3) / 4);
         const int64_t rows_each = std::min(rows_per_chunk, pipelined);
         for (int64_t e = 0; e < experts; ++e) {
             for (int64_t r = 0; r < rows_per_expert; r += rows_each) chunks.push_back({e, r, std::min(rows_each, rows_per_expert - r)});
+        }
+        // Both buffers of a pair grow together, when a larger chunk first comes: the heap then
+        // depends on the largest tensor, not on how many there are or on a chunk count's parity.
+        const size_t raw_bytes = static_cast<size_t>(rows_each) * src_row, dst_bytes = static_cast<size_t>(rows_each) * dst_row;
+        for (int i = 0; i < 2; ++i) {
+            raw_[i].reserve(raw_bytes);
+            dst_[i].reserve(dst_bytes);
         }
         auto read_chunk = [&](const Chunk& c, std::vector<uint8_t>& raw) {
             raw.resize(static_cast<size_t>(c.n) * src_row);
@@ -289,6 +294,10 @@ private:
 
     Host& host_;
     uint64_t chunk_bytes_;
+    struct Chunk {
+        int64_t expert, row, n;
+    };
+    std::vector<Chunk> chunks_;    // of the tensor being quantized (kept: no allocation per tensor)
     std::vector<uint8_t> raw_[2];  // chunk c's rows in raw_[c % 2], and its output in dst_[c % 2]
     std::vector<uint8_t> dst_[2];
     std::vector<float> f32_;
