@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "llmq/runtime/config.hpp"
+
 namespace llmq::cli {
 
 struct OptionSpec {
@@ -32,6 +34,9 @@ ParsedArgs parse_args(const std::vector<std::string>& args, const std::vector<Op
 
 // Parses a whole number in [min, max] for an option; Failure(Usage) otherwise.
 long long parse_int(const std::string& text, const std::string& option, long long min, long long max);
+
+// --numerics exact|ggml (absent: exact); Failure(Usage) for anything else.
+Numerics parse_numerics(const std::optional<std::string>& value);
 
 // Parses a decimal number in [min, max]; Failure(Usage) otherwise.
 double parse_number(const std::string& text, const std::string& option, double min, double max);

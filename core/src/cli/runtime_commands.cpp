@@ -43,7 +43,7 @@ std::string format(const char* fmt, auto... args) {
 json run_perplexity_command(const std::vector<std::string>& args, Host& host) {
     const std::vector<OptionSpec> specs = {
         {{"-f", "--file"}, true, false}, {{"-c", "--ctx"}, true, false},  {{"--chunks"}, true, false},
-        {{"--kld-base"}, true, false},   {{"--rope-freqs"}, true, false},
+        {{"--kld-base"}, true, false},   {{"--rope-freqs"}, true, false}, {{"--numerics"}, true, false},
     };
     const auto p = parse_args(args, specs, "perplexity");
     if (p.positionals.empty())
@@ -56,6 +56,7 @@ json run_perplexity_command(const std::vector<std::string>& args, Host& host) {
     if (auto v = p.value("--chunks")) o.max_chunks = parse_int(*v, "--chunks", 1, 1ll << 40);
     o.kld_base_path = p.value("--kld-base").value_or("");
     o.rope_frequencies = parse_rope_frequencies(p.value("--rope-freqs"));
+    o.numerics = parse_numerics(p.value("--numerics"));
     return run_perplexity(o, host);
 }
 

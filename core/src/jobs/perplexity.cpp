@@ -77,6 +77,7 @@ MultiChunkResults score_chunks_against(const ModelView& base, std::span<const Mo
     check_chunks(tokens, s);
     StreamerOptions options;
     options.rope_frequencies = s.rope_frequencies;
+    options.numerics = s.numerics;
     LayerStreamer base_streamer(base, parallel, options);
     std::vector<LayerStreamer> streamers;
     for (const ModelView* m : models) {
@@ -157,6 +158,7 @@ ChunkResults score_chunks(const ModelView& model, const ModelView* base, std::sp
     check_chunks(tokens, s);
     StreamerOptions options;
     options.rope_frequencies = s.rope_frequencies;
+    options.numerics = s.numerics;
     LayerStreamer streamer(model, parallel, options);
     const ModelConfig& c = streamer.config();
     const Grouping g = grouping(c, s, false);
@@ -223,6 +225,7 @@ json run_perplexity_resolved(const PerplexityOptions& o, Host& host, double t0) 
     const auto n_tokens = static_cast<int64_t>(tokens.size());
     ChunkScoring& scoring = input.scoring;
     scoring.rope_frequencies = o.rope_frequencies;
+    scoring.numerics = o.numerics;
     if (host.log) {
         host.log(LogLevel::Verbose, "perplexity: " + std::to_string(n_tokens) + " tokens, " + std::to_string(scoring.n_chunks) + " chunks of " +
                                         std::to_string(o.n_ctx) + (scoring.bos >= 0 ? ", BOS at each chunk start" : ""));
@@ -253,6 +256,7 @@ json run_perplexity_resolved(const PerplexityOptions& o, Host& host, double t0) 
                    {"scored_tokens", r.nll.count},
                    {"bos_at_chunk_start", scoring.bos >= 0},
                    {"rope_freqs", rope_frequencies_name(o.rope_frequencies)},
+                   {"numerics", numerics_name(o.numerics)},
                    {"perplexity", r.nll.ppl()},
                    {"perplexity_uncertainty", r.nll.ppl_uncertainty()},
                    {"chunk_perplexities", running},

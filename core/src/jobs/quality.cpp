@@ -174,11 +174,12 @@ Scored score(const QualityOptions& o, Host& host, bool accumulate_imatrix) {
     if (!host.exists(text_path)) fail(ExitCode::Calibration, "text file " + text_path + " not found", "pass an existing text file with -f");
     const std::vector<uint8_t> bytes = jobs::read_whole(text_path, host);
     const std::string text = calibration_text(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), text_path);
-    const ScoredText input = tokenize_for_scoring(s.original, text, text_path, o.n_ctx, o.max_chunks);
+    ScoredText input = tokenize_for_scoring(s.original, text, text_path, o.n_ctx, o.max_chunks);
     const std::vector<int32_t>& tokens = input.tokens;
     const auto n_tokens = static_cast<int64_t>(tokens.size());
+    input.scoring.numerics = o.numerics;
     const ChunkScoring& scoring = input.scoring;
-    s.text = {{"source", text_path}, {"ctx", o.n_ctx}, {"chunks", scoring.n_chunks}, {"tokens", n_tokens}};
+    s.text = {{"source", text_path}, {"ctx", o.n_ctx}, {"chunks", scoring.n_chunks}, {"tokens", n_tokens}, {"numerics", numerics_name(o.numerics)}};
 
     SerialFor serial;
     ParallelFor& parallel = host.parallel ? *host.parallel : serial;

@@ -90,6 +90,16 @@ std::optional<RopeFrequencies> rope_frequencies_from_name(std::string_view name)
     return std::nullopt;
 }
 
+const char* numerics_name(Numerics n) {
+    return n == Numerics::Ggml ? "ggml" : "exact";
+}
+
+std::optional<Numerics> numerics_from_name(std::string_view name) {
+    if (name == "exact") return Numerics::Exact;
+    if (name == "ggml") return Numerics::Ggml;
+    return std::nullopt;
+}
+
 std::string layer_tensor_name(int64_t layer, const char* what, const char* suffix) {
     return "blk." + std::to_string(layer) + "." + what + "." + suffix;
 }

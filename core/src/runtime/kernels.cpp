@@ -11,6 +11,7 @@
 #include "llmq/quant/codec.hpp"
 #include "quant/float_kernels.hpp"
 #include "quant/scalar.hpp"
+#include "runtime/activations.hpp"
 #include "runtime/matmul_tiles.hpp"
 #include "util/simd_level.hpp"
 
@@ -162,34 +163,10 @@ void pack_rows(const float* const* rows, int64_t nr, int R, int64_t n8, float* o
     }
 }
 
-// fp16 weights meet activations rounded to fp16, as llama.cpp's matmul does: every product of
-// two fp16 values is exact in float32, so a fused multiply-add rounds exactly as a multiply and
-// an add do, and the levels with FMA stay bit-identical to those without.
-float round_half(float v) {
-    return quant::fp16_to_fp32(quant::fp32_to_fp16(v));
-}
-
-void round_to_half(const float* x, float* out, int64_t n) {
-    thread_local std::vector<uint8_t> half;
-    half.resize(static_cast<size_t>(2 * n));
-    quant::floats::f32_to_f16(x, half.data(), static_cast<size_t>(n));
-    quant::floats::f16_to_f32(half.data(), out, static_cast<size_t>(n));
-}
-
-// Token rows t0 .. t0+G of x into [k8][G][8]; tokens past n_tokens are zeros. With `half`, the
-// values rounded to fp16.
-void pack_tokens(const float* x, int64_t t0, int64_t n_tokens, int64_t n_in, int G, int64_t n8, bool half, float* out) {
-    thread_local std::vector<float> rounded;
+// Token rows t0 .. t0+G of x into [k8][G][8]; tokens past n_tokens are zeros.
+void pack_tokens(const float* x, int64_t t0, int64_t n_tokens, int64_t n_in, int G, int64_t n8, float* out) {
     for (int t = 0; t < G; ++t) {
-        const float* src = nullptr;
-        if (t0 + t < n_tokens) {
-            src = x + (t0 + t) * n_in;
-            if (half) {
-                rounded.resize(static_cast<size_t>(n_in));
-                round_to_half(src, rounded.data(), n_in);
-                src = rounded.data();
-            }
-        }
+        const float* src = t0 + t < n_tokens ? x + (t0 + t) * n_in : nullptr;
         for (int64_t k = 0; k < n8; ++k) {
             float* dst = out + k * G * 8 + t * 8;
             if (src) {
@@ -199,6 +176,30 @@ void pack_tokens(const float* x, int64_t t0, int64_t n_tokens, int64_t n_in, int
             }
         }
     }
+}
+
+// The activations rounded to the grid the weight meets (activations.hpp), or x itself. fp16
+// and bf16 values multiply exactly in float32 (11 or 8 significant bits each), which is what lets
+// the FMA kernels keep the portable kernel's bits; `exact_products` says so.
+struct RoundedInput {
+    std::span<const float> x;
+    bool exact_products = false;
+};
+
+RoundedInput rounded_input(const Matrix& w, std::span<const float> x_in, int64_t n_tokens, Numerics numerics, std::vector<float>& buffer,
+                           ParallelFor& parallel) {
+    const ActivationGrid grid = activation_grid(w.type, numerics);
+    if (grid == ActivationGrid::None) return {x_in, false};
+    const int64_t n_in = w.n_in;
+    buffer.resize(static_cast<size_t>(n_tokens * n_in));
+    float* const out = buffer.data();
+    constexpr int64_t kTokens = 16;
+    parallel.run((n_tokens + kTokens - 1) / kTokens, [&](int64_t b) {
+        for (int64_t t = b * kTokens; t < std::min(n_tokens, (b + 1) * kTokens); ++t) {
+            round_activations(grid, x_in.data() + t * n_in, out + t * n_in, n_in);
+        }
+    });
+    return {buffer, grid == ActivationGrid::Half || grid == ActivationGrid::BFloat16};
 }
 
 // Points rows[0..nr) at weight rows r0.. in f32: the stored rows for F32, else decoded into buf.
@@ -217,15 +218,8 @@ void decoded_rows(const Matrix& w, int64_t r0, int64_t nr, std::vector<float>& b
 }
 
 // A few tokens (generation): packing would cost as much as it saves.
-void matmul_unpacked(const Matrix& w, std::span<const float> x_in, int64_t n_tokens, std::span<float> y, ParallelFor& parallel) {
+void matmul_unpacked(const Matrix& w, std::span<const float> x, int64_t n_tokens, std::span<float> y, ParallelFor& parallel) {
     const int64_t n_in = w.n_in, n_out = w.n_out;
-    thread_local std::vector<float> rounded;  // the caller's; reached through x inside the tasks
-    std::span<const float> x = x_in;
-    if (w.type == GgmlType::F16) {
-        rounded.resize(static_cast<size_t>(n_tokens * n_in));
-        round_to_half(x_in.data(), rounded.data(), n_tokens * n_in);
-        x = rounded;
-    }
     const int64_t blocks = (n_out + kRowBlock - 1) / kRowBlock;
     parallel.run(blocks, [&](int64_t b) {
         const int64_t r0 = b * kRowBlock;
@@ -263,7 +257,11 @@ float dot(const float* a, const float* b, int64_t n) {
 // Tokens are packed once, in groups of G; each task decodes kRowBlock rows, packs them in tiles
 // of R and runs the level's kernel over every (token group, tile). The inputs past the last
 // multiple of 8 are added afterwards in order, as dot() does.
-void matmul(const Matrix& w, std::span<const float> x, int64_t n_tokens, std::span<float> y, ParallelFor& parallel) {
+void matmul(const Matrix& w, std::span<const float> x_in, int64_t n_tokens, std::span<float> y, ParallelFor& parallel, Numerics numerics) {
+    // The calling thread's buffer (the tasks reach it through the span).
+    thread_local std::vector<float> rounded_buffer;
+    const RoundedInput input = rounded_input(w, x_in, n_tokens, numerics, rounded_buffer, parallel);
+    const std::span<const float> x = input.x;
     const TileKernels& tk = tile_kernels();
     if (n_tokens < tk.tokens || w.n_in < 8) {
         matmul_unpacked(w, x, n_tokens, y, parallel);
@@ -277,9 +275,8 @@ void matmul(const Matrix& w, std::span<const float> x, int64_t n_tokens, std::sp
     thread_local std::vector<float> packed_buffer;
     packed_buffer.resize(static_cast<size_t>(groups * n8 * G * 8));
     float* const packed_x = packed_buffer.data();
-    const bool half = w.type == GgmlType::F16;
-    parallel.run(groups, [&](int64_t g) { pack_tokens(x.data(), g * G, n_tokens, n_in, G, n8, half, packed_x + g * n8 * G * 8); });
-    const auto multiply = half && tk.multiply_exact ? tk.multiply_exact : tk.multiply;
+    parallel.run(groups, [&](int64_t g) { pack_tokens(x.data(), g * G, n_tokens, n_in, G, n8, packed_x + g * n8 * G * 8); });
+    const auto multiply = input.exact_products && tk.multiply_exact ? tk.multiply_exact : tk.multiply;
     const int64_t blocks = (n_out + kRowBlock - 1) / kRowBlock;
     parallel.run(blocks, [&](int64_t b) {
         const int64_t r0 = b * kRowBlock;
@@ -321,7 +318,7 @@ void matmul(const Matrix& w, std::span<const float> x, int64_t n_tokens, std::sp
                 for (int64_t o = 0; o < nr; ++o) {
                     const int64_t i = o / R, r = o % R;
                     float s = sums[i * R * G + r * G + t];
-                    for (int64_t k = n8 * 8; k < n_in; ++k) s += rows[o][k] * (half ? round_half(xt[k]) : xt[k]);
+                    for (int64_t k = n8 * 8; k < n_in; ++k) s += rows[o][k] * xt[k];
                     out[o] = s;
                 }
             }

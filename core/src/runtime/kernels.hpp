@@ -14,9 +14,11 @@ namespace llmq::runtime {
 
 float dot(const float* a, const float* b, int64_t n);
 
-// y[t * n_out + o] = dot(row o of w, x[t * n_in ...]) for t < n_tokens. Rows are decoded from the
+// y[t * n_out + o] = dot(row o of w, x[t * n_in ...]) for t < n_tokens, with x first rounded to
+// the grid the weight's type meets under `numerics` (activations.hpp). Rows are decoded from the
 // stored type a block at a time; the blocks are spread over parallel.
-void matmul(const Matrix& w, std::span<const float> x, int64_t n_tokens, std::span<float> y, ParallelFor& parallel);
+void matmul(const Matrix& w, std::span<const float> x, int64_t n_tokens, std::span<float> y, ParallelFor& parallel,
+            Numerics numerics = Numerics::Exact);
 
 // y = x / sqrt(mean(x^2) + eps) * w over n elements (the sum of squares in double, in order).
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "runtime/activations.hpp"
 #include "runtime/kernels.hpp"
 
 namespace llmq::runtime {
@@ -17,10 +18,10 @@ void observe(MatmulObserver* observer, const Matrix& m, int64_t layer, const std
 }
 
 void project(const Matrix& m, const std::vector<float>& bias, const std::vector<float>& x, int64_t n_tokens, std::vector<float>& y, int64_t layer,
-             ParallelFor& parallel, MatmulObserver* observer) {
+             Numerics numerics, ParallelFor& parallel, MatmulObserver* observer) {
     observe(observer, m, layer, x, n_tokens);
     y.resize(static_cast<size_t>(n_tokens * m.n_out));
-    matmul(m, std::span<const float>(x.data(), static_cast<size_t>(n_tokens * m.n_in)), n_tokens, y, parallel);
+    matmul(m, std::span<const float>(x.data(), static_cast<size_t>(n_tokens * m.n_in)), n_tokens, y, parallel, numerics);
     if (!bias.empty()) {
         for (int64_t t = 0; t < n_tokens; ++t) add_to(y.data() + t * m.n_out, bias.data(), m.n_out);
     }
@@ -99,9 +100,9 @@ void forward_layer(const LayerWeights& w, const ModelConfig& c, const RopeTable&
     s.xn.resize(static_cast<size_t>(n_tokens * E));
     for_each_token(parallel, n_tokens, [&](int64_t t) { rms_norm(x.data() + t * E, w.attn_norm.data(), s.xn.data() + t * E, E, c.rms_eps); });
 
-    project(w.wq, w.bq, s.xn, n_tokens, s.q, L, parallel, observer);
-    project(w.wk, w.bk, s.xn, n_tokens, s.k, L, parallel, observer);
-    project(w.wv, w.bv, s.xn, n_tokens, s.v, L, parallel, observer);
+    project(w.wq, w.bq, s.xn, n_tokens, s.q, L, c.numerics, parallel, observer);
+    project(w.wk, w.bk, s.xn, n_tokens, s.k, L, c.numerics, parallel, observer);
+    project(w.wv, w.bv, s.xn, n_tokens, s.v, L, c.numerics, parallel, observer);
 
     const int64_t q_dim = c.q_dim(), kv_dim = c.kv_dim(), v_dim = c.v_dim();
     for (const Segment& seg : segments) {
@@ -118,6 +119,15 @@ void forward_layer(const LayerWeights& w, const ModelConfig& c, const RopeTable&
                 rope.apply(k, pos);
             }
         });
+        if (c.numerics == Numerics::Ggml) {
+            // llama.cpp's KV cache holds fp16; its flash attention reads K and V back from it
+            // (the queries stay float32 for a batch of prompt tokens).
+            for_each_token(parallel, seg.n, [&](int64_t i) {
+                const int64_t t = seg.row + i;
+                round_activations(ActivationGrid::Half, s.k.data() + t * kv_dim, s.k.data() + t * kv_dim, kv_dim);
+                round_activations(ActivationGrid::Half, s.v.data() + t * v_dim, s.v.data() + t * v_dim, v_dim);
+            });
+        }
         if (seg.k_cache) {
             std::copy_n(s.k.data() + seg.row * kv_dim, seg.n * kv_dim, seg.k_cache + seg.n_past * kv_dim);
             std::copy_n(s.v.data() + seg.row * v_dim, seg.n * v_dim, seg.v_cache + seg.n_past * v_dim);
@@ -126,17 +136,17 @@ void forward_layer(const LayerWeights& w, const ModelConfig& c, const RopeTable&
 
     s.attn.resize(static_cast<size_t>(n_tokens * c.n_head * c.head_dim_v));
     attention(c, segments, s, parallel);
-    project(w.wo, w.bo, s.attn, n_tokens, s.out, L, parallel, observer);
+    project(w.wo, w.bo, s.attn, n_tokens, s.out, L, c.numerics, parallel, observer);
     for_each_token(parallel, n_tokens, [&](int64_t t) {
         add_to(x.data() + t * E, s.out.data() + t * E, E);
         rms_norm(x.data() + t * E, w.ffn_norm.data(), s.xn.data() + t * E, E, c.rms_eps);
     });
     static const std::vector<float> no_bias;
-    project(w.gate, no_bias, s.xn, n_tokens, s.ffn_gate, L, parallel, observer);
-    project(w.up, no_bias, s.xn, n_tokens, s.ffn_up, L, parallel, observer);
+    project(w.gate, no_bias, s.xn, n_tokens, s.ffn_gate, L, c.numerics, parallel, observer);
+    project(w.up, no_bias, s.xn, n_tokens, s.ffn_up, L, c.numerics, parallel, observer);
     const int64_t F = w.gate.n_out;
     for_each_token(parallel, n_tokens, [&](int64_t t) { swiglu(s.ffn_gate.data() + t * F, s.ffn_up.data() + t * F, F); });
-    project(w.down, no_bias, s.ffn_gate, n_tokens, s.out, L, parallel, observer);
+    project(w.down, no_bias, s.ffn_gate, n_tokens, s.out, L, c.numerics, parallel, observer);
     for_each_token(parallel, n_tokens, [&](int64_t t) { add_to(x.data() + t * E, s.out.data() + t * E, E); });
 }
 
@@ -147,7 +157,7 @@ void forward_output(const std::vector<float>& norm, const Matrix& output, const 
     for (int64_t t = 0; t < n_tokens; ++t) rms_norm(x.data() + t * E, norm.data(), scratch.data() + t * E, E, c.rms_eps);
     observe(observer, output, -1, scratch, n_tokens);
     matmul(output, std::span<const float>(scratch.data(), static_cast<size_t>(n_tokens * E)), n_tokens,
-           logits.first(static_cast<size_t>(n_tokens * output.n_out)), parallel);
+           logits.first(static_cast<size_t>(n_tokens * output.n_out)), parallel, c.numerics);
 }
 
 }  // namespace llmq::runtime

@@ -8,6 +8,7 @@ namespace llmq {
 
 ResidentModel::ResidentModel(const ModelView& model, ParallelFor& parallel, ResidentOptions options)
     : config_(model_config(model)), parallel_(parallel), rope_frequencies_(options.rope_frequencies) {
+    config_.numerics = options.numerics;
     const uint64_t read_chunk_bytes = options.read_chunk_bytes;
     const ModelTensor* embd = model.find_tensor("token_embd.weight");
     token_embd_ = load_matrix(*embd, read_chunk_bytes);  // model_config checked that it exists

@@ -25,7 +25,9 @@ struct LayerStreamer::Work {
 };
 
 LayerStreamer::LayerStreamer(const ModelView& model, ParallelFor& parallel, StreamerOptions options)
-    : model_(model), parallel_(parallel), options_(options), config_(model_config(model)) {}
+    : model_(model), parallel_(parallel), options_(options), config_(model_config(model)) {
+    config_.numerics = options.numerics;
+}
 
 LayerStreamer::~LayerStreamer() = default;
 LayerStreamer::LayerStreamer(LayerStreamer&&) noexcept = default;

@@ -26,6 +26,7 @@ struct PerplexityOptions {
     int64_t n_ctx = 512;
     int64_t max_chunks = 0;  // 0: all
     RopeFrequencies rope_frequencies = RopeFrequencies::Exact;
+    Numerics numerics = Numerics::Exact;
 };
 
 // How consecutive chunks of a token list are scored.
@@ -36,6 +37,7 @@ struct ChunkScoring {
     int64_t first = -1;    // first position whose logits are scored (predicting the next
                            // token, up to n_ctx-2); -1: n_ctx/2 as llama-perplexity
     RopeFrequencies rope_frequencies = RopeFrequencies::Exact;
+    Numerics numerics = Numerics::Exact;
 };
 
 struct ChunkResults {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "llmq/jobs/host.hpp"
+#include "llmq/runtime/config.hpp"
 
 namespace llmq {
 
@@ -20,6 +21,7 @@ struct QualityOptions {
     std::string text_path;        // -f / --calibration-data; empty: the bundled WikiText-2 text
     int64_t n_ctx = 512;          // tokens per chunk
     int64_t max_chunks = 32;      // chunks scored (0: the whole text)
+    Numerics numerics = Numerics::Exact;  // Ggml: llama.cpp's CPU rounding (config.hpp)
     bool include_layers = false;  // per-tensor and per-layer weight errors
     std::string imatrix_path;     // weights those errors; empty: accumulated on the original's run
     bool coherence = false;       // also the coherence check of the (first) quantized file

@@ -27,6 +27,18 @@ enum class RopeFrequencies { Exact, BFloat16 };
 const char* rope_frequencies_name(RopeFrequencies f);
 std::optional<RopeFrequencies> rope_frequencies_from_name(std::string_view name);
 
+// How the forward pass rounds. Exact: float32 throughout, except that fp16 weights meet
+// activations rounded to fp16 (the products are then exact, and llama.cpp does the same). Ggml:
+// as llama.cpp's CPU backend computes (ggml-formats.md §1.5): every matmul's activations are
+// rounded to the weight's dot-product type first (Q8_K for k- and i-quants, Q8_0 for the 32-blocks,
+// Q8_1 for q4_1/q5_1, bf16 for bf16 weights) and K and V are kept in fp16, as its KV cache
+// keeps them; for reproducing llama-perplexity's figures (its KL divergence in particular) number
+// for number rather than within the noise that rounding adds.
+enum class Numerics { Exact, Ggml };
+// "exact" / "ggml", as the CLI's --numerics and the JSON results spell them.
+const char* numerics_name(Numerics n);
+std::optional<Numerics> numerics_from_name(std::string_view name);
+
 struct ModelConfig {
     std::string arch;
     int64_t n_embd = 0;
@@ -46,6 +58,9 @@ struct ModelConfig {
     bool tied_output = false;        // no output.weight: the token embedding is the output matrix
     bool qk_norm = false;            // qwen3: RMSNorm over each Q and K head before RoPE
     bool rope_freq_factors = false;  // rope_freqs.weight divides each frequency (Llama 3.1)
+    // A run-time choice, not read from the file: the executors set it from their options, so
+    // every kernel of the forward pass sees it with the shapes.
+    Numerics numerics = Numerics::Exact;
 
     int64_t q_dim() const { return n_head * head_dim; }
     int64_t kv_dim() const { return n_head_kv * head_dim; }

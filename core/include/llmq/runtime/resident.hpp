@@ -23,6 +23,7 @@ class RopeTable;
 struct ResidentOptions {
     uint64_t read_chunk_bytes = kDefaultReadChunk;  // bound on one read from the source
     RopeFrequencies rope_frequencies = RopeFrequencies::Exact;
+    Numerics numerics = Numerics::Exact;
 };
 
 class ResidentModel {

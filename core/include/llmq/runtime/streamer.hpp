@@ -24,6 +24,7 @@ struct StreamerOptions {
     uint64_t read_chunk_bytes = 16ull << 20;  // bound on one read from the source
     uint64_t logits_bytes = 64ull << 20;      // bound on the logits buffer of one output batch
     RopeFrequencies rope_frequencies = RopeFrequencies::Exact;
+    Numerics numerics = Numerics::Exact;
 };
 
 // Which positions of every sequence get logits: [begin, min(end, length)).
