@@ -88,6 +88,7 @@ QuantizeOptions quantize_options(const val& o) {
     q.level = text(o, "level");
     if (q.level.empty()) fail(ExitCode::Usage, "quantize needs a level", "for example level: 'Q4_K_M'");
     q.output_path = text(o, "output");
+    q.numerics = numerics(o, q.numerics);
     q.imatrix_path = text(o, "imatrix");
     const val types = o["tensorTypes"];
     if (!types.isUndefined() && !types.isNull()) {
@@ -187,6 +188,15 @@ RopeFrequencies rope_frequencies(const val& o) {
     return *f;
 }
 
+// numerics: 'exact' or 'ggml' (llama.cpp's CPU rounding), as the CLI's --numerics.
+Numerics numerics(const val& o, Numerics fallback) {
+    const std::string name = text(o, "numerics");
+    if (name.empty()) return fallback;
+    const auto n = numerics_from_name(name);
+    if (!n) fail(ExitCode::Usage, "invalid value '" + name + "' for numerics", "use 'exact' or 'ggml'");
+    return *n;
+}
+
 PerplexityOptions perplexity_options(const val& o) {
     PerplexityOptions p;
     p.model_path = text(o, "model");
@@ -196,6 +206,7 @@ PerplexityOptions perplexity_options(const val& o) {
     p.n_ctx = static_cast<int64_t>(number(o, "ctx", static_cast<double>(p.n_ctx), 4, 1 << 20, true));
     p.max_chunks = static_cast<int64_t>(number(o, "chunks", 0, 1, static_cast<double>(1ll << 40), true));
     p.rope_frequencies = rope_frequencies(o);
+    p.numerics = numerics(o, p.numerics);
     return p;
 }
 

@@ -216,6 +216,10 @@ export interface PerplexityOptions extends JobOptions {
   /** RoPE frequencies: 'exact' (default) or 'bf16' (rounded to bfloat16, as transformers with a
    *  model cast to bfloat16 and back; to reproduce such a run's numbers). */
   ropeFreqs?: 'exact' | 'bf16';
+  /** 'exact' (default): float arithmetic. 'ggml': activations rounded as llama.cpp's CPU backend
+   *  rounds them (8-bit blocks for quantized weights, bf16/fp16, an fp16 KV cache), to reproduce
+   *  llama-perplexity's figures. */
+  numerics?: 'exact' | 'ggml';
   /** Accepted like the CLI's -t; the WebAssembly module runs single-threaded. */
   threads?: number;
 }
@@ -407,6 +411,9 @@ export interface QualityOptions extends JobOptions {
   chunks?: number;
   /** Output file: .json, .html (the rendered report) or, for a comparison, .csv. */
   output?: string;
+  /** 'ggml' (default): llama.cpp's CPU rounding, so the figures are those llama.cpp measures;
+   *  'exact': float arithmetic. */
+  numerics?: 'exact' | 'ggml';
 }
 
 export interface QualityReportOptions extends QualityOptions {

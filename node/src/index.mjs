@@ -156,6 +156,7 @@ export async function perplexity(model, options = {}) {
     chunks: options.chunks,
     kldBase: options.kldBase,
     ropeFreqs: options.ropeFreqs,
+    numerics: options.numerics,
   };
   return runJob('perplexity', params, options);
 }
@@ -233,6 +234,7 @@ function qualityParams(original, quantized, options) {
     imatrix: options.imatrix,
     coherence: options.coherence,
     output: options.output,
+    numerics: options.numerics,
   };
 }
 

@@ -21,7 +21,9 @@ const llmq = process.env.LLMQ_BIN ?? join(root, "build", "native", "llmq");
 const original = join(fixtures, "models", "tinyllama-spm.bf16.gguf");
 const text = join(fixtures, "text", "tinystories_train.txt");
 const work = mkdtempSync(join(tmpdir(), "llmq-oracle-quality-"));
-const nCtx = 256, nChunks = 8;
+// 8 chunks in `make test`; LLMQ_ORACLE_CHUNKS=40 for the acceptance figures (about 12 minutes:
+// node-llama-cpp's probability maps cost ~6 s per chunk).
+const nCtx = 256, nChunks = Number(process.env.LLMQ_ORACLE_CHUNKS ?? 8);
 
 const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
 
@@ -51,7 +53,14 @@ function kldOf(base, q) {
 
 const baseScores = await llamaCppScores(llama, { modelPath: original, textPath: text, nCtx, nChunks, withDistributions: true });
 
-for (const level of ["Q4_K_M", "Q2_K"]) {
+// The report rounds as llama.cpp's CPU backend does (--numerics ggml, its default), so its KL
+// divergence is llama.cpp's up to the realisation of that rounding noise, which is not bit for bit
+// llama.cpp's (docs/runtime.md): about ±1% of a Q4_K_M's KLD over 8 chunks, ±0.3% over 40. In float
+// (--numerics exact) the KLD of Q4_K_M is 2-2.6% low and that of Q8_0 62% low, which the bounds
+// below reject.
+const kldTolerance = { Q4_K_M: nChunks >= 40 ? 0.005 : 0.015, Q2_K: nChunks >= 40 ? 0.005 : 0.015, Q8_0: nChunks >= 40 ? 0.005 : 0.05 };
+
+for (const level of ["Q4_K_M", "Q2_K", "Q8_0"]) {
   test(`quality report of ${level}: perplexities within 0.5% of llama.cpp's, KL divergence as llama.cpp's distributions give it`, async () => {
     const file = quantize(level);
     const r = report(file);
@@ -60,14 +69,13 @@ for (const level of ["Q4_K_M", "Q2_K"]) {
     const { kld, top1 } = kldOf(baseScores.scores, q.scores);
     const m = r.metrics;
     console.log(`# ${level}: perplexity ${m.perplexity_original.toFixed(4)} / ${pplOriginal.toFixed(4)} (original), ${m.perplexity_quantized.toFixed(4)} / `
-      + `${pplQuantized.toFixed(4)}; KLD ${m.kld_mean.toFixed(5)} ± ${m.kld_uncertainty.toFixed(5)} / ${kld.toFixed(5)} `
+      + `${pplQuantized.toFixed(4)} (${(100 * (m.perplexity_quantized / pplQuantized - 1)).toFixed(2)}%); KLD ${m.kld_mean.toFixed(5)} ± ${m.kld_uncertainty.toFixed(5)} / ${kld.toFixed(5)} `
       + `(${(100 * (m.kld_mean / kld - 1)).toFixed(2)}%); top-1 ${(100 * m.top1_agreement).toFixed(2)}% / ${(100 * top1).toFixed(2)}%`);
+    assert.equal(r.text.numerics, "ggml");
     assert.equal(r.text.scored_tokens, baseScores.scores.length);
     assert.ok(Math.abs(m.perplexity_original / pplOriginal - 1) < 0.005);
     assert.ok(Math.abs(m.perplexity_quantized / pplQuantized - 1) < 0.005);
-    // llama.cpp multiplies quantized weights with activations rounded to 8 bits (Q8_K blocks);
-    // llmq in float. The means agree within their own uncertainty (and a few percent).
-    assert.ok(Math.abs(m.kld_mean - kld) < 2 * m.kld_uncertainty + 0.02 * kld, `${m.kld_mean} vs ${kld}`);
+    assert.ok(Math.abs(m.kld_mean / kld - 1) < kldTolerance[level], `${m.kld_mean} vs ${kld}`);
     assert.ok(Math.abs(m.top1_agreement - top1) < 0.03);
   });
 }

@@ -44,10 +44,11 @@ TEST(Quality, ReportHasPerplexityAsThePerplexityCommandComputesIt) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const json j = parse_json(r);
     const json& m = j["metrics"];
-    auto ppl = test::run_llmq(with_text({"perplexity", q, "--kld-base", kLlama, "--format", "json"}));
+    // The report rounds as llama.cpp does (--numerics ggml); perplexity computes in float unless told.
+    auto ppl = test::run_llmq(with_text({"perplexity", q, "--kld-base", kLlama, "--format", "json", "--numerics", "ggml"}));
     ASSERT_EQ(ppl.exit_code, 0) << ppl.err;
     const json p = parse_json(ppl);
-    auto base = test::run_llmq(with_text({"perplexity", kLlama, "--format", "json"}));
+    auto base = test::run_llmq(with_text({"perplexity", kLlama, "--format", "json", "--numerics", "ggml"}));
     const json b = parse_json(base);
     EXPECT_EQ(m["perplexity_quantized"], p["perplexity"]);
     EXPECT_EQ(m["perplexity_original"], b["perplexity"]);

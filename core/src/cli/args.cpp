@@ -77,12 +77,12 @@ long long parse_int(const std::string& text, const std::string& option, long lon
     return v;
 }
 
-Numerics parse_numerics(const std::optional<std::string>& value) {
-    if (!value) return Numerics::Exact;
+Numerics parse_numerics(const std::optional<std::string>& value, Numerics fallback) {
+    if (!value) return fallback;
     const auto n = numerics_from_name(*value);
     if (!n) {
         fail(ExitCode::Usage, "invalid value '" + *value + "' for --numerics",
-             "use exact (the default: float arithmetic) or ggml (llama.cpp's CPU rounding, to reproduce its numbers)");
+             "use exact (float arithmetic) or ggml (llama.cpp's CPU rounding, to reproduce its numbers)");
     }
     return *n;
 }

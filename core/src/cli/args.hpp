@@ -35,8 +35,8 @@ ParsedArgs parse_args(const std::vector<std::string>& args, const std::vector<Op
 // Parses a whole number in [min, max] for an option; Failure(Usage) otherwise.
 long long parse_int(const std::string& text, const std::string& option, long long min, long long max);
 
-// --numerics exact|ggml (absent: exact); Failure(Usage) for anything else.
-Numerics parse_numerics(const std::optional<std::string>& value);
+// --numerics exact|ggml (absent: fallback); Failure(Usage) for anything else.
+Numerics parse_numerics(const std::optional<std::string>& value, Numerics fallback = Numerics::Exact);
 
 // Parses a decimal number in [min, max]; Failure(Usage) otherwise.
 double parse_number(const std::string& text, const std::string& option, double min, double max);

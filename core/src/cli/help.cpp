@@ -172,6 +172,10 @@ compare                   several files: one row each, sorted by size; ★ marks
   -o FILE                 also write the result: .html (self-contained, inline SVG charts,
                           prints well), .json, or .csv (compare)
   --format csv            compare's table as CSV on stdout (the JSON's numbers)
+  --numerics MODE         ggml (default): round as llama.cpp's CPU backend does (each matmul's
+                          activations to 8-bit blocks, bf16 or fp16 as the weight's type asks; K
+                          and V in fp16), so the figures are the ones llama.cpp measures; its
+                          KL divergence depends on that rounding. exact: float arithmetic.
 
 Examples:
   llmq quality report model.gguf model-Q4_K_M.gguf -o report.html
@@ -205,6 +209,7 @@ Examples:
 )"},
         {"perplexity",
          R"(llmq perplexity MODEL [-f TEXT] [--ctx N] [--chunks N] [--kld-base ORIGINAL] [--rope-freqs exact|bf16]
+                [--numerics exact|ggml]
 
 Measures perplexity with llama.cpp's llama-perplexity procedure, so the numbers compare with
 published llama.cpp figures: the whole text is tokenized once (BOS first when the vocabulary adds
@@ -225,6 +230,10 @@ so memory stays near one layer plus the activations, whatever the model size.
                           rounded to bfloat16, as transformers computes with a model that was cast
                           to bfloat16 and back to float32; use it to reproduce such a run's
                           numbers exactly (the difference is ~1e-3 of the logits)
+  --numerics MODE         exact (default): float arithmetic. ggml: activations rounded as
+                          llama.cpp's CPU backend rounds them (8-bit blocks for quantized weights,
+                          bf16/fp16 for 16-bit ones) and K/V kept in fp16, to reproduce
+                          llama-perplexity's figures (a KL divergence especially)
 
 Use --verbose for the running perplexity after each chunk.
 

@@ -57,7 +57,7 @@ json run_quality_command(const std::vector<std::string>& args, Host& host) {
     if (auto v = p.value("--ctx")) o.n_ctx = parse_int(*v, "--ctx", 4, 1 << 20);
     if (auto v = p.value("--chunks")) o.max_chunks = parse_int(*v, "--chunks", 0, 1 << 30);
     o.output_path = p.value("-o").value_or("");
-    o.numerics = parse_numerics(p.value("--numerics"));
+    o.numerics = parse_numerics(p.value("--numerics"), o.numerics);
     std::vector<std::string> metrics = kMetrics;
     if (sub == "report") {
         // The HTML report shows the per-layer errors unless they were not asked for explicitly.
