@@ -88,7 +88,6 @@ QuantizeOptions quantize_options(const val& o) {
     q.level = text(o, "level");
     if (q.level.empty()) fail(ExitCode::Usage, "quantize needs a level", "for example level: 'Q4_K_M'");
     q.output_path = text(o, "output");
-    q.numerics = numerics(o, q.numerics);
     q.imatrix_path = text(o, "imatrix");
     const val types = o["tensorTypes"];
     if (!types.isUndefined() && !types.isNull()) {
@@ -274,6 +273,7 @@ QualityOptions quality_options(const val& o) {
     q.imatrix_path = text(o, "imatrix");
     q.coherence = flag(o, "coherence");
     q.output_path = text(o, "output");
+    q.numerics = numerics(o, q.numerics);
     return q;
 }
 
