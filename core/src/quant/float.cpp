@@ -61,16 +61,10 @@ void bf16_to_f32(const uint8_t* src, float* dst, size_t n) {
 
 // F16C where the CPU has it (core/src/isa/float_rows_x86.cpp), else the portable paths.
 void f16_to_f32(const uint8_t* src, float* dst, size_t n) {
-#if defined(LLMQ_X86_DISPATCH)
-    if (simd_level() != SimdLevel::Portable) return avx2::f16_to_f32(src, dst, n);
-#endif
-    f16_to_f32_portable(src, dst, n);
+    LLMQ_AT_LEVEL(f16_to_f32_portable(src, dst, n), avx2::f16_to_f32(src, dst, n));
 }
 void f32_to_f16(const float* src, uint8_t* dst, size_t n) {
-#if defined(LLMQ_X86_DISPATCH)
-    if (simd_level() != SimdLevel::Portable) return avx2::f32_to_f16(src, dst, n);
-#endif
-    f32_to_f16_scalar(src, dst, n);
+    LLMQ_AT_LEVEL(f32_to_f16_scalar(src, dst, n), avx2::f32_to_f16(src, dst, n));
 }
 
 }  // namespace floats

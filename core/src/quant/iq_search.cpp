@@ -26,10 +26,7 @@ namespace llmq::quant::iq {
 namespace {
 
 const SimdSearch& level_search() {
-#if defined(LLMQ_X86_DISPATCH)
-    if (simd_level() != SimdLevel::Portable) return avx2::simd_search();
-#endif
-    return portable::simd_search();
+    return LLMQ_AT_LEVEL(portable::simd_search(), avx2::simd_search());
 }
 
 bool use_simd() {

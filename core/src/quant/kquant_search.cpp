@@ -300,10 +300,7 @@ namespace {
 std::atomic<bool> g_simd{true};
 
 const BatchSearch& level_search() {
-#if defined(LLMQ_X86_DISPATCH)
-    if (simd_level() != SimdLevel::Portable) return avx2::batch_search();
-#endif
-    return portable::batch_search();
+    return LLMQ_AT_LEVEL(portable::batch_search(), avx2::batch_search());
 }
 
 }  // namespace

@@ -298,10 +298,7 @@ const Kernels& scalar_kernels() {
 }
 
 const Kernels& simd_kernels() {
-#if defined(LLMQ_X86_DISPATCH)
-    if (simd_level() != SimdLevel::Portable) return avx2::simd_kernels();
-#endif
-    return portable::simd_kernels();
+    return LLMQ_AT_LEVEL(portable::simd_kernels(), avx2::simd_kernels());
 }
 
 }  // namespace legacy

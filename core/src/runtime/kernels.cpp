@@ -136,17 +136,7 @@ void portable_multiply(const float* rows, const float* tokens, int64_t n8, float
 
 const TileKernels& tile_kernels() {
     static const TileKernels portable{kPortableRows, kPortableTokens, portable_multiply, nullptr, nullptr};
-#if defined(LLMQ_X86_DISPATCH)
-    switch (simd_level()) {
-        case SimdLevel::Avx512:
-            return avx512::tile_kernels();
-        case SimdLevel::Avx2:
-            return avx2::tile_kernels();
-        case SimdLevel::Portable:
-            break;
-    }
-#endif
-    return portable;
+    return LLMQ_AT_LEVEL(portable, avx2::tile_kernels(), avx512::tile_kernels());
 }
 
 // Copies rows[0..nr) (nr <= R) into the packed [k8][R][8] layout; missing rows are zeros.

@@ -20,7 +20,23 @@ SimdLevel simd_level_supported();
 void set_simd_level(SimdLevel level);
 
 std::string_view simd_level_name(SimdLevel level);
+
 // "portable", "sse4.2" (the same), "avx2", "avx512"; nullopt for anything else.
 std::optional<SimdLevel> parse_simd_level(std::string_view name);
 
 }  // namespace llmq
+
+// The one place a kernel's variant is chosen: LLMQ_AT_LEVEL(portable, avx2[, avx512]) evaluates the
+// expression of the level in use (an AVX-512 CPU without an avx512 variant gets avx2). Builds
+// without the x86 variants (wasm) see only the portable expression, so the others may name
+// functions that exist only in x86 builds.
+#if defined(LLMQ_X86_DISPATCH)
+#define LLMQ_AT_LEVEL_2(portable, avx2) (::llmq::simd_level() == ::llmq::SimdLevel::Portable ? (portable) : (avx2))
+#define LLMQ_AT_LEVEL_3(portable, avx2, avx512) \
+    (::llmq::simd_level() == ::llmq::SimdLevel::Avx512 ? (avx512) : ::llmq::simd_level() == ::llmq::SimdLevel::Avx2 ? (avx2) : (portable))
+#else
+#define LLMQ_AT_LEVEL_2(portable, avx2) (portable)
+#define LLMQ_AT_LEVEL_3(portable, avx2, avx512) (portable)
+#endif
+#define LLMQ_AT_LEVEL_PICK(_1, _2, _3, name, ...) name
+#define LLMQ_AT_LEVEL(...) LLMQ_AT_LEVEL_PICK(__VA_ARGS__, LLMQ_AT_LEVEL_3, LLMQ_AT_LEVEL_2, unused)(__VA_ARGS__)
