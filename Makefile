@@ -4,7 +4,7 @@ JOBS ?= 2
 SAMPLE := models/sample/tinyllama-spm.bf16.gguf
 LLMQ := build/native/llmq
 
-.PHONY: all deps deps-all oracle-deps native native-all test unit-test oracle-test asan demo bench bench-dynamic bench-quality bench-runtime ggml-diff fuzz clean format \
+.PHONY: all deps deps-all oracle-deps native native-all test unit-test oracle-test asan demo bench bench-dynamic bench-quality bench-runtime bench-kld ggml-diff fuzz clean format \
         wasm web node-stage node-test web-deps web-test bench-wasm
 
 all: native
@@ -117,6 +117,9 @@ bench-dynamic: native-all
 # The runtime against llama.cpp's llama-perplexity (LLAMA_BIN=DIR reuses a build of its tools).
 bench-runtime: native-all
 	bash bench/perplexity_vs_llama.sh
+
+bench-kld: native-all
+	LLAMA_BIN=$(LLAMA_BIN) bash bench/kld_vs_llama.sh
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
