@@ -65,6 +65,8 @@ export function guardHost(host) {
       return typeof v === 'string' ? v : null;
     }, null);
   }
+  // threads: at most this many of the instance's threads for the job (-t overrides it).
+  if (Number.isInteger(host.threads) && host.threads >= 1) optional.threads = host.threads;
   if (typeof host.bundledFile === 'function') {
     optional.bundledFile = (name) => attempt('bundledFile', () => String(host.bundledFile(name) ?? ''), '');
   }
