@@ -6,15 +6,18 @@ import os from 'node:os';
 
 /** At most this many threads by default (more rarely pays for a quantizer's memory traffic). */
 export const DEFAULT_MAX_THREADS = 8;
+/** At most this many in any case: each pthread is a Worker with a 5 MiB stack in the wasm heap. */
+export const MAX_THREADS = 64;
 
 function positive(value) {
   const n = Number(value);
-  return Number.isInteger(n) && n >= 1 ? Math.min(n, 1024) : undefined;
+  return Number.isInteger(n) && n >= 1 ? Math.min(n, MAX_THREADS) : undefined;
 }
 
 /**
  * The thread count of a job: requested (an option, -t) if it is a whole number ≥ 1, else the
- * environment's LLMQ_THREADS, else the machine's parallelism capped at DEFAULT_MAX_THREADS.
+ * environment's LLMQ_THREADS, else the machine's parallelism capped at DEFAULT_MAX_THREADS
+ * (never more than MAX_THREADS; -t above it uses MAX_THREADS, the output being the same).
  * @param {unknown} [requested]
  * @returns {number}
  */

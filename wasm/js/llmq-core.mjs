@@ -114,7 +114,8 @@ export class LlmqModule {
     this.#threads = threads;
   }
 
-  /** Threads the jobs use by default (1: the single-threaded module). */
+  /** Threads the jobs use by default (1: the single-threaded module).
+   *  @returns {number} */
   get threads() {
     return this.#threads;
   }
@@ -240,13 +241,18 @@ const isNode = typeof process === 'object' && typeof process.versions?.node === 
 /**
  * True where the threaded module can run: SharedArrayBuffer exists and, in a browser, the page is
  * cross-origin isolated (served with COOP/COEP, docs/wasm-threads.md). Node always can.
+ * @returns {boolean}
  */
 export function threadsSupported() {
   if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return false;
   return isNode || globalThis.crossOriginIsolated === true;
 }
 
-/** The file names of the build loadLlmq picks for a thread count: {js, wasm}. */
+/**
+ * The file names of the build loadLlmq picks for a thread count.
+ * @param {number} threads
+ * @returns {{js: string, wasm: string}}
+ */
 export function moduleFiles(threads) {
   return threads > 1 && threadsSupported() ? { js: 'llmq-mt.mjs', wasm: 'llmq-mt.wasm' } : { js: 'llmq.mjs', wasm: 'llmq.wasm' };
 }
@@ -275,6 +281,9 @@ async function nodeGlobals() {
  * .wasm next to this file) — of the build moduleFiles(threads) names. memory: an optional
  * WebAssembly.Memory to run in (single-threaded build only; a smaller maximum makes
  * out-of-memory testable).
+ * @param {{wasmModule?: WebAssembly.Module, wasmBinary?: BufferSource, wasmUrl?: string | URL,
+ *          memory?: WebAssembly.Memory, threads?: number}} [options]
+ * @returns {Promise<LlmqModule>}
  */
 export async function loadLlmq({ wasmModule, wasmBinary, wasmUrl, memory, threads = 1 } = {}) {
   const files = moduleFiles(threads);
