@@ -16,8 +16,11 @@ namespace llmq::wasm {
 #ifdef __EMSCRIPTEN_PTHREADS__
 namespace {
 
-// Tasks come from a shared counter, as in the native pool; the loading thread works too and, between
-// its tasks and while it waits for the others, runs the JS calls the pool threads hand it.
+// Tasks come from a shared range, as in the native pool; the loading thread works too and, between
+// its tasks and while it waits for the others, runs the JS calls the pool threads hand it. The
+// loading thread takes tasks from the front, the pool threads from the back: the first tasks are
+// the ones that call JS (the quantizer's read-ahead and write-behind), so the thread that would
+// run those calls anyway takes them, and no pool thread waits for it meanwhile.
 class Pool {
 public:
     explicit Pool(unsigned threads) {
@@ -31,8 +34,8 @@ public:
     void run(unsigned limit, int64_t n, const std::function<void(int64_t)>& fn) {
         std::unique_lock lock(mutex_);
         job_ = &fn;
-        job_size_ = n;
         next_ = 0;
+        end_ = n;
         limit_ = limit;
         error_ = nullptr;
         ++generation_;
@@ -40,7 +43,7 @@ public:
         for (;;) {
             if (!requests_.empty()) {
                 serve(lock);
-            } else if (next_ < n && !error_) {
+            } else if (next_ < end_ && !error_) {
                 const int64_t i = next_++;
                 lock.unlock();
                 attempt(fn, i);
@@ -108,10 +111,9 @@ private:
             // A job this thread is not lent to, or one that finished before it woke.
             if (!job_ || index >= limit_) continue;
             const std::function<void(int64_t)>& fn = *job_;
-            const int64_t n = job_size_;
             ++active_;
-            while (next_ < n && !error_) {
-                const int64_t i = next_++;
+            while (next_ < end_ && !error_) {
+                const int64_t i = --end_;
                 lock.unlock();
                 attempt(fn, i);
                 lock.lock();
@@ -128,8 +130,8 @@ private:
     std::condition_variable served_;  // pool threads: their JS call ran
     std::deque<Request*> requests_;
     const std::function<void(int64_t)>* job_ = nullptr;
-    int64_t job_size_ = 0;
-    int64_t next_ = 0;
+    int64_t next_ = 0;  // [next_, end_): the tasks nobody has taken yet
+    int64_t end_ = 0;
     unsigned limit_ = 0;
     unsigned active_ = 0;
     uint64_t generation_ = 0;
