@@ -65,15 +65,19 @@ test('perplexity: the same figures with 1 and 2 threads as the native CLI', asyn
   }
 });
 
-test('the threaded module loaded on a Node main thread runs a job and the process exits after dispose()', () => {
+test('the threaded module loaded on a Node main thread: pool threads\' host calls run, errors come back, the process exits after dispose()', () => {
   const script = `
     import { readFileSync } from 'node:fs';
     import { loadLlmq } from ${JSON.stringify(path.join(pkg, 'dist', 'llmq-core.mjs'))};
     import { nodeHost } from ${JSON.stringify(path.join(pkg, 'dist', 'node-files.mjs'))};
     const wasmBinary = readFileSync(${JSON.stringify(path.join(pkg, 'dist', 'llmq-mt.wasm'))});
     const llmq = await loadLlmq({ wasmBinary, threads: 2 });
-    const r = llmq.inspect(process.argv[1], nodeHost({ stderr: (t) => process.stderr.write(t) }));
-    console.log(JSON.stringify({ threads: llmq.threads, ok: r.ok, tensors: r.result?.tensors?.length }));
+    const host = nodeHost({ stderr: (t) => process.stderr.write(t) });
+    const r = llmq.inspect(process.argv[1], host);
+    const check = llmq.threadCheck({ tasks: 64 }, host);
+    const failed = llmq.threadCheck({ tasks: 16, missing: process.argv[1] + '.missing' }, host);
+    const after = llmq.threadCheck({ tasks: 16 }, host);
+    console.log(JSON.stringify({ threads: llmq.threads, ok: r.ok, tensors: r.result?.tensors?.length, check, failed, after }));
     llmq.dispose();`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, tiny], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.error, undefined, `did not exit: ${r.error?.message}`);
@@ -82,4 +86,12 @@ test('the threaded module loaded on a Node main thread runs a job and the proces
   assert.equal(out.threads, 2);
   assert.equal(out.ok, true);
   assert.ok(out.tensors > 0);
+  // Every task called the host's clock; some ran on the pool thread (their calls went through
+  // the loading thread).
+  assert.deepEqual({ ...out.check, offThread: out.check.offThread > 0 }, { ok: true, tasks: 64, offThread: true, threads: 2 });
+  // A host error in a task (a missing file) is the run's error, and the pool stays usable.
+  assert.equal(out.failed.ok, false);
+  assert.equal(out.failed.error.code, 3);
+  assert.match(out.failed.error.message, /missing/);
+  assert.equal(out.after.ok, true);
 });

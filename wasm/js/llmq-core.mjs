@@ -212,6 +212,14 @@ export class LlmqModule {
     return this.#job(() => this.#module.analyze(options, guardHost(host)));
   }
 
+  /** Tests only: tasks over the instance's threads that call the host's JS ({tasks, spinMs?,
+   *  missing?}, see wasm/thread_check.cpp): {ok, tasks, offThread, threads} | {ok: false, error}. */
+  threadCheck(options, host) {
+    const r = this.#call(() => this.#module.threadCheck(options, guardHost(host)));
+    if (isLlmqError(r)) return { ok: false, error: r };
+    return r;
+  }
+
   /** bench/ only: prompt-processing speed ({model, ctx, reps?, resident?}), see forward_speed.cpp. */
   forwardSpeed(options, host) {
     const r = this.#call(() => this.#module.forwardSpeed(options, guardHost(host)));
