@@ -5,7 +5,7 @@
 //   node bench/page_threads.mjs [MODEL.gguf] [--level Q4_K_M] [--runs N]
 //
 // Default model: the synthetic TinyLlama-1.1B-shaped F16 model of bench/wasm_vs_native.mjs
-// (build/bench/). Needs `make web web-deps` (build/web, playwright-core in web/test) and
+// (build/bench/ or build/bench-wasm/). Needs `make web web-deps` (build/web, playwright-core in web/test) and
 // Chromium at /usr/bin/chromium. Times are from the click on Start to the done state, best of
 // --runs (default 1).
 import { createHash } from 'node:crypto';
@@ -27,7 +27,8 @@ const option = (name, fallback) => {
 };
 const level = option('--level', 'Q4_K_M');
 const runs = Number(option('--runs', '1'));
-const model = args[0] ?? path.join(root, 'build', 'bench', 'synthetic-llama-1.1b-f16.gguf');
+const made = ['bench', 'bench-wasm'].map((d) => path.join(root, 'build', d, 'synthetic-llama-1.1b-f16.gguf'));
+const model = args[0] ?? made.find((f) => fs.existsSync(f)) ?? made[0];
 if (!fs.existsSync(model)) {
   console.error(`${model} is missing: run bench/wasm_vs_native.mjs once (it makes it) or name a model`);
   process.exit(1);

@@ -40,7 +40,7 @@ test('Q4_K_M of a 2-layer model: 1 and 2 threads (API and npx) write the native 
   }
 });
 
-test('LLMQ_THREADS chooses the default; -t overrides it', async () => {
+test('LLMQ_THREADS=2 sets the default of npx llmq (native bytes); threads: 1 runs the single-threaded module', async () => {
   const out = path.join(work, 'env.gguf');
   const r = runNodeCli(['quantize', tiny, '-q', 'Q8_0', '-o', out, '--quiet'], { LLMQ_THREADS: '2' });
   assert.equal(r.status, 0, r.stderr);
