@@ -68,6 +68,22 @@ function nativeFigures(model) {
 const { loadLlmq } = await import(path.join(dist, 'llmq-core.mjs'));
 const { nodeHost } = await import(path.join(dist, 'node-files.mjs'));
 
+// CPU seconds of each OS thread of this process (Linux /proc; empty elsewhere). The busiest
+// thread's share of a call shows what threads gain where other work takes the cores.
+function threadCpu() {
+  const cpu = new Map();
+  const dir = '/proc/self/task';
+  for (const tid of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    try {
+      const f = fs.readFileSync(`${dir}/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+      cpu.set(tid, (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      // the thread ended
+    }
+  }
+  return cpu;
+}
+
 async function wasmFigures(model, threads) {
   // A fresh instance per model: the heap only grows, and the 1.1B model needs most of it. The
   // threaded module blocks this (main) thread during a call, which Node allows.
@@ -76,9 +92,12 @@ async function wasmFigures(model, threads) {
   llmq.setWorkingDirectory(process.cwd());
   const rows = [];
   for (const ctx of ctxs) {
+    const before = threadCpu();
     const r = llmq.forwardSpeed({ model: model.file, ctx, reps: model.big ? 1 : reps, resident: !model.big }, nodeHost({ stderr: (t) => process.stderr.write(t) }));
     if (!r.ok) throw new Error(`wasm forwardSpeed: ${r.error.message}`);
-    rows.push({ ctx, threads, streamed: r.streamed_tokens_per_second, resident: r.resident_tokens_per_second });
+    const after = threadCpu();
+    const busiest = Math.max(0, ...[...after].map(([tid, cpu]) => cpu - (before.get(tid) ?? 0)));
+    rows.push({ ctx, threads, streamed: r.streamed_tokens_per_second, resident: r.resident_tokens_per_second, busiest });
   }
   llmq.dispose();
   return rows;
@@ -86,7 +105,8 @@ async function wasmFigures(model, threads) {
 
 const fmt = (x) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(1));
 console.log('prompt processing, tokens/s (best of runs; streamed = layer streamer, resident = KV-cache executor)');
-console.log(`${'model'.padEnd(34)} ${'ctx'.padStart(5)} ${'native 1t str'.padStart(14)} ${'2t str'.padStart(9)} ${'wasm1t str'.padStart(11)} ${'wasm2t str'.padStart(11)} ${'native 1t res'.padStart(14)} ${'2t res'.padStart(9)} ${'wasm1t res'.padStart(11)} ${'wasm2t res'.padStart(11)} ${'w1/n1'.padStart(6)} ${'w2/w1'.padStart(6)}`);
+console.log('(cpu ratio: CPU seconds of the busiest thread of a wasm call, 1 thread over 2: the speedup 2 threads allow on free cores)');
+console.log(`${'model'.padEnd(34)} ${'ctx'.padStart(5)} ${'native 1t str'.padStart(14)} ${'2t str'.padStart(9)} ${'wasm1t str'.padStart(11)} ${'wasm2t str'.padStart(11)} ${'native 1t res'.padStart(14)} ${'2t res'.padStart(9)} ${'wasm1t res'.padStart(11)} ${'wasm2t res'.padStart(11)} ${'w1/n1'.padStart(6)} ${'w2/w1'.padStart(6)} ${'cpu ratio'.padStart(10)}`);
 for (const model of models) {
   const n = nativeFigures(model);
   const w = [...await wasmFigures(model, 1), ...await wasmFigures(model, 2)];
@@ -95,6 +115,6 @@ for (const model of models) {
     const n2 = n.find((r) => r.ctx === ctx && r.threads === 2);
     const w1 = w.find((r) => r.ctx === ctx && r.threads === 1);
     const w2 = w.find((r) => r.ctx === ctx && r.threads === 2);
-    console.log(`${path.basename(model.file).padEnd(34)} ${String(ctx).padStart(5)} ${fmt(n1.streamed).padStart(14)} ${fmt(n2.streamed).padStart(9)} ${fmt(w1.streamed).padStart(11)} ${fmt(w2.streamed).padStart(11)} ${fmt(n1.resident).padStart(14)} ${fmt(n2.resident).padStart(9)} ${fmt(w1.resident).padStart(11)} ${fmt(w2.resident).padStart(11)} ${(w1.streamed / n1.streamed).toFixed(2).padStart(6)} ${(w2.streamed / w1.streamed).toFixed(2).padStart(6)}`);
+    console.log(`${path.basename(model.file).padEnd(34)} ${String(ctx).padStart(5)} ${fmt(n1.streamed).padStart(14)} ${fmt(n2.streamed).padStart(9)} ${fmt(w1.streamed).padStart(11)} ${fmt(w2.streamed).padStart(11)} ${fmt(n1.resident).padStart(14)} ${fmt(n2.resident).padStart(9)} ${fmt(w1.resident).padStart(11)} ${fmt(w2.resident).padStart(11)} ${(w1.streamed / n1.streamed).toFixed(2).padStart(6)} ${(w2.streamed / w1.streamed).toFixed(2).padStart(6)} ${(w2.busiest > 0 ? (w1.busiest / w2.busiest).toFixed(2) : '-').padStart(10)}`);
   }
 }
