@@ -604,8 +604,10 @@ test('protection toggle: the page finds the super weights once and writes what t
   await waitForPlan(page);
   await page.check('#protect');
   await waitForPlan(page, 300_000);
-  const download = page.waitForEvent('download');
-  await page.click('#start');
+  // The earlier plan may still show while the super weights are searched (a job of its own, half
+  // a minute on a busy machine): Start waits for it, and the download for both.
+  const download = page.waitForEvent('download', { timeout: 300_000 });
+  await page.click('#start', { timeout: 300_000 });
   await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
   const saved = path.join(work, 'page-protected.gguf');
   await (await download).saveAs(saved);
