@@ -46,7 +46,7 @@ function bigModel() {
 }
 
 const models = listed.length
-  ? listed.map((file) => ({ file, big: false }))
+  ? listed.map((file) => ({ file, big: fs.statSync(file).size > 1e9 }))
   : [
     ...['tinyllama-spm', 'tinyqwen-bpe'].map((n) => ({ file: path.join(fixtures, 'models', `${n}.bf16.gguf`), big: false })),
     ...(big ? [{ file: bigModel(), big: true }] : []),
