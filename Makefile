@@ -57,7 +57,8 @@ fuzz:
 oracle-test: native oracle-deps
 	cd tests/oracle && node --test --test-concurrency=1
 
-# WebAssembly: build/wasm/llmq.mjs + llmq.wasm and the JS adapters (Debian's Emscripten).
+# WebAssembly: build/wasm/llmq.mjs + llmq.wasm (single-threaded), llmq-mt.mjs + llmq-mt.wasm +
+# llmq-mt.worker.js (threaded, docs/wasm-threads.md) and the JS adapters (Debian's Emscripten).
 build/wasm/build.ninja: CMakeLists.txt CMakePresets.json | deps-all
 	cmake --preset wasm >/dev/null
 
@@ -67,7 +68,7 @@ wasm: deps-all build/wasm/build.ninja
 # The static page: build/web/ (deployable as is) with the module under build/web/wasm/ and the
 # default calibration text (WikiText-2, for the Analyze step) under build/web/data/.
 WEB_SOURCES := $(wildcard web/*.html web/*.mjs web/*.css)
-WASM_FOR_WEB := llmq.mjs llmq.wasm llmq-core.mjs llmq-errors.mjs blob-files.mjs opfs-files.mjs
+WASM_FOR_WEB := llmq.mjs llmq.wasm llmq-mt.mjs llmq-mt.wasm llmq-mt.worker.js llmq-core.mjs llmq-errors.mjs blob-files.mjs opfs-files.mjs
 web: wasm
 	@rm -rf build/web && mkdir -p build/web/wasm build/web/data
 	cp $(WEB_SOURCES) build/web/

@@ -1,5 +1,5 @@
-// Prompt-processing speed of the runtime, native (1 and 2 threads) against wasm in Node (single
-// thread): tokens/s for one sequence of ctx tokens (256 and 512) through the layer streamer
+// Prompt-processing speed of the runtime, native (1 and 2 threads) against wasm in Node (1 thread:
+// the single-threaded module; 2: the threaded one): tokens/s for one sequence of ctx tokens (256 and 512) through the layer streamer
 // (weights streamed from the file on every run, as perplexity and calibration use it) and the
 // resident executor (weights loaded once, as generate). The same work on both sides: native
 // figures come from bench_forward, wasm figures from the module's forwardSpeed (the same ids).
@@ -46,7 +46,7 @@ function bigModel() {
 }
 
 const models = listed.length
-  ? listed.map((file) => ({ file, big: false }))
+  ? listed.map((file) => ({ file, big: fs.statSync(file).size > 1e9 }))
   : [
     ...['tinyllama-spm', 'tinyqwen-bpe'].map((n) => ({ file: path.join(fixtures, 'models', `${n}.bf16.gguf`), big: false })),
     ...(big ? [{ file: bigModel(), big: true }] : []),
@@ -68,29 +68,53 @@ function nativeFigures(model) {
 const { loadLlmq } = await import(path.join(dist, 'llmq-core.mjs'));
 const { nodeHost } = await import(path.join(dist, 'node-files.mjs'));
 
-async function wasmFigures(model) {
-  // A fresh instance per model: the heap only grows, and the 1.1B model needs most of it.
-  const llmq = await loadLlmq({ wasmBinary: fs.readFileSync(path.join(dist, 'llmq.wasm')) });
+// CPU seconds of each OS thread of this process (Linux /proc; empty elsewhere). The busiest
+// thread's share of a call shows what threads gain where other work takes the cores.
+function threadCpu() {
+  const cpu = new Map();
+  const dir = '/proc/self/task';
+  for (const tid of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    try {
+      const f = fs.readFileSync(`${dir}/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+      cpu.set(tid, (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      // the thread ended
+    }
+  }
+  return cpu;
+}
+
+async function wasmFigures(model, threads) {
+  // A fresh instance per model: the heap only grows, and the 1.1B model needs most of it. The
+  // threaded module blocks this (main) thread during a call, which Node allows.
+  const llmq = await loadLlmq({ wasmBinary: fs.readFileSync(path.join(dist, threads > 1 ? 'llmq-mt.wasm' : 'llmq.wasm')), threads });
+  if (llmq.threads !== threads) throw new Error(`wasm: ${llmq.threads} threads instead of ${threads}`);
   llmq.setWorkingDirectory(process.cwd());
   const rows = [];
   for (const ctx of ctxs) {
+    const before = threadCpu();
     const r = llmq.forwardSpeed({ model: model.file, ctx, reps: model.big ? 1 : reps, resident: !model.big }, nodeHost({ stderr: (t) => process.stderr.write(t) }));
     if (!r.ok) throw new Error(`wasm forwardSpeed: ${r.error.message}`);
-    rows.push({ ctx, threads: 1, streamed: r.streamed_tokens_per_second, resident: r.resident_tokens_per_second });
+    const after = threadCpu();
+    const busiest = Math.max(0, ...[...after].map(([tid, cpu]) => cpu - (before.get(tid) ?? 0)));
+    rows.push({ ctx, threads, streamed: r.streamed_tokens_per_second, resident: r.resident_tokens_per_second, busiest });
   }
+  llmq.dispose();
   return rows;
 }
 
 const fmt = (x) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(1));
 console.log('prompt processing, tokens/s (best of runs; streamed = layer streamer, resident = KV-cache executor)');
-console.log(`${'model'.padEnd(34)} ${'ctx'.padStart(5)} ${'native 1t str'.padStart(14)} ${'2t str'.padStart(9)} ${'wasm str'.padStart(9)} ${'native 1t res'.padStart(14)} ${'2t res'.padStart(9)} ${'wasm res'.padStart(9)} ${'wasm/1t'.padStart(8)}`);
+console.log('(cpu ratio: CPU seconds of the busiest thread of a wasm call, 1 thread over 2: the speedup 2 threads allow on free cores)');
+console.log(`${'model'.padEnd(34)} ${'ctx'.padStart(5)} ${'native 1t str'.padStart(14)} ${'2t str'.padStart(9)} ${'wasm1t str'.padStart(11)} ${'wasm2t str'.padStart(11)} ${'native 1t res'.padStart(14)} ${'2t res'.padStart(9)} ${'wasm1t res'.padStart(11)} ${'wasm2t res'.padStart(11)} ${'w1/n1'.padStart(6)} ${'w2/w1'.padStart(6)} ${'cpu ratio'.padStart(10)}`);
 for (const model of models) {
   const n = nativeFigures(model);
-  const w = await wasmFigures(model);
+  const w = [...await wasmFigures(model, 1), ...await wasmFigures(model, 2)];
   for (const ctx of ctxs) {
     const n1 = n.find((r) => r.ctx === ctx && r.threads === 1);
     const n2 = n.find((r) => r.ctx === ctx && r.threads === 2);
-    const wr = w.find((r) => r.ctx === ctx);
-    console.log(`${path.basename(model.file).padEnd(34)} ${String(ctx).padStart(5)} ${fmt(n1.streamed).padStart(14)} ${fmt(n2.streamed).padStart(9)} ${fmt(wr.streamed).padStart(9)} ${fmt(n1.resident).padStart(14)} ${fmt(n2.resident).padStart(9)} ${fmt(wr.resident).padStart(9)} ${(wr.streamed / n1.streamed).toFixed(2).padStart(8)}`);
+    const w1 = w.find((r) => r.ctx === ctx && r.threads === 1);
+    const w2 = w.find((r) => r.ctx === ctx && r.threads === 2);
+    console.log(`${path.basename(model.file).padEnd(34)} ${String(ctx).padStart(5)} ${fmt(n1.streamed).padStart(14)} ${fmt(n2.streamed).padStart(9)} ${fmt(w1.streamed).padStart(11)} ${fmt(w2.streamed).padStart(11)} ${fmt(n1.resident).padStart(14)} ${fmt(n2.resident).padStart(9)} ${fmt(w1.resident).padStart(11)} ${fmt(w2.resident).padStart(11)} ${(w1.streamed / n1.streamed).toFixed(2).padStart(6)} ${(w2.streamed / w1.streamed).toFixed(2).padStart(6)} ${(w2.busiest > 0 ? (w1.busiest / w2.busiest).toFixed(2) : '-').padStart(10)}`);
   }
 }

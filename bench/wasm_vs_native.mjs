@@ -1,5 +1,6 @@
-// wasm (Node) against native, single-threaded: time and peak memory to quantize the synthetic
-// TinyLlama-shaped F16 model (2.2 GB) to Q8_0 and Q4_K_M, and whether the outputs are identical.
+// wasm (Node) against native: time and peak memory to quantize the synthetic TinyLlama-shaped F16
+// model (2.2 GB) to Q8_0 and Q4_K_M, native with 1 thread, wasm with 1 thread (the
+// single-threaded module) and with 2 (the threaded module), and whether the outputs are identical.
 // Never part of `make test`.
 //
 //   node bench/wasm_vs_native.mjs [--layers N] [--runs N] [--levels Q8_0,Q4_K_M]
@@ -64,39 +65,63 @@ function runNative(input, level, output) {
 }
 
 // The API in a fresh Node process; wasm_heap_bytes is the module's linear memory, the RSS the
-// whole process (the Node runtime included).
-function runWasm(input, level, output) {
-  const script = `import { quantize } from ${JSON.stringify(path.join(root, 'node', 'src', 'index.mjs'))};
-    const r = await quantize(process.argv[1], { level: process.argv[2], output: process.argv[3] });
-    console.log(JSON.stringify({ heap: r.wasm_heap_bytes }));`;
-  const t = timed(process.execPath, ['--input-type=module', '-e', script, input, level, output]);
-  return { ...t, heap: JSON.parse(t.stdout).heap };
+// whole process (the Node runtime included). threads 1: the single-threaded module. busiest: the
+// CPU seconds of the busiest OS thread (Linux /proc, sampled every 50 ms): on a machine whose
+// cores are taken by other work, the wall time cannot show what threads gain, but the split of
+// the CPU time over the threads can (1 thread's CPU / the busiest of 2 bounds the speedup on
+// free cores).
+function runWasm(input, level, output, threads) {
+  const script = `import fs from 'node:fs';
+    import { quantize } from ${JSON.stringify(path.join(root, 'node', 'src', 'index.mjs'))};
+    const cpu = new Map();
+    const sample = () => {
+      for (const tid of fs.existsSync('/proc/self/task') ? fs.readdirSync('/proc/self/task') : []) {
+        try {
+          const f = fs.readFileSync('/proc/self/task/' + tid + '/stat', 'utf8').split(') ')[1].split(' ');
+          cpu.set(tid, Math.max(cpu.get(tid) ?? 0, (Number(f[11]) + Number(f[12])) / 100));
+        } catch {}
+      }
+    };
+    const timer = setInterval(sample, 50);
+    const r = await quantize(process.argv[1], { level: process.argv[2], output: process.argv[3], threads: Number(process.argv[4]) });
+    clearInterval(timer);
+    if (r.wasm_threads !== Number(process.argv[4])) throw new Error('ran with ' + r.wasm_threads + ' threads');
+    console.log(JSON.stringify({ heap: r.wasm_heap_bytes, busiest: Math.max(0, ...cpu.values()) }));`;
+  const t = timed(process.execPath, ['--input-type=module', '-e', script, input, level, output, String(threads)]);
+  const { heap, busiest } = JSON.parse(t.stdout);
+  return { ...t, heap, busiest };
 }
 
 const input = model();
 const size = fs.statSync(input).size;
 const mb = (n) => (n / 2 ** 20).toFixed(1);
 console.log(`model ${path.relative(root, input)}: ${(size / 1e9).toFixed(2)} GB, ${layers} layers; best of ${runs} run(s)`);
-console.log('level    wall s: native   wasm  ratio | CPU s: native   wasm  ratio | wasm MB/s | peak RSS MiB: native  wasm | wasm heap MiB | identical');
+console.log('level    wall s: native wasm1t wasm2t  w1/n  w1/w2 | CPU s: native wasm1t wasm2t  w1/n | busiest thread s: 1t 2t  ratio | wasm1t MB/s | peak RSS MiB: native wasm1t wasm2t | heap MiB 1t 2t | identical');
+const best = (a, x) => (a
+  ? { ...a, wall: Math.min(a.wall, x.wall), cpu: Math.min(a.cpu, x.cpu), rss: Math.min(a.rss, x.rss), busiest: Math.min(a.busiest, x.busiest) }
+  : x);
 for (const level of levels) {
   const n = path.join(out, `native-${level}.gguf`);
-  const w = path.join(out, `wasm-${level}.gguf`);
-  // Interleaved, so a busy spell hits both sides alike.
+  const w1 = path.join(out, `wasm1-${level}.gguf`);
+  const w2 = path.join(out, `wasm2-${level}.gguf`);
+  // Interleaved, so a busy spell hits every side alike.
   let a = null;
   let b = null;
+  let c = null;
   for (let i = 0; i < runs; ++i) {
-    const x = runNative(input, level, n);
-    const y = runWasm(input, level, w);
-    a = a ? { ...a, wall: Math.min(a.wall, x.wall), cpu: Math.min(a.cpu, x.cpu), rss: Math.min(a.rss, x.rss) } : x;
-    b = b ? { ...b, wall: Math.min(b.wall, y.wall), cpu: Math.min(b.cpu, y.cpu), rss: Math.min(b.rss, y.rss) } : y;
+    a = best(a, runNative(input, level, n));
+    b = best(b, runWasm(input, level, w1, 1));
+    c = best(c, runWasm(input, level, w2, 2));
   }
-  const same = sha256(n) === sha256(w);
+  const reference = sha256(n);
+  const same = sha256(w1) === reference && sha256(w2) === reference;
   console.log([
-    level.padEnd(8), a.wall.toFixed(2).padStart(14), b.wall.toFixed(2).padStart(6), (b.wall / a.wall).toFixed(2).padStart(6),
-    a.cpu.toFixed(2).padStart(15), b.cpu.toFixed(2).padStart(6), (b.cpu / a.cpu).toFixed(2).padStart(6),
-    (size / 1e6 / b.wall).toFixed(1).padStart(11), mb(a.rss).padStart(21), mb(b.rss).padStart(5), mb(b.heap).padStart(15),
-    (same ? 'yes' : 'NO').padStart(11),
+    level.padEnd(8), a.wall.toFixed(2).padStart(14), b.wall.toFixed(2).padStart(6), c.wall.toFixed(2).padStart(6),
+    (b.wall / a.wall).toFixed(2).padStart(5), (b.wall / c.wall).toFixed(2).padStart(6),
+    a.cpu.toFixed(2).padStart(15), b.cpu.toFixed(2).padStart(6), c.cpu.toFixed(2).padStart(6), (b.cpu / a.cpu).toFixed(2).padStart(5),
+    b.busiest.toFixed(2).padStart(21), c.busiest.toFixed(2).padStart(5), (b.busiest / c.busiest).toFixed(2).padStart(6),
+    (size / 1e6 / b.wall).toFixed(1).padStart(13), mb(a.rss).padStart(22), mb(b.rss).padStart(6), mb(c.rss).padStart(6),
+    mb(b.heap).padStart(12), mb(c.heap).padStart(6), (same ? 'yes' : 'NO').padStart(11),
   ].join(' '));
-  fs.rmSync(n);
-  fs.rmSync(w);
+  for (const f of [n, w1, w2]) fs.rmSync(f);
 }

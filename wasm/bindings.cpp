@@ -15,6 +15,7 @@
 
 #include "js_error.hpp"
 #include "js_host.hpp"
+#include "js_thread.hpp"
 #include "level_facts.hpp"
 #include "llmq/cli/cli.hpp"
 #include "llmq/error.hpp"
@@ -382,6 +383,12 @@ std::string version_js() {
     return LLMQ_VERSION;
 }
 
+// The threaded module: starts its pool (threads in all, the loading thread included; once per
+// instance) and returns the threads jobs may use. The single-threaded module returns 1.
+unsigned start_threads_js(unsigned threads) {
+    return start_threads(threads);
+}
+
 double heap_bytes_js() {
     return static_cast<double>(heap_bytes());
 }
@@ -418,5 +425,6 @@ EMSCRIPTEN_BINDINGS(llmq) {
     emscripten::function("renderQuality", &render_quality_js);
     emscripten::function("version", &version_js);
     emscripten::function("heapBytes", &heap_bytes_js);
+    emscripten::function("startThreads", &start_threads_js);
     emscripten::function("setWorkingDirectory", &set_working_directory);
 }

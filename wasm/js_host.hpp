@@ -8,7 +8,8 @@
 //   configure?({format, verbosity, threads})
 //   makeDirectories?(path) -> undefined | error          env?(name) -> string | undefined
 //   bundledFile?(name) -> path (for openFile) | ''       (absent: no directories / environment / data)
-// The module is single-threaded: jobs run serially, and -t is accepted but has no effect.
+//   threads?: number of threads for the job (0 or absent: every thread the module started; -t of
+//              the command line overrides it). The single-threaded module runs every job serially.
 #pragma once
 
 #include <emscripten/val.h>
@@ -31,11 +32,13 @@ public:
     void configure(const GlobalOptions& options);
     void write_stdout(std::string_view text);
     void write_stderr(std::string_view text);
+    // 0: every thread the module started (js_thread.hpp).
+    void set_threads(unsigned threads);
 
 private:
     val js_;
     Host host_;
-    SerialFor serial_;
+    std::unique_ptr<ParallelFor> parallel_;
     std::unique_ptr<Progress> progress_;
     Verbosity verbosity_ = Verbosity::Normal;
 };

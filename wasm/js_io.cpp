@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "js_error.hpp"
+#include "js_thread.hpp"
 #include "llmq/error.hpp"
 
 namespace llmq::wasm {
@@ -33,7 +34,10 @@ JsSource::JsSource(val js) : js_(std::move(js)) {
 }
 
 JsSource::~JsSource() {
-    if (has_method(js_, "close")) js_.call<void>("close");
+    on_js_thread([&] {
+        if (has_method(js_, "close")) js_.call<void>("close");
+        js_ = val::undefined();
+    });
 }
 
 void JsSource::read(uint64_t offset, std::span<uint8_t> out) const {
@@ -43,7 +47,7 @@ void JsSource::read(uint64_t offset, std::span<uint8_t> out) const {
     }
     while (!out.empty()) {
         const size_t n = std::min(out.size(), kMaxRead);
-        checked(js_.call<val>("read", static_cast<double>(offset), val(emscripten::typed_memory_view(n, out.data()))));
+        on_js_thread([&] { checked(js_.call<val>("read", static_cast<double>(offset), val(emscripten::typed_memory_view(n, out.data())))); });
         out = out.subspan(n);
         offset += n;
     }
@@ -56,16 +60,19 @@ JsSink::JsSink(val js) : js_(std::move(js)) {
 
 JsSink::~JsSink() {
     abort();
+    on_js_thread([&] { js_ = val::undefined(); });
 }
 
 void JsSink::flush() {
     if (buffer_.empty()) return;
-    const val error = js_.call<val>("write", view(buffer_));
-    buffer_.clear();
-    if (is_error(error)) {
-        abort();
-        checked(error);
-    }
+    on_js_thread([&] {
+        const val error = js_.call<val>("write", view(buffer_));
+        buffer_.clear();
+        if (is_error(error)) {
+            abort();
+            checked(error);
+        }
+    });
 }
 
 void JsSink::write(std::span<const uint8_t> bytes) {
@@ -73,11 +80,13 @@ void JsSink::write(std::span<const uint8_t> bytes) {
     written_ += bytes.size();
     if (bytes.size() >= kSinkBuffer) {
         flush();
-        const val error = js_.call<val>("write", view(bytes));
-        if (is_error(error)) {
-            abort();
-            checked(error);
-        }
+        on_js_thread([&] {
+            const val error = js_.call<val>("write", view(bytes));
+            if (is_error(error)) {
+                abort();
+                checked(error);
+            }
+        });
         return;
     }
     if (buffer_.size() + bytes.size() > kSinkBuffer) flush();
@@ -89,14 +98,14 @@ void JsSink::finish() {
     flush();
     closed_ = true;
     // The JS side cleans up after itself when finishing fails.
-    checked(js_.call<val>("finish"));
+    on_js_thread([&] { checked(js_.call<val>("finish")); });
 }
 
 void JsSink::abort() noexcept {
     buffer_.clear();
     if (closed_) return;
     closed_ = true;
-    js_.call<void>("abort");
+    on_js_thread([&] { js_.call<void>("abort"); });
 }
 
 JsFileSet::JsFileSet(val js) : js_(std::move(js)) {
@@ -116,16 +125,17 @@ void JsFileSet::check(std::string_view relative) const {
 
 bool JsFileSet::exists(std::string_view relative) const {
     check(relative);
-    return js_.call<val>("exists", std::string(relative)).isTrue();
+    return on_js_thread([&] { return js_.call<val>("exists", std::string(relative)).isTrue(); });
 }
 
 std::unique_ptr<ByteSource> JsFileSet::open(std::string_view relative) const {
     check(relative);
-    return std::make_unique<JsSource>(checked(js_.call<val>("open", std::string(relative))));
+    return on_js_thread(
+        [&]() -> std::unique_ptr<ByteSource> { return std::make_unique<JsSource>(checked(js_.call<val>("open", std::string(relative)))); });
 }
 
 std::vector<std::string> JsFileSet::list() const {
-    auto names = emscripten::vecFromJSArray<std::string>(js_.call<val>("list"));
+    auto names = on_js_thread([&] { return emscripten::vecFromJSArray<std::string>(js_.call<val>("list")); });
     std::sort(names.begin(), names.end());
     return names;
 }

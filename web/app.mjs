@@ -58,7 +58,11 @@ function showError(error) {
 }
 
 function startWorker() {
-  worker = new Worker(new URL('./worker.mjs', import.meta.url), { type: 'module' });
+  // ?threads=N of the page's address (1: the single-threaded module) reaches the Worker.
+  const threads = new URLSearchParams(location.search).get('threads');
+  const workerUrl = new URL('./worker.mjs', import.meta.url);
+  if (threads) workerUrl.searchParams.set('threads', threads);
+  worker = new Worker(workerUrl, { type: 'module' });
   worker.onmessage = ({ data }) => {
     if (data.type === 'ready') {
       levels = [
@@ -66,7 +70,8 @@ function startWorker() {
           + 'least estimated loss per byte, under the profile\'s rules.', available: true, needsImatrix: false },
         ...withAliases(data.levels.filter((l) => l.available)),
       ];
-      $('version').textContent = `llmq ${data.version}`;
+      $('version').textContent = `llmq ${data.version} · ${data.threads === 1 ? '1 thread' : `${data.threads} threads`}`;
+      document.body.dataset.threads = String(data.threads);
       fillLevels();
       loadProfiles();
       if (document.body.dataset.state === 'loading') setState('ready');

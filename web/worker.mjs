@@ -10,20 +10,33 @@
 //        imatrix: {name, file}, opened when options.imatrix names it
 //        files: [{name, file}], other inputs by name (options.measurements, options.superWeights)
 //        calibration: {name, file}; without it the page's data/wikitext-2-test.raw
-//   out  {type: 'ready', version, levels} | {type: 'failed', error}
+//   out  {type: 'ready', version, levels, threads, isolated} | {type: 'failed', error}
 //        {type: 'progress', id, event}   {type: 'log', id, text}
 //        {type: 'result', id, ok, result | error, output?: {name, entry} | {name, blob},
 //         files?: [{name, blob}] (what quantize wrote beside the model: a measurement and its
 //         importance matrix), mask?: {name, blob} (analyze with identifySuperWeights),
 //         html?, document? (quality: the report as an HTML fragment and as a whole file)}
-import { loadLlmq, llmqError, ExitCode } from './wasm/llmq-core.mjs';
+// Threads: where the page is cross-origin isolated (served with COOP/COEP), the threaded module
+// runs each job on this Worker and a pool of Workers beside it (navigator.hardwareConcurrency,
+// at most 8, or the page's ?threads=N, which this Worker's URL carries); elsewhere the
+// single-threaded module (docs/wasm-threads.md). The bytes written are the same either way.
+import { loadLlmq, llmqError, ExitCode, threadsSupported } from './wasm/llmq-core.mjs';
 import { blobFileSet, blobSource } from './wasm/blob-files.mjs';
 import { memoryOutput, openOpfsOutput, opfsAvailable } from './wasm/opfs-files.mjs';
 
 let llmq = null;
 
+function wantedThreads() {
+  const asked = Number(new URL(self.location.href).searchParams.get('threads'));
+  if (Number.isInteger(asked) && asked >= 1) return Math.min(asked, 64);
+  return Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 8));
+}
+
 async function module() {
-  if (!llmq || llmq.broken) llmq = await loadLlmq({ wasmUrl: new URL('./wasm/llmq.wasm', import.meta.url) });
+  if (!llmq || llmq.broken) {
+    llmq?.dispose();
+    llmq = await loadLlmq({ threads: threadsSupported() ? wantedThreads() : 1 });
+  }
   return llmq;
 }
 
@@ -235,7 +248,7 @@ onmessage = async ({ data }) => {
 };
 
 module().then(
-  (m) => postMessage({ type: 'ready', version: m.version, levels: m.levels() }),
+  (m) => postMessage({ type: 'ready', version: m.version, levels: m.levels(), threads: m.threads, isolated: globalThis.crossOriginIsolated === true }),
   (e) => postMessage({ type: 'failed', error: llmqError(ExitCode.general, `the WebAssembly module could not be loaded: ${e?.message ?? e}`,
     'use a current Chrome, Edge, Firefox or Safari (WebAssembly SIMD and exception handling are needed)') }),
 );

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const build = process.env.LLMQ_BUILD_DIR ?? path.resolve(pkg, '..', 'build');
-const wasmFiles = ['llmq.mjs', 'llmq.wasm', 'llmq-core.mjs', 'llmq-errors.mjs', 'node-files.mjs', 'blob-files.mjs', 'opfs-files.mjs'];
+const wasmFiles = ['llmq.mjs', 'llmq.wasm', 'llmq-mt.mjs', 'llmq-mt.wasm', 'llmq-mt.worker.js', 'llmq-core.mjs', 'llmq-errors.mjs', 'node-files.mjs', 'blob-files.mjs', 'opfs-files.mjs'];
 
 function need(file, make) {
   if (!fs.existsSync(file)) {
@@ -25,6 +25,9 @@ const dist = path.join(pkg, 'dist');
 fs.rmSync(dist, { recursive: true, force: true });
 fs.mkdirSync(dist);
 for (const f of wasmFiles) fs.copyFileSync(path.join(build, 'wasm', f), path.join(dist, f));
+// The threaded module's pool Workers run llmq-mt.worker.js, a classic script (CommonJS in Node):
+// the package is "type": "module", so dist/ says otherwise for its .js files.
+fs.writeFileSync(path.join(dist, 'package.json'), `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
 
 const web = path.join(pkg, 'web');
 fs.rmSync(web, { recursive: true, force: true });

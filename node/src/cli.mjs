@@ -1,12 +1,12 @@
 // `npx llmq`: the command line goes to the core's command layer (in a worker_thread, writing
 // straight to stdout/stderr), so flags, messages, JSON and exit codes are the native CLI's.
 // Only `llmq web` is handled here: it exists in the npm package alone.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { serveWeb } from './server.mjs';
+import { compiledModule, jobThreads, threadsArgument } from './threads.mjs';
 
 const workerUrl = new URL('./worker.mjs', import.meta.url);
-const wasmUrl = new URL('../dist/llmq.wasm', import.meta.url);
 
 const WEB_HELP = `llmq web [--port N] [--host ADDRESS]
 
@@ -91,9 +91,11 @@ async function web(args) {
 async function core(args) {
   const cancel = new SharedArrayBuffer(4);
   const flag = new Int32Array(cancel);
-  const wasmModule = await WebAssembly.compile(readFileSync(wasmUrl));
+  // -t N (else LLMQ_THREADS, else the cores, at most 8) sizes the module's pool; 1: single-threaded.
+  const threads = jobThreads(threadsArgument(args));
+  const wasmModule = await compiledModule(threads);
   const worker = new Worker(workerUrl, {
-    workerData: { mode: 'cli', args, cancel, cwd: process.cwd(), wasmModule, direct: true },
+    workerData: { mode: 'cli', args, cancel, cwd: process.cwd(), threads, wasmModule, direct: true },
     stdout: false,
     stderr: false,
   });

@@ -42,6 +42,10 @@ export interface JobOptions {
   /** Aborting stops the job between chunks; the promise rejects with code 130 and no output
    *  file is left behind. */
   signal?: AbortSignal;
+  /** Threads of the job: more than 1 runs the threaded WebAssembly module (pthreads over
+   *  worker_threads), 1 the single-threaded one; the outputs are the same. Default: the
+   *  LLMQ_THREADS environment variable, else the machine's cores (at most 8). */
+  threads?: number;
 }
 
 export interface QuantizeOptions extends JobOptions {
@@ -180,6 +184,8 @@ export interface QuantizeResult {
   peak_memory_bytes: number;
   /** Peak WebAssembly linear memory of the job. */
   wasm_heap_bytes: number;
+  /** Threads the job ran with (1: the single-threaded module). */
+  wasm_threads: number;
   tensors: TensorResult[];
   layer_summary: LayerSummary[];
   quality_report: QualityReport | null;
@@ -220,8 +226,6 @@ export interface PerplexityOptions extends JobOptions {
    *  rounds them (8-bit blocks for quantized weights, bf16/fp16, an fp16 KV cache), to reproduce
    *  llama-perplexity's figures. */
   numerics?: 'exact' | 'ggml';
-  /** Accepted like the CLI's -t; the WebAssembly module runs single-threaded. */
-  threads?: number;
 }
 
 export interface Distribution {

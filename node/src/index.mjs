@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { loadLlmq } from '../dist/llmq-core.mjs';
+import { compiledModule, jobThreads, threadsArgument } from './threads.mjs';
 
-const wasmUrl = new URL('../dist/llmq.wasm', import.meta.url);
 const workerUrl = new URL('./worker.mjs', import.meta.url);
 
 export const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -21,11 +21,9 @@ export class LlmqError extends Error {
   }
 }
 
-let compiled;
-// Compiled once per process and shared with every worker (no recompilation per job).
-function wasmModule() {
-  compiled ??= WebAssembly.compile(readFileSync(wasmUrl));
-  return compiled;
+// Compiled once per process and build, shared with every worker (no recompilation per job).
+function wasmModule(threads = 1) {
+  return compiledModule(threads);
 }
 
 // Workers inherit the process's node options; those of a script given on the command line
@@ -45,12 +43,15 @@ function interrupted() {
 }
 
 // Starts a worker and settles with its result; onMessage handles the other messages.
-async function inWorker(data, { signal, onMessage }) {
+// threads: the job's option (else LLMQ_THREADS, else the machine's cores, at most 8); more than
+// one runs the threaded module, whose pool Workers end with the job's worker.
+async function inWorker(data, { signal, onMessage, threads }) {
   if (signal?.aborted) throw interrupted();
   const cancel = new SharedArrayBuffer(4);
   const flag = new Int32Array(cancel);
+  const n = jobThreads(threads);
   const worker = new Worker(workerUrl, {
-    workerData: { ...data, cancel, cwd: process.cwd(), wasmModule: await wasmModule() },
+    workerData: { ...data, cancel, cwd: process.cwd(), threads: n, wasmModule: await wasmModule(n) },
     execArgv: workerExecArgv(),
   });
   const onAbort = () => Atomics.store(flag, 0, 1);
@@ -94,7 +95,7 @@ function tensorTypePairs(value) {
 // One job in a worker: its progress and log messages go to options' callbacks; resolves with
 // the job's JSON result, rejects with an LlmqError.
 async function runJob(job, params, options) {
-  const m = await inWorker({ mode: 'job', job, params }, { signal: options.signal, onMessage: jobMessages(options) });
+  const m = await inWorker({ mode: 'job', job, params }, { signal: options.signal, onMessage: jobMessages(options), threads: options.threads });
   return m.result;
 }
 
@@ -132,9 +133,10 @@ export async function quantize(model, options = {}) {
     dryRun: options.dryRun,
     noCache: options.noCache,
   };
-  const m = await inWorker({ mode: 'job', job: 'quantize', params }, { signal: options.signal, onMessage: jobMessages(options) });
-  // Beside the CLI's fields: the job's wasm linear memory (its peak; the module runs in its own worker).
-  return { ...m.result, wasm_heap_bytes: m.heapBytes };
+  const m = await inWorker({ mode: 'job', job: 'quantize', params }, { signal: options.signal, onMessage: jobMessages(options), threads: options.threads });
+  // Beside the CLI's fields: the job's wasm linear memory (its peak; the module runs in its own
+  // worker) and the threads it ran with (1: the single-threaded module).
+  return { ...m.result, wasm_heap_bytes: m.heapBytes, wasm_threads: m.threads };
 }
 
 /** A model's metadata and tensors (the JSON of `llmq inspect --format json`). */
@@ -145,8 +147,8 @@ export async function inspect(model, options = {}) {
 /**
  * Perplexity of a model on a text (llama-perplexity's procedure), optionally with the KL
  * divergence against kldBase (the original model). Resolves with the JSON result of
- * `llmq perplexity --format json`. text defaults to the bundled WikiText-2 test text. threads is
- * accepted for the CLI's sake; the module runs single-threaded.
+ * `llmq perplexity --format json`. text defaults to the bundled WikiText-2 test text. threads (every
+ * job takes it): the threads the job uses (1: the single-threaded module).
  */
 export async function perplexity(model, options = {}) {
   const params = {
@@ -210,6 +212,7 @@ export async function run(args, options = {}) {
   const stderr = options.stderr ?? ((t) => process.stderr.write(t));
   const m = await inWorker({ mode: 'cli', args: args.map(String), direct: false }, {
     signal: options.signal,
+    threads: threadsArgument(args.map(String)),
     onMessage: (msg) => (msg.type === 'stdout' ? stdout(msg.text) : msg.type === 'stderr' ? stderr(msg.text) : undefined),
   });
   return m.code;
@@ -218,7 +221,7 @@ export async function run(args, options = {}) {
 let mainThreadModule;
 /** Every quantization level: [{name, description, available}]. */
 export async function levels() {
-  mainThreadModule ??= loadLlmq({ wasmModule: await wasmModule() });
+  mainThreadModule ??= loadLlmq({ wasmModule: await wasmModule(1) });
   return (await mainThreadModule).levels();
 }
 

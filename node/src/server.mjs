@@ -1,7 +1,8 @@
 // `llmq web`: serves the static page on this machine. Nothing happens on the server but file
 // delivery; the page quantizes in the browser. The module files under /wasm/ come from the
-// package's dist/ (the same ones the CLI runs), /data/ from its data/. Cross-origin isolation headers are sent so the
-// page gets SharedArrayBuffer (cancelling a running job without killing its Worker).
+// package's dist/ (the same ones the CLI runs), /data/ from its data/. Cross-origin isolation
+// headers are sent so the page gets SharedArrayBuffer (the threaded module; cancelling a running
+// job without killing its Worker).
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -36,17 +37,20 @@ function locate(urlPath, roots) {
 }
 
 /**
- * Starts the server; resolves with the http.Server once listening. root: the page
+ * Starts the server; resolves with the http.Server once listening. isolated (default true):
+ * send COOP/COEP, which make the page cross-origin isolated (SharedArrayBuffer: the threaded
+ * module, cancelling between chunks). root: the page
  * (default: the package's web/), wasmDir: where /wasm/ files come from when root has none,
  * dataDir: the same for /data/ (the Analyze step's default calibration text).
  */
 export function serveWeb({ port = 8080, host = '127.0.0.1', root = path.join(here, '..', 'web'), wasmDir = path.join(here, '..', 'dist'),
-  dataDir = path.join(here, '..', 'data') } = {}) {
+  dataDir = path.join(here, '..', 'data'), isolated = true } = {}) {
   const pageRoot = path.resolve(root);
+  // isolated: false leaves out COOP/COEP, as a host that does not send them (tests of the fallback).
+  const isolation = isolated ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {};
   const server = http.createServer((req, res) => {
     const headers = {
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
+      ...isolation,
       'Cross-Origin-Resource-Policy': 'same-origin',
       'X-Content-Type-Options': 'nosniff',
       // Workers take their policy from their own response: this keeps the module honest about

@@ -14,7 +14,7 @@ import { loadLlmq } from '../dist/llmq-core.mjs';
 import { nodeHost } from '../dist/node-files.mjs';
 import { EventProgress, StderrProgress } from './progress.mjs';
 
-const { mode, args, job, params, cwd, cancel, wasmModule, direct } = workerData;
+const { mode, args, job, params, cwd, cancel, wasmModule, direct, threads = 1 } = workerData;
 const cancelFlag = new Int32Array(cancel);
 const cancelled = () => Atomics.load(cancelFlag, 0) !== 0;
 const pause = new Int32Array(new SharedArrayBuffer(4));
@@ -35,7 +35,9 @@ function writeAll(fd, text) {
   }
 }
 
-const llmq = await loadLlmq({ wasmModule });
+// threads > 1: the threaded module (its pool Workers are this worker's children; dispose() ends
+// them, so this worker, and a process that waits for it, can exit).
+const llmq = await loadLlmq({ wasmModule, threads });
 llmq.setWorkingDirectory(cwd);
 
 if (mode === 'cli') {
@@ -49,7 +51,9 @@ if (mode === 'cli') {
     cancelled,
     configure: (options) => progress.configure(options),
   }, { dataDir });
-  parentPort.postMessage({ type: 'exit', code: llmq.runCli(args, host) });
+  const code = llmq.runCli(args, host);
+  llmq.dispose();
+  parentPort.postMessage({ type: 'exit', code });
 } else {
   const progress = new EventProgress((event) => parentPort.postMessage({ type: 'progress', event }));
   const host = nodeHost({
@@ -67,5 +71,7 @@ if (mode === 'cli') {
     qualityCompare: () => llmq.qualityCompare(params, host),
   };
   const r = jobs[job]();
-  parentPort.postMessage(r.ok ? { type: 'done', result: r.result, heapBytes: llmq.heapBytes() } : { type: 'error', error: r.error });
+  const heapBytes = llmq.heapBytes();
+  llmq.dispose();
+  parentPort.postMessage(r.ok ? { type: 'done', result: r.result, heapBytes, threads: llmq.threads } : { type: 'error', error: r.error });
 }

@@ -1,8 +1,9 @@
 // Loads the llmq wasm module and calls it safely: every host a caller supplies is wrapped so that
 // nothing thrown in JS reaches the C++ side (it becomes an error object with the exit-code
 // numbering of CLI.md), and a trap inside the module becomes an error object too, never a hang.
-// Runs unchanged in browsers, Workers, Node and Electron: no Node or DOM imports here.
-import createLlmqModule from './llmq.mjs';
+// Runs unchanged in browsers, Workers, Node and Electron: no static Node or DOM imports here.
+// Two builds: llmq.mjs (single-threaded, runs everywhere) and llmq-mt.mjs (pthreads over a
+// SharedArrayBuffer: Node, and pages that are cross-origin isolated); see docs/wasm-threads.md.
 import { ExitCode, isLlmqError, llmqError } from './llmq-errors.mjs';
 
 export { ExitCode, isLlmqError, llmqError };
@@ -64,6 +65,8 @@ export function guardHost(host) {
       return typeof v === 'string' ? v : null;
     }, null);
   }
+  // threads: at most this many of the instance's threads for the job (-t overrides it).
+  if (Number.isInteger(host.threads) && host.threads >= 1) optional.threads = host.threads;
   if (typeof host.bundledFile === 'function') {
     optional.bundledFile = (name) => attempt('bundledFile', () => String(host.bundledFile(name) ?? ''), '');
   }
@@ -104,8 +107,24 @@ export class LlmqModule {
   #module;
   #broken = null;
 
-  constructor(module) {
+  #threads;
+
+  constructor(module, threads = 1) {
     this.#module = module;
+    this.#threads = threads;
+  }
+
+  /** Threads the jobs use by default (1: the single-threaded module).
+   *  @returns {number} */
+  get threads() {
+    return this.#threads;
+  }
+
+  /** Ends the threaded module's pool Workers (a Node process then exits once the rest is done);
+   *  the instance is unusable afterwards. Nothing to do for the single-threaded module. */
+  dispose() {
+    if (this.#threads > 1) this.#module.PThread?.terminateAllThreads();
+    this.#broken ??= llmqError(ExitCode.general, 'the WebAssembly module was disposed', 'load a new one');
   }
 
   /** True after a trap: the instance must be replaced (load a new one). */
@@ -193,6 +212,14 @@ export class LlmqModule {
     return this.#job(() => this.#module.analyze(options, guardHost(host)));
   }
 
+  /** Tests only: tasks over the instance's threads that call the host's JS ({tasks, spinMs?,
+   *  missing?}, see wasm/thread_check.cpp): {ok, tasks, offThread, threads} | {ok: false, error}. */
+  threadCheck(options, host) {
+    const r = this.#call(() => this.#module.threadCheck(options, guardHost(host)));
+    if (isLlmqError(r)) return { ok: false, error: r };
+    return r;
+  }
+
   /** bench/ only: prompt-processing speed ({model, ctx, reps?, resident?}), see forward_speed.cpp. */
   forwardSpeed(options, host) {
     const r = this.#call(() => this.#module.forwardSpeed(options, guardHost(host)));
@@ -217,26 +244,72 @@ export class LlmqModule {
   }
 }
 
+const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
+
 /**
- * Instantiates the module. Give one of: wasmModule (a compiled WebAssembly.Module, e.g. shared
- * with workers), wasmBinary (the bytes of llmq.wasm: Node, Electron), wasmUrl (fetched: browsers;
- * default: llmq.wasm next to this file). memory: an optional WebAssembly.Memory to run in
- * (a smaller maximum makes out-of-memory testable).
+ * True where the threaded module can run: SharedArrayBuffer exists and, in a browser, the page is
+ * cross-origin isolated (served with COOP/COEP, docs/wasm-threads.md). Node always can.
+ * @returns {boolean}
  */
-export async function loadLlmq({ wasmModule, wasmBinary, wasmUrl, memory } = {}) {
+export function threadsSupported() {
+  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return false;
+  return isNode || globalThis.crossOriginIsolated === true;
+}
+
+/**
+ * The file names of the build loadLlmq picks for a thread count.
+ * @param {number} threads
+ * @returns {{js: string, wasm: string}}
+ */
+export function moduleFiles(threads) {
+  return threads > 1 && threadsSupported() ? { js: 'llmq-mt.mjs', wasm: 'llmq-mt.wasm' } : { js: 'llmq.mjs', wasm: 'llmq.wasm' };
+}
+
+// The threaded build's Node code is CommonJS-minded: it names require and __dirname, which an ES
+// module lacks. They are defined on this thread's global (the module runs in a thread of its own).
+async function nodeGlobals() {
+  if (typeof globalThis.require !== 'function') {
+    const { createRequire } = await import('node:module');
+    globalThis.require = createRequire(import.meta.url);
+  }
+  if (typeof globalThis.__dirname !== 'string') {
+    const { fileURLToPath } = await import('node:url');
+    globalThis.__dirname = fileURLToPath(new URL('.', import.meta.url));
+  }
+}
+
+/**
+ * Instantiates the module. threads (default 1): more than 1 loads the threaded build with that
+ * many threads (the loading thread and threads - 1 pool Workers) where threadsSupported(), else
+ * the single-threaded one; check `threads` of the result. The threaded build blocks the thread
+ * that loads it while a job runs: load it in a Worker (or a Node worker_thread, or a Node main
+ * thread that has nothing else to do), never on a page's main thread.
+ * Give one of: wasmModule (a compiled WebAssembly.Module, e.g. shared with workers), wasmBinary
+ * (the bytes of the .wasm: Node, Electron), wasmUrl (fetched: browsers; default: the build's
+ * .wasm next to this file) — of the build moduleFiles(threads) names. memory: an optional
+ * WebAssembly.Memory to run in (single-threaded build only; a smaller maximum makes
+ * out-of-memory testable).
+ * @param {{wasmModule?: WebAssembly.Module, wasmBinary?: BufferSource, wasmUrl?: string | URL,
+ *          memory?: WebAssembly.Memory, threads?: number}} [options]
+ * @returns {Promise<LlmqModule>}
+ */
+export async function loadLlmq({ wasmModule, wasmBinary, wasmUrl, memory, threads = 1 } = {}) {
+  const files = moduleFiles(threads);
+  const threaded = files.js === 'llmq-mt.mjs';
   const instantiateWasm = (imports, receive) => {
-    const done = (instance) => receive(instance);
+    // The threaded build posts the compiled module to its pool Workers: it needs both.
+    const done = (instance, compiled) => receive(instance, compiled);
     let pending;
     if (wasmModule) {
-      pending = WebAssembly.instantiate(wasmModule, imports).then(done);
+      pending = WebAssembly.instantiate(wasmModule, imports).then((instance) => done(instance, wasmModule));
     } else if (wasmBinary) {
-      pending = WebAssembly.instantiate(wasmBinary, imports).then((r) => done(r.instance));
+      pending = WebAssembly.instantiate(wasmBinary, imports).then((r) => done(r.instance, r.module));
     } else {
-      const url = wasmUrl ?? new URL('./llmq.wasm', import.meta.url);
+      const url = wasmUrl ?? new URL(`./${files.wasm}`, import.meta.url);
       // Streaming compilation needs the application/wasm type; some static hosts send another.
       pending = WebAssembly.instantiateStreaming(fetch(url), imports)
         .catch(() => fetch(url).then((r) => r.arrayBuffer()).then((bytes) => WebAssembly.instantiate(bytes, imports)))
-        .then((r) => done(r.instance));
+        .then((r) => done(r.instance, r.module));
     }
     pending.catch((e) => rejectLoad(e));
     return {};
@@ -246,7 +319,12 @@ export async function loadLlmq({ wasmModule, wasmBinary, wasmUrl, memory } = {})
     rejectLoad = reject;
   });
   const options = { instantiateWasm };
-  if (memory) options.wasmMemory = memory;
+  if (memory && !threaded) options.wasmMemory = memory;
+  if (threaded) {
+    if (isNode) await nodeGlobals();
+    options.llmqPoolSize = threads - 1;
+  }
+  const { default: createLlmqModule } = threaded ? await import('./llmq-mt.mjs') : await import('./llmq.mjs');
   const module = await Promise.race([createLlmqModule(options), failed]);
-  return new LlmqModule(module);
+  return new LlmqModule(module, threaded ? module.startThreads(threads) : 1);
 }

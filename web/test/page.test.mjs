@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { serveWeb } from '../../node/src/server.mjs';
 import { writeSyntheticDatImatrix } from '../../node/test/imatrix-dat.mjs';
 import { fixture } from '../../tests/support/fixtures.mjs';
 
@@ -60,7 +61,8 @@ after(async () => {
 
 // A fresh tab; without the File System Access API unless asked (its picker needs a person).
 // isolated: false makes the page act as if served without COOP/COEP (no SharedArrayBuffer).
-async function openPage({ picker = false, isolated = true } = {}) {
+// query: appended to the address (?threads=N); base: another server's address.
+async function openPage({ picker = false, isolated = true, query = '', base = url } = {}) {
   const page = await context.newPage();
   if (!isolated) await page.addInitScript(() => Object.defineProperty(window, 'crossOriginIsolated', { value: false }));
   const problems = [];
@@ -69,7 +71,7 @@ async function openPage({ picker = false, isolated = true } = {}) {
     if (m.type() === 'error') problems.push(m.text());
   });
   if (!picker) await page.addInitScript(() => Object.defineProperty(window, 'showSaveFilePicker', { value: undefined }));
-  await page.goto(url);
+  await page.goto(base + query);
   await page.waitForSelector('body[data-state="ready"]', { timeout: 30_000 });
   return { page, problems };
 }
@@ -109,6 +111,64 @@ test('the page quantizes the sample model to Q4_K_M with the native CLI\'s bytes
   await page.screenshot({ path: path.join(shots, 'report.png'), fullPage: true });
   assert.deepEqual(problems, []);
   await page.close();
+});
+
+// Quantizes the file to level in an open page and saves the download as saved.
+async function quantizeInPage(page, model, level, saved) {
+  await page.setInputFiles('#file-input', model);
+  await page.waitForSelector('body[data-state="model"]');
+  await page.selectOption('#level', level);
+  const download = page.waitForEvent('download');
+  await page.click('#start');
+  await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
+  await (await download).saveAs(saved);
+}
+
+// A 2-layer llama-shaped F16 model (78 MB): enough rows for every thread to have work.
+function twoLayerModel() {
+  const model = path.join(work, 'synthetic-2.gguf');
+  if (!fs.existsSync(model)) {
+    const synth = spawnSync(path.join(path.dirname(native), 'make_synthetic_model'),
+      [model, '--layers', '2', '--hidden', '1024', '--ffn', '2816', '--vocab', '8192'], { encoding: 'utf8' });
+    assert.equal(synth.status, 0, synth.stderr);
+  }
+  return model;
+}
+
+test('cross-origin isolated, the page runs the threaded module: 2 threads and 1 write the native bytes', async () => {
+  const model = twoLayerModel();
+  const reference = path.join(work, 'native-2l-Q4_K_M.gguf');
+  assert.equal(runNative(['quantize', model, '-q', 'Q4_K_M', '-o', reference, '-t', '1', '--quiet']).status, 0);
+  for (const threads of [2, 1]) {
+    const { page, problems } = await openPage({ query: `?threads=${threads}` });
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+    assert.equal(await page.getAttribute('body', 'data-threads'), String(threads));
+    assert.match(await page.textContent('#version'), threads === 1 ? /· 1 thread$/ : /· 2 threads$/);
+    const saved = path.join(work, `page-2l-${threads}.gguf`);
+    await quantizeInPage(page, model, 'Q4_K_M', saved);
+    assert.equal(sha256(saved), sha256(reference), `${threads} thread(s)`);
+    assert.deepEqual(problems, []);
+    await page.close();
+  }
+});
+
+test('served without COOP/COEP, the page falls back to the single-threaded module and still writes the native bytes', async () => {
+  const plain = await serveWeb({ port: 0, root: path.join(root, 'build', 'web'), isolated: false });
+  try {
+    const { page, problems } = await openPage({ base: `http://127.0.0.1:${plain.address().port}/`, query: '?threads=2' });
+    assert.equal(await page.evaluate(() => crossOriginIsolated), false);
+    assert.equal(await page.getAttribute('body', 'data-threads'), '1');
+    const reference = path.join(work, 'native-plain-Q4_K_M.gguf');
+    assert.equal(runNative(['quantize', sample, '-q', 'Q4_K_M', '-o', reference, '--quiet']).status, 0);
+    const saved = path.join(work, 'page-plain-Q4_K_M.gguf');
+    await quantizeInPage(page, sample, 'Q4_K_M', saved);
+    assert.equal(sha256(saved), sha256(reference));
+    assert.deepEqual(problems, []);
+    await page.close();
+  } finally {
+    plain.closeAllConnections();
+    await new Promise((resolve) => plain.close(resolve));
+  }
 });
 
 // A legacy .dat importance matrix for the sample model (node/test/imatrix-dat.mjs).
@@ -544,8 +604,10 @@ test('protection toggle: the page finds the super weights once and writes what t
   await waitForPlan(page);
   await page.check('#protect');
   await waitForPlan(page, 300_000);
-  const download = page.waitForEvent('download');
-  await page.click('#start');
+  // The earlier plan may still show while the super weights are searched (a job of its own, half
+  // a minute on a busy machine): Start waits for it, and the download for both.
+  const download = page.waitForEvent('download', { timeout: 300_000 });
+  await page.click('#start', { timeout: 300_000 });
   await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
   const saved = path.join(work, 'page-protected.gguf');
   await (await download).saveAs(saved);
