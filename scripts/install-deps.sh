@@ -2,14 +2,15 @@
 # Installs the Debian packages llmq builds with, only those missing. Safe to run repeatedly.
 set -euo pipefail
 # native: what the CLI and its tests need (make native, make demo, make unit-test).
-# all (default): also Emscripten, wabt and Chromium for the wasm build and the browser tests, and
-# QEMU (user mode) to run the CLI on an emulated CPU without AVX.
-# fuzz: native plus Clang and its libFuzzer/sanitizer runtimes (make fuzz).
+# all (default): also Emscripten, wabt and Chromium for the wasm build and the browser tests,
+# QEMU (user mode) to run the CLI on an emulated CPU without AVX, and Clang with its
+# libFuzzer/sanitizer runtimes (make fuzz-ci, part of make test).
+# fuzz: native plus Clang and its libFuzzer/sanitizer runtimes (make fuzz, make fuzz-ci).
 profile=${1:-all}
 packages=(cmake ninja-build g++ libgtest-dev libgmock-dev libxsimd-dev nlohmann-json3-dev)
 # qemu-user: the tests run the CLI on an emulated CPU without AVX (tests/cli/simd_levels_cli_test.cpp).
 if [ "$profile" = all ]; then packages+=(emscripten wabt chromium qemu-user); fi
-if [ "$profile" = fuzz ]; then packages+=(clang libclang-rt-dev); fi
+if [ "$profile" = all ] || [ "$profile" = fuzz ]; then packages+=(clang libclang-rt-dev); fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
