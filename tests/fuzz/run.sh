@@ -152,10 +152,12 @@ report() {
 mkdir -p "$B/findings"
 targets=()
 for target in "$B"/*_fuzz; do
+  [ -x "$target" ] || continue
   name=$(basename "$target")
   [ -n "$ONLY" ] && ! [[ $name =~ $ONLY ]] && continue
   targets+=("$target")
 done
+if [ ${#targets[@]} = 0 ]; then echo "run.sh: no fuzz target in $B${ONLY:+ matches $ONLY} (make fuzz-build)" >&2; exit 2; fi
 for target in "${targets[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
   echo 1 >"$B/findings/$(basename "$target").found"
