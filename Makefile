@@ -57,9 +57,9 @@ fuzz: fuzz-build
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS) --seed $(FUZZ_SEED) $(FUZZ_ARGS)
 
 # CI's share (part of `make test`): every target from the checked-in seeds and findings alone,
-# seed 1 and a fixed number of executions each (fewer for the slow targets), two at a time: the
-# same inputs on every machine, so a failure replays with the same command. A finding fails the
-# build; the log shows the input (base64) and the command that replays it.
+# seed 1 and a fixed number of executions each (fewer for the slow targets), two at a time: no
+# clock in it, the same command everywhere. A finding fails the build; the log shows the input
+# (base64) and the command that replays it (docs/fuzzing.md).
 FUZZ_CI_RUNS ?= 30000
 FUZZ_CI_ARGS := --fresh --seed 1 --jobs 2 --runs $(FUZZ_CI_RUNS) \
   --runs hf_config_fuzz=2000 --runs hf_tokenizer_json_fuzz=2000 --runs hf_tokenizer_model_fuzz=2000 \
