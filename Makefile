@@ -4,7 +4,7 @@ JOBS ?= 2
 SAMPLE := models/sample/tinyllama-spm.bf16.gguf
 LLMQ := build/native/llmq
 
-.PHONY: all deps deps-all oracle-deps native native-all test unit-test oracle-test asan demo bench bench-dynamic bench-quality bench-runtime bench-kld ggml-diff fuzz clean format \
+.PHONY: all deps deps-all oracle-deps native native-all test unit-test oracle-test asan demo bench bench-dynamic bench-quality bench-runtime bench-kld ggml-diff fuzz fuzz-build fuzz-ci clean format \
         wasm web node-stage node-test web-deps web-test bench-wasm
 
 all: native
@@ -44,15 +44,29 @@ ggml-diff: native-all
 
 # Fuzzing (Clang's libFuzzer with ASan+UBSan): every parser of untrusted files, FUZZ_SECONDS each,
 # with libFuzzer's random seed FUZZ_SEED (FUZZ_ARGS: more run.sh options, e.g. --fresh, --runs N,
-# --only REGEX, --budget TARGET=SECONDS).
+# --only REGEX, --budget TARGET=SECONDS, --jobs N). docs/fuzzing.md: campaigns, findings.
 FUZZ_SECONDS ?= 60
 FUZZ_SEED ?= 1
 FUZZ_ARGS ?=
-fuzz:
+fuzz-build:
 	bash scripts/install-deps.sh fuzz
 	cmake --preset fuzz >/dev/null
-	cmake --build --preset fuzz
+	cmake --build --preset fuzz -j $(JOBS)
+
+fuzz: fuzz-build
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS) --seed $(FUZZ_SEED) $(FUZZ_ARGS)
+
+# CI's share (opt-in for now: its clang build of the core, ~5 min on two idle cores, does not fit
+# CI's 40 minutes yet; a parser-only fuzz build will): every target from the checked-in seeds and findings alone,
+# seed 1 and a fixed number of executions each (fewer for the slow targets), two at a time: no
+# clock in it, the same command everywhere. A finding fails the build; the log shows the input
+# (base64) and the command that replays it (docs/fuzzing.md).
+FUZZ_CI_RUNS ?= 30000
+FUZZ_CI_ARGS := --fresh --seed 1 --jobs 2 --runs $(FUZZ_CI_RUNS) \
+  --runs hf_config_fuzz=2000 --runs hf_tokenizer_json_fuzz=2000 --runs hf_tokenizer_model_fuzz=2000 \
+  --runs safetensors_index_fuzz=10000 --runs tokenizer_spm_fuzz=10000 --runs tokenizer_bpe_fuzz=10000
+fuzz-ci: fuzz-build
+	bash tests/fuzz/run.sh $(FUZZ_CI_ARGS)
 
 oracle-test: native oracle-deps
 	cd tests/oracle && node --test --test-concurrency=1

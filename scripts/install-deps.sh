@@ -4,7 +4,7 @@ set -euo pipefail
 # native: what the CLI and its tests need (make native, make demo, make unit-test).
 # all (default): also Emscripten, wabt and Chromium for the wasm build and the browser tests, and
 # QEMU (user mode) to run the CLI on an emulated CPU without AVX.
-# fuzz: native plus Clang and its libFuzzer/sanitizer runtimes (make fuzz).
+# fuzz: native plus Clang and its libFuzzer/sanitizer runtimes (make fuzz, make fuzz-ci).
 profile=${1:-all}
 packages=(cmake ninja-build g++ libgtest-dev libgmock-dev libxsimd-dev nlohmann-json3-dev)
 # qemu-user: the tests run the CLI on an emulated CPU without AVX (tests/cli/simd_levels_cli_test.cpp).

@@ -4,28 +4,34 @@
 # target's dictionary (tests/fuzz/dicts), and prints a table: target, executions, seconds,
 # corpus size, coverage (edges), features, findings. A crash, leak, timeout or sanitizer report
 # fails the run; libFuzzer writes the input as build/fuzz/findings/<target>/crash-* (check it in
-# under tests/fixtures/regressions/fuzz with a test once fixed).
+# under tests/fixtures/regressions/fuzz with a test once fixed), and the run prints it (base64)
+# with the command that replays it, so a finding of a CI machine survives in its log (each run
+# empties build/fuzz/findings/<target> first).
 #
-#   run.sh [SECONDS] [--seed N] [--runs N] [--fresh] [--only REGEX] [--budget TARGET=SECONDS]...
+#   run.sh [SECONDS] [--seed N] [--runs N] [--runs TARGET=N]... [--fresh] [--only REGEX]
+#          [--budget TARGET=SECONDS]... [--jobs N]
 #
 # SECONDS: time per target (default 60, or FUZZ_SECONDS). --seed: libFuzzer's random seed
 # (default 1, or FUZZ_SEED; 0 lets libFuzzer pick one). --runs: stop each target after N
-# executions instead (with --seed and --fresh the run is then the same every time). --fresh:
-# start from the seeds alone, not from the corpus earlier runs grew in build/fuzz/corpus.
-# --only: the targets whose name matches. --budget: another time for one target
-# (e.g. --budget gguf_header_fuzz=300).
+# executions instead (with --seed and --fresh the run is then the same every time);
+# --runs TARGET=N: another count for one target. --fresh: start from the seeds alone, not from
+# the corpus earlier runs grew in build/fuzz/corpus. --only: the targets whose name matches.
+# --budget: another time for one target (e.g. --budget gguf_header_fuzz=300). --jobs: how many
+# targets run at once (default 1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 SEED=${FUZZ_SEED:-1}
 RUNS=""
+JOBS=1
 FRESH=0
 ONLY=""
-declare -A BUDGET=()
+declare -A BUDGET=() RUNS_OF=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seed) SEED=$2; shift 2 ;;
-    --runs) RUNS=$2; shift 2 ;;
+    --runs) if [[ $2 == *=* ]]; then RUNS_OF[${2%%=*}]=${2#*=}; else RUNS=$2; fi; shift 2 ;;
+    --jobs) JOBS=$2; shift 2 ;;
     --fresh) FRESH=1; shift ;;
     --only) ONLY=$2; shift 2 ;;
     --budget) BUDGET[${2%%=*}]=${2#*=}; shift 2 ;;
@@ -106,30 +112,65 @@ seed_bytes tokenizer_bpe_fuzz qwen-story '\203' tests/fixtures/text/tinystories_
 seed checkpoint_fuzz $S/*.ckpt
 
 printf "seed %s, %s\n" "$SEED" "$([ -n "$RUNS" ] && echo "$RUNS executions per target" || echo "${SECONDS_EACH} s per target")"
-printf "%-24s %12s %8s %8s %8s %8s %s\n" target executions seconds corpus edges features findings
-status=0
-for target in "$B"/*_fuzz; do
+
+# One target: its log in build/fuzz/findings/<target>.log, its row of the table in <target>.row,
+# 1 in <target>.found when libFuzzer found something (else 0).
+run_target() {
+  local target=$1 name log budget runs args start found took n edges features
   name=$(basename "$target")
-  [ -n "$ONLY" ] && ! [[ $name =~ $ONLY ]] && continue
-  mkdir -p "$B/findings/$name"
+  rm -rf "$B/findings/$name" && mkdir -p "$B/findings/$name"
   log="$B/findings/$name.log"
   budget=${BUDGET[$name]:-$SECONDS_EACH}
+  runs=${RUNS_OF[$name]:-$RUNS}
   args=(-seed="$SEED" -max_len="${MAX_LEN[$name]:-65536}" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$B/findings/$name/"
         -print_final_stats=1)
-  if [ -n "$RUNS" ]; then args+=(-runs="$RUNS"); else args+=(-max_total_time="$budget"); fi
+  if [ -n "$runs" ]; then args+=(-runs="$runs"); else args+=(-max_total_time="$budget"); fi
   [ -n "${DICT[$name]:-}" ] && args+=(-dict="tests/fuzz/dicts/${DICT[$name]}.dict")
   start=$(date +%s)
-  if "$target" "$(corpus "$name")" "${args[@]}" >"$log" 2>&1; then
-    found=0
-  else
-    found=1
-    status=1
-  fi
+  if "$target" "$(corpus "$name")" "${args[@]}" >"$log" 2>&1; then found=0; else found=1; fi
   took=$(($(date +%s) - start))
-  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+  n=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
   features=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
-  printf "%-24s %12s %8s %8s %8s %8s %s\n" "$name" "$runs" "$took" "$(ls "$(corpus "$name")" | wc -l)" "$edges" "$features" \
-    "$([ $found = 0 ] && echo none || echo "FOUND: see $log")"
+  printf "%-24s %12s %8s %8s %8s %8s %s\n" "$name" "$n" "$took" "$(ls "$(corpus "$name")" | wc -l)" "$edges" "$features" \
+    "$([ $found = 0 ] && echo none || echo "FOUND: see $log")" >"$B/findings/$name.row"
+  echo $found >"$B/findings/$name.found"
+}
+
+# What a failed target found: the end of its log, each input it saved (base64) and how to replay it.
+report() {
+  local name=$1 f
+  echo "---- $name: the end of $B/findings/$name.log"
+  tail -n 40 "$B/findings/$name.log"
+  for f in "$B/findings/$name"/*; do
+    [ -f "$f" ] || continue
+    echo "---- $f (replay: $B/$name $f), base64:"
+    base64 -w 76 "$f"
+  done
+}
+
+mkdir -p "$B/findings"
+targets=()
+for target in "$B"/*_fuzz; do
+  [ -x "$target" ] || continue
+  name=$(basename "$target")
+  [ -n "$ONLY" ] && ! [[ $name =~ $ONLY ]] && continue
+  targets+=("$target")
 done
+if [ ${#targets[@]} = 0 ]; then echo "run.sh: no fuzz target in $B${ONLY:+ matches $ONLY} (make fuzz-build)" >&2; exit 2; fi
+for target in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+  echo 1 >"$B/findings/$(basename "$target").found"
+  run_target "$target" &
+done
+wait
+printf "%-24s %12s %8s %8s %8s %8s %s\n" target executions seconds corpus edges features findings
+status=0
+failed=()
+for target in "${targets[@]}"; do
+  name=$(basename "$target")
+  if [ "$(cat "$B/findings/$name.found")" != 0 ]; then status=1; failed+=("$name"); fi
+  cat "$B/findings/$name.row"
+done
+for name in "${failed[@]}"; do report "$name"; done
 exit $status

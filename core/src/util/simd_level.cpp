@@ -3,8 +3,21 @@
 #include <atomic>
 #include <cstdlib>
 
+#if defined(LLMQ_X86_DISPATCH)
+#include <cpuid.h>
+#endif
+
 namespace llmq {
 namespace {
+
+#if defined(LLMQ_X86_DISPATCH)
+// F16C from CPUID leaf 1 (ECX bit 29): Clang's __builtin_cpu_supports does not know "f16c". Its
+// registers are the AVX ones, whose OS support the "avx2" check below includes.
+bool has_f16c() {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+#endif
 
 SimdLevel detect() {
 #if defined(LLMQ_X86_DISPATCH)
@@ -12,9 +25,9 @@ SimdLevel detect() {
     // when its registers are saved across context switches.
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c"))
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") && has_f16c())
         return SimdLevel::Avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) return SimdLevel::Avx2;
+    if (__builtin_cpu_supports("avx2") && has_f16c()) return SimdLevel::Avx2;
 #endif
     return SimdLevel::Portable;
 }

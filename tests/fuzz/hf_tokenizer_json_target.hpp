@@ -3,11 +3,17 @@
 // 0 tokenizer.json and 1 tokenizer_config.json of tinyqwen-bpe, 2 tokenizer_config.json and
 // 3 added_tokens.json of tinyllama-spm (SentencePiece). The converted vocabulary is then built
 // into a Tokenizer and used.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
 #include "fuzz_files.hpp"
-#include "fuzz_main.hpp"
 #include "llmq/format/huggingface.hpp"
 
-void llmq::fuzz::parse(std::span<const uint8_t> input) {
+namespace llmq::fuzz {
+
+inline void hf_tokenizer_json_target(std::span<const uint8_t> input) {
     if (input.empty()) return;
     static const SharedFileSet llama = tinyllama_spm();
     static const SharedFileSet qwen = tinyqwen_bpe();
@@ -18,3 +24,5 @@ void llmq::fuzz::parse(std::span<const uint8_t> input) {
     std::vector<std::string> warnings;
     use_model(open_hf_model(files, {}, &warnings));
 }
+
+}  // namespace llmq::fuzz

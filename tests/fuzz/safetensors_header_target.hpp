@@ -2,11 +2,17 @@
 // is; otherwise the JSON header alone, which the target frames with its length prefix and a data
 // section of 64 MiB of zeros (claimed, never stored), so offsets and shapes get past the size
 // checks and the rest of the validation is reached.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
 #include "fuzz_files.hpp"
-#include "fuzz_main.hpp"
 #include "llmq/format/safetensors.hpp"
 
-void llmq::fuzz::parse(std::span<const uint8_t> input) {
+namespace llmq::fuzz {
+
+inline void safetensors_header_target(std::span<const uint8_t> input) {
     if (input.empty()) return;
     std::vector<uint8_t> file;
     uint64_t size = 0;
@@ -27,3 +33,5 @@ void llmq::fuzz::parse(std::span<const uint8_t> input) {
         (void)h.find(t.name);
     }
 }
+
+}  // namespace llmq::fuzz

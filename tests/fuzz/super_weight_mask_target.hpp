@@ -1,7 +1,15 @@
 // Super-weight masks (analyze --identify-super-weights, quantize --super-weights).
-#include "fuzz_main.hpp"
+#pragma once
+
+#include <cstdint>
+#include <span>
+
 #include "llmq/analysis/super_weights.hpp"
 
-void llmq::fuzz::parse(std::span<const uint8_t> input) {
+namespace llmq::fuzz {
+
+inline void super_weight_mask_target(std::span<const uint8_t> input) {
     (void)read_super_weight_mask(input, "fuzz.superweights.json");
 }
+
+}  // namespace llmq::fuzz

@@ -2,11 +2,17 @@
 // shards, tokenizer) and used as a job would (a row of every tensor, the tokenizer). The first
 // byte picks the fixture model the config goes with (tinyllama-spm: SentencePiece and a
 // sharded checkpoint; tinyqwen-bpe: byte-level BPE) and whether the vocabulary is converted.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
 #include "fuzz_files.hpp"
-#include "fuzz_main.hpp"
 #include "llmq/format/huggingface.hpp"
 
-void llmq::fuzz::parse(std::span<const uint8_t> input) {
+namespace llmq::fuzz {
+
+inline void hf_config_target(std::span<const uint8_t> input) {
     if (input.empty()) return;
     static const SharedFileSet llama = tinyllama_spm();
     static const SharedFileSet qwen = tinyqwen_bpe();
@@ -17,3 +23,5 @@ void llmq::fuzz::parse(std::span<const uint8_t> input) {
     std::vector<std::string> warnings;
     use_model(open_hf_model(files, options, &warnings));
 }
+
+}  // namespace llmq::fuzz
