@@ -8,23 +8,18 @@
 // (build/bench/ or build/bench-wasm/). Needs `make web web-deps` (build/web, playwright-core in web/test) and
 // Chromium at /usr/bin/chromium. Times are from the click on Start to the done state, best of
 // --runs (default 1).
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveWeb } from '../node/src/server.mjs';
+import { sha256File, takeOption } from './util.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { chromium } = createRequire(path.join(root, 'web', 'test', 'package.json'))('playwright-core');
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  const [, value] = args.splice(i, 2);
-  return value;
-};
+const option = (name, fallback) => takeOption(args, name, fallback);
 const level = option('--level', 'Q4_K_M');
 const runs = Number(option('--runs', '1'));
 const made = ['bench', 'bench-wasm'].map((d) => path.join(root, 'build', d, 'synthetic-llama-1.1b-f16.gguf'));
@@ -34,15 +29,6 @@ if (!fs.existsSync(model)) {
   process.exit(1);
 }
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'llmq-page-bench-'));
-
-function sha256(file) {
-  const hash = createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  const buf = Buffer.alloc(16 << 20);
-  for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
-  fs.closeSync(fd);
-  return hash.digest('hex');
-}
 
 const server = await serveWeb({ port: 0, root: path.join(root, 'build', 'web') });
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'llmq-chromium-'));
@@ -82,7 +68,7 @@ try {
       best[threads] = Math.min(best[threads] ?? Infinity, r.seconds);
     }
   }
-  const same = sha256(path.join(out, 'page-1.gguf')) === sha256(path.join(out, 'page-2.gguf'));
+  const same = sha256File(path.join(out, 'page-1.gguf')) === sha256File(path.join(out, 'page-2.gguf'));
   console.log(`1 thread ${best[1].toFixed(2)} s   2 threads ${best[2].toFixed(2)} s   speedup ${(best[1] / best[2]).toFixed(2)}×   identical ${same ? 'yes' : 'NO'}`);
 } finally {
   await context.close();

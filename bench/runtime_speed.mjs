@@ -17,18 +17,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixturesDir as fixtures } from '../tests/support/fixtures.mjs';
+import { takeOption } from './util.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = path.dirname(process.env.LLMQ_NATIVE ?? path.join(root, 'build', 'native', 'llmq'));
 const dist = path.join(root, 'node', 'dist');
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  const [, value] = args.splice(i, 2);
-  return value;
-};
+const option = (name, fallback) => takeOption(args, name, fallback);
 const reps = Number(option('--reps', '2'));
 const big = !args.includes('--no-big');
 const listed = args.filter((a) => !a.startsWith('--'));

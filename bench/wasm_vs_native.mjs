@@ -10,10 +10,10 @@
 // reported: wall time, CPU time (user + system, steadier on a shared machine), peak RSS.
 // Needs `make native node-stage` (build/native/llmq, make_synthetic_model, node/dist).
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sha256File } from './util.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const native = process.env.LLMQ_NATIVE ?? path.join(root, 'build', 'native', 'llmq');
@@ -38,15 +38,6 @@ function model() {
     if (r.status !== 0) process.exit(1);
   }
   return file;
-}
-
-function sha256(file) {
-  const hash = createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  const buf = Buffer.alloc(16 << 20);
-  for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
-  fs.closeSync(fd);
-  return hash.digest('hex');
 }
 
 // Runs a command under GNU time: wall and CPU seconds (user + system) of the whole process.
@@ -113,8 +104,8 @@ for (const level of levels) {
     b = best(b, runWasm(input, level, w1, 1));
     c = best(c, runWasm(input, level, w2, 2));
   }
-  const reference = sha256(n);
-  const same = sha256(w1) === reference && sha256(w2) === reference;
+  const reference = sha256File(n);
+  const same = sha256File(w1) === reference && sha256File(w2) === reference;
   console.log([
     level.padEnd(8), a.wall.toFixed(2).padStart(14), b.wall.toFixed(2).padStart(6), c.wall.toFixed(2).padStart(6),
     (b.wall / a.wall).toFixed(2).padStart(5), (b.wall / c.wall).toFixed(2).padStart(6),
